@@ -1,0 +1,37 @@
+"""crm_ml: scores and forecasts from CRM data.
+
+Submodules are imported on first use, so ``import crm_ml as cm`` stays fast and
+``cm.churn`` only pulls in LightGBM when it is needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from crm_ml._logging import logger
+from crm_ml._progress import set_progress
+from crm_ml.errors import CrmMlError, DataValidationError, ModelNotFoundError, NotFittedError
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "data", "datasets", "features", "rfm", "churn", "clv", "forecast", "segmentation",
+    "explain", "tracking", "cards", "scoring", "cli", "demo",
+}
+
+__all__ = [
+    "CrmMlError",
+    "DataValidationError",
+    "ModelNotFoundError",
+    "NotFittedError",
+    "logger",
+    "set_progress",
+    "__version__",
+    *sorted(_SUBMODULES),
+]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"crm_ml.{name}")
+    raise AttributeError(f"module 'crm_ml' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""crm_ml.cards (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""crm_ml.churn (see DESIGN.md)."""

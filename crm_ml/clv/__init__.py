@@ -1,0 +1,1 @@
+"""crm_ml.clv (see DESIGN.md)."""

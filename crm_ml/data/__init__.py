@@ -1,0 +1,1 @@
+"""crm_ml.data (see DESIGN.md)."""

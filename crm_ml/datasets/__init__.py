@@ -1,0 +1,1 @@
+"""crm_ml.datasets (see DESIGN.md)."""

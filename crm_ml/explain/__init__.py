@@ -1,0 +1,1 @@
+"""crm_ml.explain (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""crm_ml.features (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""crm_ml.forecast (see DESIGN.md)."""

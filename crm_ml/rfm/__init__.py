@@ -1,0 +1,1 @@
+"""crm_ml.rfm (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""crm_ml.scoring (see DESIGN.md)."""

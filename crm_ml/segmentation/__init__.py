@@ -1,0 +1,1 @@
+"""crm_ml.segmentation (see DESIGN.md)."""
