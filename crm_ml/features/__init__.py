@@ -1,1 +1,23 @@
-"""crm_ml.features (see DESIGN.md)."""
+"""Customer features at an as_of date, built from transactions (+ interactions, customers).
+
+Names are loaded lazily from their modules: ``customer_summary`` (summary.py, the single pass
+shared by RFM and CLV) and ``build`` / ``FEATURE_DESCRIPTIONS`` (build.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "customer_summary": "crm_ml.features.summary",
+    "build": "crm_ml.features.build",
+    "FEATURE_DESCRIPTIONS": "crm_ml.features.build",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'crm_ml.features' has no attribute {name!r}")
