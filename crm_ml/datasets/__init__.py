@@ -1,1 +1,6 @@
-"""crm_ml.datasets (see DESIGN.md)."""
+"""Built-in data: a seeded synthetic CRM dataset with ground truth, and CDNOW."""
+
+from crm_ml.datasets.cdnow import cdnow_path, load_cdnow
+from crm_ml.datasets.synthetic import CRMDataset, make_crm_dataset
+
+__all__ = ["CRMDataset", "cdnow_path", "load_cdnow", "make_crm_dataset"]
