@@ -1,0 +1,128 @@
+"""Vectorised coercion of raw columns to canonical dtypes.
+
+Each function returns ``(values, parse_failed)`` where ``parse_failed`` is a boolean numpy array
+(or ``None``) marking non-null input values that could not be converted; those become nulls in
+``values`` and are reported by the validator as parse failures with their original values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+_INT_SAFE = 2.0**53
+
+
+def _float_ids(values: np.ndarray) -> np.ndarray:
+    """Float ids as strings: integral floats without '.0' (12346.0 -> '12346')."""
+    out = np.full(values.shape, np.nan, dtype=object)
+    ok = ~np.isnan(values)
+    v = values[ok]
+    integral = (np.floor(v) == v) & (np.abs(v) < _INT_SAFE)
+    strs = np.empty(v.shape, dtype=object)
+    strs[integral] = v[integral].astype(np.int64).astype(str).astype(object)
+    strs[~integral] = v[~integral].astype(str).astype(object)
+    out[ok] = strs
+    return out
+
+
+def _one_id(v):
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return np.nan
+    if isinstance(v, float | np.floating):
+        f = float(v)
+        if np.isfinite(f) and f == int(f) and abs(f) < _INT_SAFE:
+            return str(int(f))
+        return str(f)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", errors="replace").strip()
+    return str(v).strip()
+
+
+def to_id(s: pd.Series) -> tuple[np.ndarray, None]:
+    """Ids to python strings (object dtype), stripped; nulls stay NaN."""
+    if ptypes.is_bool_dtype(s.dtype):
+        return s.astype(str).to_numpy(dtype=object), None
+    if ptypes.is_float_dtype(s.dtype):
+        return _float_ids(s.to_numpy(dtype="float64", na_value=np.nan)), None
+    if ptypes.is_integer_dtype(s.dtype):
+        out = np.full(len(s), np.nan, dtype=object)
+        ok = s.notna().to_numpy()
+        out[ok] = s[ok].astype("int64").astype(str).to_numpy(dtype=object)
+        return out, None
+    inferred = pd.api.types.infer_dtype(s, skipna=True)
+    if inferred in ("string", "empty"):
+        stripped = s.astype(object).str.strip()
+        return stripped.to_numpy(dtype=object), None
+    # mixed python objects (ints, floats, strings...): element by element, only in this rare case
+    return s.map(_one_id).to_numpy(dtype=object), None
+
+
+def to_label(s: pd.Series) -> tuple[np.ndarray, None]:
+    """Labels (region, channel...) to strings; nulls stay NaN."""
+    if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+        return s.to_numpy(dtype=object, na_value=np.nan), None
+    return to_id(s)
+
+
+def to_kind(s: pd.Series) -> tuple[np.ndarray, None]:
+    """Interaction kinds: lower-case, stripped strings."""
+    vals, _ = to_id(s)
+    ser = pd.Series(vals, dtype=object)
+    return ser.str.lower().to_numpy(dtype=object), None
+
+
+def to_datetime(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """Timestamps to naive datetime64[ns]; timezone-aware values converted to UTC first.
+
+    Returns (values, parse_failed, hint).
+    """
+    dt = s.dtype
+    if isinstance(dt, pd.DatetimeTZDtype):
+        out = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        return out.to_numpy(dtype="datetime64[ns]"), None, None
+    if ptypes.is_datetime64_dtype(dt):
+        return s.to_numpy(dtype="datetime64[ns]"), None, None
+    notna = s.notna().to_numpy()
+    if ptypes.is_numeric_dtype(dt) or ptypes.is_bool_dtype(dt):
+        out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[ns]")
+        return out, notna, ("numbers are not read as timestamps; convert epoch values with "
+                            "pd.to_datetime(values, unit='s') first")
+    parsed = pd.to_datetime(s, errors="coerce", utc=True)
+    failed = parsed.isna().to_numpy() & notna
+    if failed.any():
+        # values in a different format than the first one: retry those one by one
+        retry = pd.to_datetime(s[failed], errors="coerce", utc=True, format="mixed")
+        parsed = parsed.copy()
+        parsed[failed] = retry
+        failed = parsed.isna().to_numpy() & notna
+    out = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    return out, (failed if failed.any() else None), None
+
+
+def to_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
+    """Numbers to float64; non-numeric values become NaN and are flagged."""
+    if ptypes.is_bool_dtype(s.dtype) and not ptypes.is_object_dtype(s.dtype):
+        return s.to_numpy(dtype="float64"), None
+    if ptypes.is_numeric_dtype(s.dtype):
+        return s.to_numpy(dtype="float64", na_value=np.nan), None
+    num = pd.to_numeric(s, errors="coerce")
+    vals = num.to_numpy(dtype="float64", na_value=np.nan)
+    failed = np.isnan(vals) & s.notna().to_numpy()
+    if failed.any():
+        # literal "nan"/"inf" strings are numbers too (to_numeric reads "inf" but not all spellings)
+        txt = s[failed].astype(str).str.strip().str.lower()
+        special = txt.isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity"]).to_numpy()
+        idx = np.flatnonzero(failed)[special]
+        vals[idx] = pd.to_numeric(txt[special].str.replace("infinity", "inf"),
+                                  errors="coerce").to_numpy(dtype="float64")
+        failed[idx] = False
+    return vals, (failed if failed.any() else None)
+
+
+def to_number(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
+    """Numbers: integers stay int64 when there are no nulls, otherwise float64."""
+    if ptypes.is_integer_dtype(s.dtype) and not s.isna().any():
+        return s.to_numpy(dtype="int64"), None
+    return to_float(s)

@@ -1,0 +1,212 @@
+"""standardize(): rename, coerce and validate raw CRM frames into the canonical form."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from crm_ml._logging import get_logger
+from crm_ml.data import _coerce
+from crm_ml.data._validate import validate
+from crm_ml.data.columns import KNOWN_INTERACTION_KINDS, check_kind, describe_source, resolve
+from crm_ml.data.quality import ATTRS_KEY, DataPolicyWarning, DataQualityReport
+from crm_ml.data.windows import as_of_day, history_end
+from crm_ml.errors import DataValidationError
+
+log = get_logger("data")
+
+
+def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
+                drop_returns: bool = False, drop_zero_amounts: bool = False,
+                drop_duplicates: bool = False, columns: Mapping | None = None,
+                return_report: bool = False, **column_names):
+    """Rename, coerce and validate a raw frame into crm_ml's canonical form.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Raw data. Never modified.
+    kind : {"transactions", "customers", "interactions"}
+        Which canonical layout to produce (see DESIGN.md "Data contract").
+    as_of : date-like, optional
+        When given, any ``timestamp`` (``signup_date`` for customers) after the as_of *day*
+        is an error (see :mod:`crm_ml.data.windows`).
+    drop_returns : bool, default False
+        Transactions only: drop rows with a negative amount (returns).
+    drop_zero_amounts : bool, default False
+        Transactions only: drop rows whose amount is exactly 0.
+    drop_duplicates : bool, default False
+        Drop exact duplicate rows (all columns equal after standardization), keeping the first.
+    columns : mapping, optional
+        Column map ``{canonical: your column}`` (e.g. :data:`ONLINE_RETAIL` or
+        :func:`load_column_map`). Keyword arguments override its entries. Needed for the
+        interactions ``kind`` column, whose name clashes with the ``kind`` parameter:
+        ``columns={"kind": "Type"}``.
+    return_report : bool, default False
+        Also return the :class:`DataQualityReport`.
+    **column_names
+        ``canonical=your_column``, e.g. ``customer_id="CustomerID", timestamp="InvoiceDate",
+        amount="Sales"``. ``amount=("Quantity", "UnitPrice")`` makes the amount the product of
+        those columns. Canonical columns you do not map are taken from a column with the same
+        name, or from the single column whose name matches ignoring case and punctuation
+        (``CustomerID`` -> ``customer_id``).
+
+    Returns
+    -------
+    pandas.DataFrame or (pandas.DataFrame, DataQualityReport)
+        A new frame: canonical columns first (ids as ``str``, timestamps ``datetime64[ns]``
+        naive UTC, amounts ``float64``), then every other input column unchanged. The input
+        index is kept. ``result.attrs["data_quality"]`` holds ``report.to_dict()``.
+
+    Raises
+    ------
+    crm_ml.DataValidationError
+        Missing required column, empty frame, null/empty ids, unparseable timestamps,
+        non-numeric or NaN/inf amounts, timestamps after ``as_of``, satisfaction outside 1..5,
+        negative resolution hours, duplicate customer ids (customers). The message names the
+        column, the rule and up to five offending rows (label and value).
+
+    Warns
+    -----
+    DataPolicyWarning
+        When a row policy dropped rows; the counts are also in the report.
+
+    Notes
+    -----
+    Policies run in this order: returns, zero amounts, duplicates; each count is the rows that
+    policy removed, so ``rows_in == rows_out + sum(dropped.values())``.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"standardize expects a pandas DataFrame, got {type(df).__name__}")
+    specs = check_kind(kind)
+    if kind != "transactions" and (drop_returns or drop_zero_amounts):
+        raise ValueError("drop_returns and drop_zero_amounts apply to transactions only")
+    mapping = {**(dict(columns) if columns is not None else {}), **column_names}
+    full, notes = resolve(kind, df.columns, mapping)
+    n = len(df)
+    if n == 0:
+        raise DataValidationError(
+            f"{kind}: the frame has no rows (rule 'non-empty frame'); columns: "
+            f"{[str(c) for c in df.columns]}", column=None, rule="non-empty frame", rows=[])
+    as_of_ts = as_of_day(as_of) if as_of is not None else None
+
+    data: dict[str, np.ndarray] = {}
+    raw: dict[str, pd.Series | pd.DataFrame] = {}
+    parse_failed: dict[str, np.ndarray] = {}
+    hints: dict[str, str] = {}
+    sources = {c: describe_source(s) for c, s in full.items()}
+    for spec in specs:
+        if spec.name not in full:
+            continue
+        src = full[spec.name]
+        if isinstance(src, tuple):  # derived amount: product of the source columns
+            parts = df.loc[:, list(src)]
+            raw[spec.name] = parts
+            prod = np.ones(n, dtype="float64")
+            failed = np.zeros(n, dtype=bool)
+            for c in src:
+                v, f = _coerce.to_float(df[c])
+                prod *= v
+                if f is not None:
+                    failed |= f
+            data[spec.name] = prod
+            if failed.any():
+                parse_failed[spec.name] = failed
+            continue
+        s = df[src]
+        raw[spec.name] = s
+        t = spec.type
+        if t == "id":
+            values, failed = _coerce.to_id(s)
+        elif t == "label":
+            values, failed = _coerce.to_label(s)
+        elif t == "kind":
+            values, failed = _coerce.to_kind(s)
+        elif t == "datetime":
+            values, failed, hint = _coerce.to_datetime(s)
+            if hint:
+                hints[spec.name] = hint
+        elif t in ("amount", "score", "hours"):
+            values, failed = _coerce.to_float(s)
+        elif t == "number":
+            values, failed = _coerce.to_number(s)
+        else:  # "any": left as it is
+            values, failed = s.to_numpy(copy=True), None
+        data[spec.name] = values
+        if failed is not None:
+            parse_failed[spec.name] = failed
+
+    frame = pd.DataFrame(data, copy=False)
+    end = None
+    if as_of_ts is not None:
+        end = history_end(as_of_ts)
+        if kind == "customers" and "signup_date" not in frame:
+            end = None
+    validate(frame, kind, specs, history_end=end, as_of=as_of_ts, raw=raw,
+             parse_failed=parse_failed, sources=sources, labels=df.index, hints=hints)
+
+    # extra columns, kept under their own names after the canonical ones
+    consumed = {s for s in full.values() if not isinstance(s, tuple)}
+    for c in df.columns:
+        if c not in consumed and c not in frame.columns:
+            frame[c] = df[c].to_numpy(copy=True)
+    frame.index = df.index.copy()
+
+    notes.extend(_observations(frame, kind, drop_returns, drop_zero_amounts))
+    frame, dropped = _apply_policies(frame, drop_returns, drop_zero_amounts, drop_duplicates)
+    report = DataQualityReport(kind=kind, rows_in=n, rows_out=len(frame), dropped=dropped,
+                               columns=sources, notes=notes)
+    if report.n_dropped:
+        warnings.warn(f"standardize: {report.summary()}", DataPolicyWarning, stacklevel=2)
+    log.debug("standardize %s", report.summary())
+    frame.attrs = {ATTRS_KEY: report.to_dict()}
+    return (frame, report) if return_report else frame
+
+
+def _observations(frame: pd.DataFrame, kind: str, drop_returns: bool,
+                  drop_zero_amounts: bool) -> list[str]:
+    notes = []
+    if kind == "transactions":
+        amount = frame["amount"].to_numpy()
+        n_neg = int((amount < 0).sum())
+        if n_neg and not drop_returns:
+            notes.append(f"{n_neg:,} row(s) have a negative amount (returns) and were kept; "
+                         "drop_returns=True drops them")
+        n_zero = int((amount == 0).sum())
+        if n_zero and not drop_zero_amounts:
+            notes.append(f"{n_zero:,} row(s) have a zero amount and were kept; "
+                         "drop_zero_amounts=True drops them")
+    if kind == "interactions":
+        counts = frame["kind"].value_counts()
+        unknown = [k for k in counts.index if k not in KNOWN_INTERACTION_KINDS]
+        if unknown:
+            shown = ", ".join(f"{k!r} ({counts[k]:,})" for k in unknown[:10])
+            notes.append(f"interaction kinds outside {sorted(KNOWN_INTERACTION_KINDS)} were "
+                         f"kept: {shown}")
+    return notes
+
+
+def _apply_policies(frame: pd.DataFrame, drop_returns: bool, drop_zero_amounts: bool,
+                    drop_duplicates: bool) -> tuple[pd.DataFrame, dict[str, int]]:
+    dropped: dict[str, int] = {}
+    keep = None
+    if drop_returns:
+        k = frame["amount"].to_numpy() >= 0
+        dropped["returns"] = int((~k).sum())
+        keep = k
+    if drop_zero_amounts:
+        nz = frame["amount"].to_numpy() != 0
+        before = keep if keep is not None else np.ones(len(frame), dtype=bool)
+        dropped["zero_amounts"] = int((before & ~nz).sum())
+        keep = before & nz
+    if keep is not None and not keep.all():
+        frame = frame.loc[keep]
+    if drop_duplicates:
+        dup = frame.duplicated(keep="first").to_numpy()
+        dropped["duplicates"] = int(dup.sum())
+        if dup.any():
+            frame = frame.loc[~dup]
+    return frame, dropped
