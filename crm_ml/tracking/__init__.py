@@ -1,5 +1,20 @@
 """MLflow tracking, model registry and pyfunc models for every crm_ml model."""
 
+from crm_ml.tracking.models import (
+    CHALLENGER,
+    CHAMPION,
+    ModelLogResult,
+    default_pip_requirements,
+    log_pyfunc_model,
+)
+from crm_ml.tracking.registry import (
+    find_in_run_artifacts,
+    get_version,
+    load_model,
+    model_uri,
+    promote,
+    register,
+)
 from crm_ml.tracking.runs import (
     TrackedRun,
     configure,
@@ -9,12 +24,39 @@ from crm_ml.tracking.runs import (
     tracking_enabled,
     tracking_uri,
 )
+from crm_ml.tracking.serialization import (
+    TRUSTED_TYPE_PREFIXES,
+    load_json,
+    load_lightgbm,
+    load_sklearn,
+    save_json,
+    save_lightgbm,
+    save_sklearn,
+)
 
 __all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "ModelLogResult",
+    "TRUSTED_TYPE_PREFIXES",
     "TrackedRun",
     "configure",
     "data_fingerprint",
+    "default_pip_requirements",
     "describe_data",
+    "find_in_run_artifacts",
+    "get_version",
+    "load_json",
+    "load_lightgbm",
+    "load_model",
+    "load_sklearn",
+    "log_pyfunc_model",
+    "model_uri",
+    "promote",
+    "register",
+    "save_json",
+    "save_lightgbm",
+    "save_sklearn",
     "start_run",
     "tracking_enabled",
     "tracking_uri",

@@ -1,0 +1,156 @@
+"""Log fitted models as MLflow pyfunc models (with signature and a synthetic input example).
+
+A model module writes a small ``mlflow.pyfunc.PythonModel`` subclass whose ``load_context``
+reads native artifacts (LightGBM text, skops, JSON; see :mod:`crm_ml.tracking.serialization`)
+and whose ``predict`` takes raw customer inputs and returns the documented output columns.
+:func:`log_pyfunc_model` logs it in the run and optionally registers it as ``challenger``.
+
+MLflow stores the ``PythonModel`` instance itself with cloudpickle (``python_model.pkl``).
+Keep it stateless: fitted state belongs in the native artifacts. Loading that pickle imports
+the wrapper class from ``crm_ml``, so the loading environment needs ``crm_ml`` installed, and
+the registry that serves the model file is the trust boundary (see the README).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from importlib import metadata as _md
+
+import pandas as pd
+
+from crm_ml._logging import get_logger
+from crm_ml.errors import CrmMlError
+
+log = get_logger("tracking")
+
+#: Packages pinned (to the installed version) in every logged model's requirements.
+PINNED_PACKAGES = ("mlflow", "cloudpickle", "numpy", "pandas", "scipy", "scikit-learn",
+                   "lightgbm", "skops", "lifetimes", "statsmodels", "pyarrow")
+
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+
+
+@dataclass(frozen=True)
+class ModelLogResult:
+    """Where a logged model lives.
+
+    Attributes
+    ----------
+    model_uri : str or None
+        ``models:/<model_id>`` of the logged model; None when tracking is off.
+    registered_version : str or None
+        The registry version (aliased ``challenger``) when a registered name was given.
+    """
+
+    model_uri: str | None
+    registered_version: str | None = None
+
+
+def default_pip_requirements(packages=PINNED_PACKAGES) -> list[str]:
+    """``name==installed_version`` for each installed package in ``packages``.
+
+    Pinning avoids MLflow's slow requirement inference, and with
+    ``mlflow models serve --env-manager local`` the current environment is used as is.
+    ``crm_ml`` itself is not listed (it is not on PyPI): install it where models are loaded.
+    """
+    out = []
+    for name in packages:
+        try:
+            out.append(f"{name}=={_md.version(name)}")
+        except _md.PackageNotFoundError:
+            continue
+    return out
+
+
+@contextlib.contextmanager
+def _as_active(run):
+    """Make ``run`` the active MLflow run for the duration (resume it if needed)."""
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run.run_id:
+        yield
+        return
+    with mlflow.start_run(run_id=run.run_id, nested=active is not None):
+        yield
+
+
+def _check_synthetic(input_example: pd.DataFrame) -> None:
+    if not isinstance(input_example, pd.DataFrame) or input_example.empty:
+        raise CrmMlError("input_example must be a non-empty, SYNTHETIC pandas DataFrame")
+    if len(input_example) > 20:
+        raise CrmMlError(
+            f"input_example has {len(input_example)} rows; use a few synthetic rows "
+            "(never real customer rows or ids)"
+        )
+
+
+def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
+                     input_example: pd.DataFrame, name: str = "model",
+                     registered_name: str | None = None,
+                     pip_requirements: list[str] | None = None,
+                     metadata: dict | None = None) -> ModelLogResult:
+    """Log a pyfunc model in ``run``; register it as ``challenger`` when a name is given.
+
+    Parameters
+    ----------
+    run : TrackedRun
+        From :func:`crm_ml.tracking.start_run`. When tracking is off nothing is logged and
+        ``ModelLogResult(None, None)`` is returned.
+    python_model : mlflow.pyfunc.PythonModel
+        A stateless wrapper whose ``load_context`` reads ``artifacts``.
+    artifacts : dict
+        ``{key: local path}`` of native model files (LightGBM text, skops, JSON).
+    input_example : DataFrame
+        A few SYNTHETIC rows of raw inputs (never real customer rows or identifiers). The
+        signature is inferred from it and from the model's prediction on it.
+    name : str, default "model"
+        Name of the logged model within the run.
+    registered_name : str, optional
+        Registry name (``"crm-churn"`` ...). The new version gets the ``challenger`` alias.
+    pip_requirements : list of str, optional
+        Defaults to :func:`default_pip_requirements`.
+    metadata : dict, optional
+        Extra metadata stored in the MLmodel file.
+
+    Returns
+    -------
+    ModelLogResult
+    """
+    if run is None or not getattr(run, "active", False):
+        log.info("tracking is off: model %s not logged", name)
+        return ModelLogResult(None, None)
+    _check_synthetic(input_example)
+    import mlflow
+    import mlflow.pyfunc
+
+    for key, path in artifacts.items():
+        if not os.path.exists(path):
+            raise CrmMlError(f"artifact {key!r} not found at {path}")
+    reqs = pip_requirements if pip_requirements is not None else default_pip_requirements()
+    with _as_active(run):
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=python_model,
+            artifacts=dict(artifacts),
+            input_example=input_example,
+            pip_requirements=reqs,
+            metadata=metadata,
+        )
+    if info.signature is None or info.signature.outputs is None:
+        raise CrmMlError(
+            f"could not infer a model signature for {name!r} from its input example: "
+            "check that predict() works on the example and returns a DataFrame or Series"
+        )
+    version = None
+    if registered_name:
+        from crm_ml.tracking.registry import register
+
+        version = register(info.model_uri, registered_name, run_id=run.run_id)
+    run.set_tags({f"model.{name}.uri": info.model_uri,
+                  **({f"model.{name}.registered": f"{registered_name}/{version}"}
+                     if version else {})})
+    return ModelLogResult(info.model_uri, version)

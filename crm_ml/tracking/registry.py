@@ -1,0 +1,266 @@
+"""Model registry: register, champion/challenger promotion, loading by alias, privacy scan.
+
+A new model version gets the ``challenger`` alias. :func:`promote` scores challenger and
+champion with the same function (on the same held-out data) and moves ``champion`` only when
+the challenger wins, when there is no champion yet, or when forced.
+
+The registry is the trust boundary: loading a registered model unpickles its pyfunc wrapper
+and trusts the skops types listed in its files, so only trusted jobs/people may write to it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from crm_ml._logging import get_logger
+from crm_ml.errors import ModelNotFoundError
+from crm_ml.tracking.models import CHALLENGER, CHAMPION
+from crm_ml.tracking.runs import tracking_uri
+
+log = get_logger("tracking")
+
+
+def _client():
+    import mlflow
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def model_uri(name: str, alias: str = CHAMPION) -> str:
+    """``models:/NAME@alias``."""
+    return f"models:/{name}@{alias}"
+
+
+def register(model_uri_: str, name: str, *, run_id: str | None = None,
+             alias: str = CHALLENGER) -> str:
+    """Register a logged model under ``name`` and point ``alias`` (default challenger) at it.
+
+    Returns
+    -------
+    str
+        The new version number.
+    """
+    import mlflow
+
+    client = _client()
+    mv = mlflow.register_model(model_uri_, name, await_registration_for=60)
+    client.set_registered_model_alias(name, alias, mv.version)
+    if run_id:
+        client.set_model_version_tag(name, mv.version, "run_id", run_id)
+    log.info("registered %s version %s as %s", name, mv.version, alias)
+    return str(mv.version)
+
+
+def get_version(name: str, alias: str = CHAMPION):
+    """The ``ModelVersion`` that ``alias`` points to.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When the registered model or the alias does not exist.
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    try:
+        client.get_registered_model(name)
+    except MlflowException as e:
+        raise ModelNotFoundError(
+            f"No registered model named {name!r} in the registry at {tracking_uri()}. "
+            "Train and register it first (e.g. `crm-ml demo` or `crm-ml train`)."
+        ) from e
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as e:
+        raise ModelNotFoundError(
+            f"Registered model {name!r} has no version with alias {alias!r} "
+            f"(registry {tracking_uri()}). Promote a version first with crm_ml.tracking.promote()."
+        ) from e
+
+
+def _alias_version(name: str, alias: str) -> str | None:
+    try:
+        return str(get_version(name, alias).version)
+    except ModelNotFoundError:
+        return None
+
+
+def load_model(name: str, alias: str = CHAMPION):
+    """Load ``models:/NAME@alias`` as an MLflow pyfunc model.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When the name or alias does not exist.
+    """
+    import mlflow.pyfunc
+
+    get_version(name, alias)  # clear error first
+    return mlflow.pyfunc.load_model(model_uri(name, alias))
+
+
+def promote(name: str, score_fn: Callable, higher_is_better: bool = True,
+            force: bool = False) -> dict:
+    """Champion/challenger: move ``champion`` to the challenger when it wins.
+
+    Parameters
+    ----------
+    name : str
+        Registered model name.
+    score_fn : callable
+        ``score_fn(pyfunc_model) -> float``, computed on the same held-out data for challenger
+        and champion.
+    higher_is_better : bool, default True
+    force : bool, default False
+        Promote even when the challenger does not win.
+
+    Returns
+    -------
+    dict
+        ``promoted`` (bool), ``reason``, ``challenger_version``, ``champion_before``,
+        ``champion_after``, ``challenger_score``, ``champion_score``, ``higher_is_better``,
+        ``forced``, ``decided_at``. Also stored as tags on the challenger version and as
+        ``promotion/<version>_<time>.json`` in the challenger's run.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When ``name`` has no ``challenger``.
+    """
+    import mlflow.pyfunc
+
+    client = _client()
+    challenger = get_version(name, CHALLENGER)
+    ch_version = str(challenger.version)
+    champ_version = _alias_version(name, CHAMPION)
+    decision = {
+        "name": name,
+        "challenger_version": ch_version,
+        "champion_before": champ_version,
+        "higher_is_better": bool(higher_is_better),
+        "forced": bool(force),
+        "challenger_score": None,
+        "champion_score": None,
+        "decided_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    if champ_version == ch_version:
+        decision.update(promoted=False, champion_after=champ_version,
+                        reason="challenger is already the champion")
+        return decision
+
+    ch_score = float(score_fn(mlflow.pyfunc.load_model(model_uri(name, CHALLENGER))))
+    decision["challenger_score"] = ch_score
+    if champ_version is None:
+        promoted, reason = True, "no champion yet: the first model becomes champion"
+    else:
+        cp_score = float(score_fn(mlflow.pyfunc.load_model(model_uri(name, CHAMPION))))
+        decision["champion_score"] = cp_score
+        if not math.isfinite(ch_score):
+            wins = False
+        elif not math.isfinite(cp_score):
+            wins = True
+        else:
+            wins = ch_score > cp_score if higher_is_better else ch_score < cp_score
+        if wins:
+            promoted, reason = True, "challenger beats champion on the same held-out data"
+        elif force:
+            promoted, reason = True, "forced promotion (challenger did not beat champion)"
+        else:
+            promoted, reason = False, "challenger does not beat champion: champion unchanged"
+    if promoted:
+        client.set_registered_model_alias(name, CHAMPION, ch_version)
+    decision.update(promoted=promoted, reason=reason,
+                    champion_after=ch_version if promoted else champ_version)
+    _record_decision(client, name, challenger, decision)
+    log.info("promote %s: %s", name, reason)
+    return decision
+
+
+def _record_decision(client, name: str, challenger, decision: dict) -> None:
+    tags = {"promotion.promoted": str(decision["promoted"]),
+            "promotion.reason": decision["reason"],
+            "promotion.challenger_score": str(decision["challenger_score"]),
+            "promotion.champion_score": str(decision["champion_score"]),
+            "promotion.champion_before": str(decision["champion_before"])}
+    for k, v in tags.items():
+        client.set_model_version_tag(name, challenger.version, k, v)
+    run_id = getattr(challenger, "run_id", None)
+    if run_id:
+        stamp = decision["decided_at"].replace(":", "").replace("+", "_")
+        client.log_dict(run_id, decision,
+                        f"promotion/v{decision['challenger_version']}_{stamp}.json")
+
+
+def find_in_run_artifacts(run_id: str, needles: Iterable[str]) -> list[tuple[str, str]]:
+    """Search every artifact of a run (and the models it logged) for strings.
+
+    Used to prove that no customer identifier reached MLflow. Params, tags and metric names
+    are searched too (reported as ``params/<key>``, ``tags/<key>``, ``metrics/<key>``).
+
+    Parameters
+    ----------
+    run_id : str
+    needles : iterable of str
+        E.g. the customer ids of the training data.
+
+    Returns
+    -------
+    list of (artifact_path, needle)
+        Empty when nothing was found.
+    """
+    import mlflow
+
+    client = _client()
+    needles = [str(n) for n in needles if str(n)]
+    encoded = [(n, n.encode("utf-8")) for n in needles]
+    hits: list[tuple[str, str]] = []
+    run = client.get_run(run_id)
+
+    def scan_text(label: str, text: str) -> None:
+        for n in needles:
+            if n in text:
+                hits.append((label, n))
+
+    for k, v in run.data.params.items():
+        scan_text(f"params/{k}", f"{k}={v}")
+    for k, v in run.data.tags.items():
+        scan_text(f"tags/{k}", f"{k}={v}")
+    for k in run.data.metrics:
+        scan_text(f"metrics/{k}", k)
+
+    def scan_dir(root: Path, prefix: str) -> None:
+        for path in sorted(root.rglob("*")):
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            rel = f"{prefix}{path.relative_to(root).as_posix()}"
+            for n, b in encoded:
+                if b in data:
+                    hits.append((rel, n))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if client.list_artifacts(run_id):
+            local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="",
+                                                        dst_path=str(root / "run"))
+            scan_dir(Path(local), "")
+        try:
+            models = mlflow.search_logged_models(
+                experiment_ids=[run.info.experiment_id],
+                filter_string=f"source_run_id = '{run_id}'", output_format="list")
+        except Exception:  # pragma: no cover - older MLflow without logged models
+            models = []
+        for m in models:
+            dst = root / "models" / m.model_id
+            dst.mkdir(parents=True)
+            local = mlflow.artifacts.download_artifacts(artifact_uri=m.artifact_location,
+                                                        dst_path=str(dst))
+            scan_dir(Path(local), f"models/{m.name}/")
+    return hits
