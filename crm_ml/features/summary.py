@@ -33,6 +33,8 @@ TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 30.4375, "Y": 365.25}
 
 _NS_PER_DAY = 86_400_000_000_000
 _LIMIT = 2**62
+# Resolutions tried for distinct purchase timestamps, finest first: us, ms, s, min, day.
+_UNITS_NS = (1_000, 1_000_000, 1_000_000_000, 60_000_000_000, _NS_PER_DAY)
 
 SUMMARY_COLUMNS = [
     "first_purchase", "last_purchase", "n_orders", "n_days", "total_spend", "return_spend",
@@ -82,14 +84,17 @@ def _check(transactions: pd.DataFrame) -> None:
             column="amount", rule="numeric dtype")
 
 
-def _distinct_per_group(sorted_keys: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Count distinct keys per group, given keys sorted ascending and their group ids."""
+def _distinct_counts(sorted_keys: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Distinct values in each slice ``sorted_keys[bounds[i]:bounds[i + 1]]`` (keys sorted)."""
     if len(sorted_keys) == 0:
-        return np.zeros(n_groups, dtype=np.int64)
-    new = np.empty(len(sorted_keys), dtype=bool)
-    new[0] = True
-    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
-    return np.bincount(group[new], minlength=n_groups)
+        return np.zeros(len(bounds) - 1, dtype=np.int64)
+    new = np.empty(len(sorted_keys) + 1, dtype=np.int64)
+    new[0] = 0
+    new[1] = 1
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[2:], casting="unsafe")
+    np.cumsum(new, out=new)
+    # Customers occupy disjoint key ranges, so each slice's first key is always counted.
+    return new[bounds[1:]] - new[bounds[:-1]]
 
 
 def customer_summary(transactions: pd.DataFrame, as_of, *, time_unit: str = "D",
@@ -172,68 +177,84 @@ def customer_summary(transactions: pd.DataFrame, as_of, *, time_unit: str = "D",
     in_hist = ts_all < end_ns
     buy_mask = in_hist & (amount_all > 0)
     ret_mask = in_hist & (amount_all < 0)
-    code = codes_all[buy_mask]
-    ts = ts_all[buy_mask]
-    amount = amount_all[buy_mask]
-
-    # First / last purchase per customer.
-    first_ts = np.full(n_cust, np.iinfo(np.int64).max, dtype=np.int64)
-    last_ts = np.full(n_cust, np.iinfo(np.int64).min, dtype=np.int64)
-    np.minimum.at(first_ts, code, ts)
-    np.maximum.at(last_ts, code, ts)
-    gross = np.bincount(code, weights=amount, minlength=n_cust)
+    if buy_mask.all():  # the common case: no copies
+        code, ts, amount = codes_all, ts_all, amount_all
+    else:
+        code, ts, amount = codes_all[buy_mask], ts_all[buy_mask], amount_all[buy_mask]
     returns = np.bincount(codes_all[ret_mask], weights=amount_all[ret_mask], minlength=n_cust)
+    gross = np.bincount(code, weights=amount, minlength=n_cust)
 
-    # Packed (customer, day, time of day) key: one sort gives distinct days and timestamps.
-    day = ts // _NS_PER_DAY  # ts >= 1970 is not required: floor division is monotone
-    day_min = int(day.min()) if len(day) else 0
-    span_days = int(day.max()) - day_min + 1 if len(day) else 1
-    unit_ns = 1
-    for unit_ns in (1_000_000, 1_000_000_000, 60_000_000_000, _NS_PER_DAY):
-        if n_cust * span_days * (_NS_PER_DAY // unit_ns) < _LIMIT:
+    # One sort of a packed (customer, purchase time) key gives, per customer, the first and
+    # last purchase, the distinct purchase days and the distinct purchase timestamps.
+    if len(ts):
+        base = (int(ts.min()) // _NS_PER_DAY) * _NS_PER_DAY
+        span_days = (int(ts.max()) - base) // _NS_PER_DAY + 1
+    else:
+        base, span_days = 0, 1
+    unit_ns = _NS_PER_DAY
+    for unit_ns in _UNITS_NS:
+        if max(n_cust, 1) * span_days * (_NS_PER_DAY // unit_ns) < _LIMIT:
             break
     per_day = _NS_PER_DAY // unit_ns
-    day_key = code * span_days + (day - day_min)
-    fine_key = day_key * per_day + (ts - day * _NS_PER_DAY) // unit_ns
-    fine_sorted = np.sort(fine_key)
-    day_sorted = fine_sorted // per_day
-    cust_sorted = day_sorted // span_days
-    n_days = _distinct_per_group(day_sorted, cust_sorted, n_cust)
+    span_units = span_days * per_day
+    offset = ts - base
+    if unit_ns > 1:
+        offset //= unit_ns
+    key = code.astype(np.int64) * span_units
+    key += offset
+    del offset
+    key.sort()
+    bounds = np.searchsorted(key, np.arange(n_cust + 1, dtype=np.int64) * span_units)
+    lo, hi = bounds[:-1], bounds[1:]
+    keep = hi > lo
+    day_key = key // per_day
+    n_days = _distinct_counts(day_key, bounds)
+    n_stamps = _distinct_counts(key, bounds)
+    cust_base = np.arange(n_cust, dtype=np.int64) * span_units
+    first_u = np.where(keep, key[np.minimum(lo, len(key) - 1)] - cust_base, 0) if len(key) else \
+        np.zeros(n_cust, dtype=np.int64)
+    last_u = np.where(keep, key[np.maximum(hi - 1, 0)] - cust_base, 0) if len(key) else \
+        np.zeros(n_cust, dtype=np.int64)
+    del day_key
 
     has_orders = "order_id" in transactions.columns
     if has_orders:
         ocode_all = _order_codes(transactions["order_id"])
-        ocode = ocode_all[buy_mask]
+        ocode = ocode_all if code is codes_all else ocode_all[buy_mask]
         n_ord_codes = int(ocode.max()) + 1 if len(ocode) else 1
         if n_cust * n_ord_codes < _LIMIT:
-            okey = np.sort(code * n_ord_codes + ocode)
-            n_orders = _distinct_per_group(okey, okey // n_ord_codes, n_cust)
+            okey = code.astype(np.int64) * n_ord_codes
+            okey += ocode
+            okey.sort()
+            obounds = np.searchsorted(okey, np.arange(n_cust + 1, dtype=np.int64) * n_ord_codes)
+            n_orders = _distinct_counts(okey, obounds)
         else:  # pragma: no cover - astronomically many orders
             pairs = pd.DataFrame({"c": code, "o": ocode}).drop_duplicates()
             n_orders = np.bincount(pairs["c"].to_numpy(), minlength=n_cust)
     else:
-        n_orders = _distinct_per_group(fine_sorted, cust_sorted, n_cust)
+        n_orders = n_stamps
 
-    # Spend of the first occasion, to exclude it from monetary_value (lifetimes semantics).
+    # Spend of the first occasion, excluded from monetary_value (lifetimes semantics).
     if frequency_basis == "days":
-        first_day = first_ts // _NS_PER_DAY
-        first_mask = day == first_day[code]
+        row_day = (ts - base) // _NS_PER_DAY
+        first_mask = row_day == (first_u // per_day)[code]
         n_occ = n_days
     else:
-        at_first = ts == first_ts[code]
+        row_u = (ts - base) // unit_ns
+        at_first = row_u == first_u[code]
         if has_orders:
             first_order = np.full(n_cust, np.iinfo(np.int64).max, dtype=np.int64)
             np.minimum.at(first_order, code[at_first], ocode[at_first])
             first_mask = ocode == first_order[code]
         else:
-            first_fine = first_ts // unit_ns
-            first_mask = ts // unit_ns == first_fine[code]
+            first_mask = at_first
         n_occ = n_orders
-    first_spend = np.bincount(code[first_mask], weights=amount[first_mask], minlength=n_cust)
+    first_spend = np.bincount(code, weights=np.where(first_mask, amount, 0.0), minlength=n_cust)
+    del first_mask
 
-    keep = n_days > 0
     idx = uniques[keep] if n_cust else pd.Index([], name="customer_id", dtype=object)
-    first_ts, last_ts = first_ts[keep], last_ts[keep]
+    first_ts = base + first_u[keep] * unit_ns
+    last_ts = base + last_u[keep] * unit_ns
     n_days, n_orders, n_occ = n_days[keep], n_orders[keep], n_occ[keep]
     gross, returns, first_spend = gross[keep], returns[keep], first_spend[keep]
 
