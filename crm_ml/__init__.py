@@ -16,8 +16,9 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "data", "datasets", "features", "rfm", "churn", "clv", "forecast", "segmentation",
-    "explain", "tracking", "cards", "scoring", "cli", "demo",
+    "explain", "tracking", "cards", "scoring", "cli", "demo", "serve",
 }
+_SERVE = {"predict_churn", "predict_clv", "assign_segment"}
 
 __all__ = [
     "CrmMlError",
@@ -27,6 +28,7 @@ __all__ = [
     "logger",
     "set_progress",
     "__version__",
+    *sorted(_SERVE),
     *sorted(_SUBMODULES),
 ]
 
@@ -34,4 +36,6 @@ __all__ = [
 def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f"crm_ml.{name}")
+    if name in _SERVE:
+        return getattr(importlib.import_module("crm_ml.serve"), name)
     raise AttributeError(f"module 'crm_ml' has no attribute {name!r}")

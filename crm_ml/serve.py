@@ -1,0 +1,139 @@
+"""Predict functions for other backends: registered champions, loaded once, thread-safe.
+
+>>> from crm_ml.serve import predict_churn
+>>> predict_churn([{"customer_id": "42", "recency_days": 12, ...}])   # doctest: +SKIP
+
+Each function takes a DataFrame, a list of dicts (one per customer) or one dict, loads the
+registered model (``models:/NAME@champion`` by default) on first use and keeps it in a
+process-wide cache guarded by a lock, checks that every field the model's signature needs is
+present, and returns a DataFrame indexed by ``customer_id`` when the input carries one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from crm_ml.errors import DataValidationError
+from crm_ml.tracking.registry import load_model
+from crm_ml.tracking.runs import tracking_uri
+
+CHURN_MODEL = "crm-churn"
+CLV_MODEL = "crm-clv"
+SEGMENT_MODEL = "crm-segments"
+
+_cache: dict[tuple[str, str, str], Any] = {}
+_lock = threading.Lock()
+
+
+def get_model(name: str, alias: str = "champion"):
+    """The pyfunc model ``models:/name@alias`` from the cache, loading it once.
+
+    Raises
+    ------
+    crm_ml.ModelNotFoundError
+        When the registry has no such model or alias.
+    """
+    key = (tracking_uri(), name, str(alias))
+    model = _cache.get(key)
+    if model is None:
+        with _lock:
+            model = _cache.get(key)
+            if model is None:
+                model = load_model(name, str(alias))
+                _cache[key] = model
+    return model
+
+
+def clear_cache() -> None:
+    """Forget loaded models (e.g. after a new champion was promoted)."""
+    with _lock:
+        _cache.clear()
+
+
+def _as_frame(records) -> pd.DataFrame:
+    if isinstance(records, pd.DataFrame):
+        return records.copy()
+    if isinstance(records, Mapping):
+        return pd.DataFrame([dict(records)])
+    if isinstance(records, Sequence) and not isinstance(records, str | bytes):
+        if not all(isinstance(r, Mapping) for r in records):
+            raise DataValidationError(
+                "records: expected a DataFrame, a dict or a list of dicts (one per customer)",
+                column="records", rule="type")
+        return pd.DataFrame([dict(r) for r in records])
+    raise DataValidationError(
+        f"records: expected a DataFrame, a dict or a list of dicts, got {type(records).__name__}",
+        column="records", rule="type")
+
+
+def required_fields(model) -> list[str]:
+    """Input column names of a pyfunc model's signature (empty when it has none)."""
+    schema = model.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        return []
+    return [n for n in schema.input_names() if n != "customer_id"]
+
+
+def _predict(name: str, records, alias: str) -> pd.DataFrame:
+    frame = _as_frame(records)
+    if frame.empty:
+        raise DataValidationError("records: no customers given", column="records",
+                                  rule="non-empty")
+    ids = None
+    if "customer_id" in frame.columns:
+        ids = frame.pop("customer_id").astype(str)
+    elif frame.index.name == "customer_id":
+        ids = frame.index.astype(str).to_series(index=range(len(frame)))
+        frame = frame.reset_index(drop=True)
+    model = get_model(name, alias)
+    needed = required_fields(model)
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"{', '.join(missing)}: required by model {name}@{alias} but missing from the input "
+            f"(rule: every field of the model's signature must be given; got columns "
+            f"{sorted(frame.columns)[:20]})", column=missing[0], rule="required field")
+    out = model.predict(frame[needed] if needed else frame)
+    out = out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
+    out = out.reset_index(drop=True)
+    if ids is not None:
+        out.index = pd.Index(ids.to_numpy(), name="customer_id")
+    return out
+
+
+def predict_churn(records, alias: str = "champion", name: str = CHURN_MODEL) -> pd.DataFrame:
+    """Churn probability for customers given their feature fields.
+
+    Parameters
+    ----------
+    records : DataFrame, dict or list of dicts
+        One row per customer with the fields of the churn feature table
+        (``crm_ml.features.build``); ``customer_id`` optional.
+    alias : str, default "champion"
+        Registry alias (or version number) of ``name``.
+    name : str, default "crm-churn"
+
+    Returns
+    -------
+    DataFrame
+        ``churn_probability`` (and any other columns the model documents).
+    """
+    return _predict(name, records, alias)
+
+
+def predict_clv(records, alias: str = "champion", name: str = CLV_MODEL) -> pd.DataFrame:
+    """Expected purchases, p_alive and CLV from each customer's purchase summary.
+
+    ``records`` holds ``frequency``, ``recency``, ``T`` and ``monetary_value`` in the model's
+    time unit (``crm_ml.features.customer_summary``).
+    """
+    return _predict(name, records, alias)
+
+
+def assign_segment(records, alias: str = "champion", name: str = SEGMENT_MODEL) -> pd.DataFrame:
+    """Cluster segment (label and name) for customers given their feature fields."""
+    return _predict(name, records, alias)
