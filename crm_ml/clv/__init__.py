@@ -1,1 +1,31 @@
-"""crm_ml.clv (see DESIGN.md)."""
+"""Customer lifetime value: BG/NBD, MBG/NBD or Pareto/NBD with Gamma-Gamma (via lifetimes).
+
+``CLVModel`` fits and predicts; ``validate`` checks it on a calibration/holdout split;
+``LightGBMSpendModel`` is the machine-learning alternative validated the same way;
+``value_at_risk`` ranks customers by CLV x churn probability. Names load lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "CLVModel": "crm_ml.clv.model",
+    "assign_tiers": "crm_ml.clv.model",
+    "CLVAssumptionWarning": "crm_ml.clv._fitting",
+    "CLVConvergenceError": "crm_ml.clv._fitting",
+    "validate": "crm_ml.clv.validation",
+    "gini": "crm_ml.clv.validation",
+    "LightGBMSpendModel": "crm_ml.clv.ml",
+    "validate_ml": "crm_ml.clv.ml",
+    "value_at_risk": "crm_ml.clv.risk",
+    "load_cdnow_sample": "crm_ml.clv.datasets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'crm_ml.clv' has no attribute {name!r}")

@@ -1,0 +1,391 @@
+"""CLVModel: a purchase model (BG/NBD, MBG/NBD or Pareto/NBD) plus Gamma-Gamma spend.
+
+Discounting
+-----------
+``predict(horizon, discount_rate, margin)`` splits the horizon into equal steps (one per model
+period, at most 120 steps) and discounts the purchases expected in each step at the step's end:
+
+    clv = margin * E[spend per purchase] * sum_k (E[X(t_k)] - E[X(t_{k-1})]) / (1 + d) ** years(t_k)
+
+where ``E[X(t)]`` is the conditional expected number of purchases in ``(0, t]`` after ``as_of``,
+``d`` is an **annual** discount rate and ``years(t) = t * days_per_period / 365.25``. With
+``discount_rate=0`` the sum collapses to ``margin * expected_value * expected_purchases``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from crm_ml._logging import get_logger
+from crm_ml.clv import _data
+from crm_ml.clv._fitting import (
+    PURCHASE_PARAMS,
+    SPEND_PARAMS,
+    CLVAssumptionWarning,
+    compress,
+    fit_model,
+    purchase_fitter,
+    spend_fitter,
+    with_params,
+)
+from crm_ml.data.windows import as_of_day
+from crm_ml.errors import DataValidationError, NotFittedError
+
+log = get_logger("clv")
+
+PREDICT_COLUMNS = ["expected_purchases", "p_alive", "expected_value", "clv", "clv_tier"]
+TIER_LABELS = ("top 10%", "next 20%", "rest")
+MAX_STEPS = 120
+
+
+class CLVModel:
+    """Customer lifetime value from a purchase model and the Gamma-Gamma spend model.
+
+    Parameters
+    ----------
+    purchase_model : {"bgnbd", "pareto_nbd", "mbgnbd"}
+        BG/NBD (Fader, Hardie & Lee 2005), Pareto/NBD (Schmittlein et al. 1987) or the modified
+        BG/NBD (Batislam et al. 2007; allows dropout before the first repeat purchase).
+    spend_model : {"gamma_gamma"}
+        Gamma-Gamma model of average spend per purchase (Fader, Hardie & Lee 2005b).
+    time_unit : {"W", "D", "M"}
+        Model period: week (7 days), day, or month (30.4375 days). ``horizon`` is in this unit.
+    penalizer : float
+        L2 penalty on the parameters (lifetimes ``penalizer_coef``); helps convergence on
+        small or odd data, biases the estimates.
+    corr_threshold : float
+        Warn when |Pearson correlation| between repeat frequency and mean spend exceeds it
+        (Gamma-Gamma assumes they are independent).
+    zero_amount : {"drop", "occasion"}
+        Zero-amount rows: dropped like everywhere in crm_ml (default) or counted as purchase
+        occasions (free orders; what reproduces the published CDNOW parameters).
+    track : bool, optional
+        Log fits to MLflow (None = the global crm_ml.tracking setting).
+
+    Attributes
+    ----------
+    params_ : dict
+        Fitted parameters, e.g. ``r, alpha, a, b, p, q, v`` (alpha in ``time_unit``).
+    standard_errors_ : dict
+        Asymptotic standard errors of ``params_``.
+    params_table_ : DataFrame
+        model, parameter, value, se, ci_low, ci_high.
+    summary_ : DataFrame
+        The per-customer frequency/recency/T/monetary_value the model was fitted on.
+    diagnostics_ : dict
+        Log-likelihoods, gradient norms, frequency/spend correlation, data policy report and
+        the warnings raised during fit.
+    as_of_ : Timestamp or None
+    """
+
+    def __init__(self, purchase_model: str = "bgnbd", spend_model: str = "gamma_gamma",
+                 time_unit: str = "W", penalizer: float = 0.0, corr_threshold: float = 0.3,
+                 zero_amount: str = "drop", track: bool | None = None):
+        self.purchase_model = purchase_model
+        self.spend_model = spend_model
+        self.time_unit = time_unit
+        self.penalizer = penalizer
+        self.corr_threshold = corr_threshold
+        self.zero_amount = zero_amount
+        self.track = track
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self) -> None:
+        if self.purchase_model not in PURCHASE_PARAMS:
+            raise DataValidationError(
+                f"purchase_model: must be one of {sorted(PURCHASE_PARAMS)}, "
+                f"got {self.purchase_model!r}", column="purchase_model", rule="known model")
+        if self.spend_model not in SPEND_PARAMS:
+            raise DataValidationError(
+                f"spend_model: must be 'gamma_gamma', got {self.spend_model!r}",
+                column="spend_model", rule="known model")
+        _data.check_time_unit(self.time_unit)
+        if not self.penalizer >= 0:
+            raise DataValidationError("penalizer: must be >= 0", column="penalizer",
+                                      rule=">= 0")
+
+    def fit(self, transactions: pd.DataFrame, as_of) -> CLVModel:
+        """Fit on canonical transactions up to and including the ``as_of`` day.
+
+        Parameters
+        ----------
+        transactions : DataFrame
+            Canonical transactions (customer_id, timestamp, amount). Returns (amount < 0) and
+            missing amounts are dropped and counted; zero amounts follow ``zero_amount``
+            (see :mod:`crm_ml.clv._data`). Rows after ``as_of`` are ignored.
+        as_of : date-like
+            Last day of history.
+
+        Returns
+        -------
+        CLVModel
+            self
+        """
+        self._check_params()
+        tx, report = _data.apply_policy(transactions, as_of, self.zero_amount)
+        summary = _data.summarise(tx, as_of, self.time_unit, self.zero_amount)
+        return self._fit(summary, as_of_day(as_of), report, data=transactions)
+
+    def fit_summary(self, summary: pd.DataFrame) -> CLVModel:
+        """Fit on an existing per-customer table.
+
+        Parameters
+        ----------
+        summary : DataFrame
+            Index customer_id; columns ``frequency`` (repeat purchase periods), ``recency``,
+            ``T`` (both in ``time_unit``) and ``monetary_value`` (mean spend of the repeat
+            purchases, 0 when frequency is 0) -- lifetimes semantics.
+
+        Returns
+        -------
+        CLVModel
+            self
+        """
+        self._check_params()
+        return self._fit(summary, None, {}, data=None)
+
+    def _fit(self, summary, as_of, report, data) -> CLVModel:
+        s = _data.check_summary(summary)
+        notes: list[str] = []
+        if len(s) < 50:
+            notes.append(f"only {len(s)} customers: parameter estimates will be very noisy.")
+        repeat_share = float((s["frequency"] > 0).mean())
+        if repeat_share < 0.05:
+            notes.append(f"only {repeat_share:.1%} of customers made a repeat purchase; the "
+                         "purchase and spend models are poorly identified.")
+        pdata = compress(s, ["frequency", "recency", "T"])
+        pfit, pres = fit_model(self.purchase_model, pdata, self.penalizer)
+        notes += pres.warnings
+
+        rep = s[(s["frequency"] > 0) & (s["monetary_value"] > 0)]
+        n_nonpos = int(((s["frequency"] > 0) & (s["monetary_value"] <= 0)).sum())
+        if n_nonpos:
+            notes.append(f"{n_nonpos} repeat customers have zero mean spend; they are left out "
+                         "of the Gamma-Gamma fit and get the population mean spend.")
+        if len(rep) < 10:
+            raise DataValidationError(
+                f"monetary_value: Gamma-Gamma needs repeat customers with positive spend, "
+                f"found {len(rep)}", column="monetary_value", rule=">= 10 repeat customers")
+        corr = float(np.corrcoef(rep["frequency"], rep["monetary_value"])[0, 1]) \
+            if rep["frequency"].nunique() > 1 and rep["monetary_value"].nunique() > 1 else 0.0
+        if abs(corr) > self.corr_threshold:
+            notes.append(
+                f"Gamma-Gamma assumes spend per purchase is independent of purchase frequency, "
+                f"but their correlation among repeat customers is {corr:.2f} "
+                f"(|corr| > {self.corr_threshold}); expected_value and clv may be biased.")
+        sfit, sres = fit_model(self.spend_model, compress(rep, ["frequency", "monetary_value"]),
+                               self.penalizer)
+        notes += sres.warnings
+        if sres.params["q"] <= 1:
+            notes.append(f"Gamma-Gamma q = {sres.params['q']:.3f} <= 1: the population mean "
+                         "spend is infinite; expected_value is unreliable (heavy-tailed spend).")
+        for note in notes:
+            warnings.warn(note, CLVAssumptionWarning, stacklevel=3)
+
+        self.purchase_fitter_ = pfit
+        self.spend_fitter_ = sfit
+        self.params_ = {**pres.params, **sres.params}
+        self.standard_errors_ = {**pres.se, **sres.se}
+        rows = []
+        for model, res in ((self.purchase_model, pres), (self.spend_model, sres)):
+            for k, v in res.params.items():
+                se = res.se[k]
+                rows.append({"model": model, "parameter": k, "value": v, "se": se,
+                             "ci_low": v - 1.96 * se, "ci_high": v + 1.96 * se})
+        self.params_table_ = pd.DataFrame(rows)
+        self.covariance_ = {"purchase": pres.cov, "spend": sres.cov}
+        self.summary_ = summary
+        self.as_of_ = as_of
+        self.diagnostics_ = {
+            "n_customers": int(len(s)),
+            "n_repeat_customers": int((s["frequency"] > 0).sum()),
+            "n_spend_fit": int(len(rep)),
+            "purchase_loglik": pres.loglik,
+            "spend_loglik": sres.loglik,
+            "purchase_grad_norm": pres.grad_norm,
+            "spend_grad_norm": sres.grad_norm,
+            "frequency_spend_corr": corr,
+            "data_policy": report,
+            "warnings": notes,
+        }
+        self._log_fit(data)
+        return self
+
+    def _log_fit(self, data) -> None:
+        from crm_ml.tracking import start_run
+
+        params = {"purchase_model": self.purchase_model, "spend_model": self.spend_model,
+                  "time_unit": self.time_unit, "penalizer": self.penalizer,
+                  "as_of": str(self.as_of_.date()) if self.as_of_ is not None else "summary"}
+        with start_run("clv", run_name=f"clv-{self.purchase_model}", params=params,
+                       data=data, enabled=self.track) as run:
+            if not run.active:
+                return
+            d = self.diagnostics_
+            metrics = {f"param_{k}": v for k, v in self.params_.items()}
+            metrics.update({f"se_{k}": v for k, v in self.standard_errors_.items()
+                            if np.isfinite(v)})
+            metrics.update({k: float(d[k]) for k in (
+                "n_customers", "n_repeat_customers", "purchase_loglik", "spend_loglik",
+                "frequency_spend_corr")})
+            metrics.update({f"policy_{k}": float(v) for k, v in d["data_policy"].items()})
+            run.log_metrics(metrics)
+            run.log_table(self.params_table_, "clv_params")
+            if d["warnings"]:
+                run.log_text("\n".join(d["warnings"]), "clv_warnings.txt")
+            self.run_id_ = run.run_id
+
+    # --------------------------------------------------------------- prediction
+    def _require_fit(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError("CLVModel is not fitted: call fit() or fit_summary() first")
+
+    def _fitters(self):
+        pf = getattr(self, "purchase_fitter_", None)
+        if pf is None:
+            pf = with_params(purchase_fitter(self.purchase_model),
+                             PURCHASE_PARAMS[self.purchase_model],
+                             [self.params_[k] for k in PURCHASE_PARAMS[self.purchase_model]])
+            self.purchase_fitter_ = pf
+        sf = getattr(self, "spend_fitter_", None)
+        if sf is None:
+            sf = with_params(spend_fitter(), SPEND_PARAMS["gamma_gamma"],
+                             [self.params_[k] for k in SPEND_PARAMS["gamma_gamma"]])
+            self.spend_fitter_ = sf
+        return pf, sf
+
+    def predict(self, horizon: float = 52, discount_rate: float = 0.0, margin: float = 1.0,
+                summary: pd.DataFrame | None = None,
+                tier_thresholds: tuple[float, float] | None = None) -> pd.DataFrame:
+        """Per-customer expected purchases, P(alive), spend per purchase and CLV.
+
+        Parameters
+        ----------
+        horizon : float
+            Prediction horizon in ``time_unit`` periods (52 weeks, 365 days, 12 months...).
+        discount_rate : float
+            **Annual** discount rate (0.1 = 10 % a year), applied at the end of each period
+            step (see the module docstring).
+        margin : float
+            Profit margin applied to spend (1.0 = revenue CLV).
+        summary : DataFrame, optional
+            Customers to score (frequency/recency/T/monetary_value in ``time_unit``); default
+            the customers the model was fitted on.
+        tier_thresholds : (float, float), optional
+            Absolute CLV cut-offs for the "top 10%" and "next 20%" tiers; default: the 90th and
+            70th percentiles of the scored customers' CLV.
+
+        Returns
+        -------
+        DataFrame
+            Index customer_id; expected_purchases, p_alive, expected_value, clv, clv_tier.
+        """
+        self._require_fit()
+        if not horizon > 0:
+            raise DataValidationError("horizon: must be > 0", column="horizon", rule="> 0")
+        if discount_rate < 0:
+            raise DataValidationError("discount_rate: must be >= 0", column="discount_rate",
+                                      rule=">= 0")
+        s = _data.check_summary(self.summary_ if summary is None else summary)
+        pf, sf = self._fitters()
+        x, rec, T = (s[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+        key = np.stack([x, rec, T], axis=1)
+        uniq, inv = np.unique(key, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        ux, urec, uT = uniq[:, 0], uniq[:, 1], uniq[:, 2]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cond = pf.conditional_expected_number_of_purchases_up_to_time
+            expected = np.asarray(cond(horizon, ux, urec, uT), dtype=float)
+            palive = np.asarray(pf.conditional_probability_alive(ux, urec, uT), dtype=float)
+            if discount_rate > 0:
+                n_steps = int(min(max(math.ceil(horizon), 1), MAX_STEPS))
+                days = _data.TIME_UNIT_DAYS[self.time_unit]
+                disc_purchases = np.zeros_like(expected)
+                prev = np.zeros_like(expected)
+                for k in range(1, n_steps + 1):
+                    t = horizon * k / n_steps
+                    cur = expected if k == n_steps else np.asarray(cond(t, ux, urec, uT), float)
+                    disc_purchases += (cur - prev) / (1 + discount_rate) ** (t * days / 365.25)
+                    prev = cur
+            else:
+                disc_purchases = expected
+        m = s["monetary_value"].to_numpy(dtype=float)
+        x_spend = np.where(m > 0, x, 0.0)
+        spend = np.asarray(sf.conditional_expected_average_profit(
+            pd.Series(x_spend), pd.Series(np.where(m > 0, m, 0.0))), dtype=float)
+        out = pd.DataFrame({
+            "expected_purchases": expected[inv],
+            "p_alive": np.clip(palive[inv], 0.0, 1.0),
+            "expected_value": spend,
+        }, index=s.index)
+        out["clv"] = margin * out["expected_value"] * disc_purchases[inv]
+        out["clv_tier"] = assign_tiers(out["clv"], tier_thresholds)
+        out.index.name = "customer_id"
+        return out
+
+    def tier_thresholds(self, clv: pd.Series) -> tuple[float, float]:
+        """Absolute CLV cut-offs (90th and 70th percentiles) used for tiers."""
+        return float(clv.quantile(0.9)), float(clv.quantile(0.7))
+
+    # ------------------------------------------------------------ persistence
+    def to_dict(self) -> dict:
+        """JSON-serialisable parameters (no customer data)."""
+        self._require_fit()
+        return {"purchase_model": self.purchase_model, "spend_model": self.spend_model,
+                "time_unit": self.time_unit, "penalizer": self.penalizer,
+                "params": dict(self.params_), "standard_errors": dict(self.standard_errors_),
+                "as_of": None if self.as_of_ is None else str(self.as_of_.date())}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CLVModel:
+        """Rebuild a fitted model (for prediction on a summary) from :meth:`to_dict` output."""
+        m = cls(purchase_model=d["purchase_model"], spend_model=d["spend_model"],
+                time_unit=d["time_unit"], penalizer=d.get("penalizer", 0.0), track=False)
+        m.params_ = {k: float(v) for k, v in d["params"].items()}
+        m.standard_errors_ = {k: float(v) for k, v in d.get("standard_errors", {}).items()}
+        m.as_of_ = pd.Timestamp(d["as_of"]) if d.get("as_of") else None
+        return m
+
+    # ----------------------------------------------------------- validation
+    def validate(self, transactions: pd.DataFrame, calibration_end, holdout_end,
+                 plots: bool = True) -> dict:
+        """Refit on the calibration period and compare predictions with the holdout.
+
+        See :func:`crm_ml.clv.validation.validate`; this model is not modified.
+        """
+        from crm_ml.clv.validation import validate
+
+        return validate(self, transactions, calibration_end, holdout_end, plots=plots)
+
+    def clone(self) -> CLVModel:
+        """An unfitted copy with the same parameters."""
+        return CLVModel(self.purchase_model, self.spend_model, self.time_unit, self.penalizer,
+                        self.corr_threshold, self.zero_amount, self.track)
+
+    def __repr__(self) -> str:
+        return (f"CLVModel(purchase_model={self.purchase_model!r}, spend_model="
+                f"{self.spend_model!r}, time_unit={self.time_unit!r}, "
+                f"penalizer={self.penalizer!r})")
+
+
+def assign_tiers(clv: pd.Series, thresholds: tuple[float, float] | None = None) -> pd.Series:
+    """CLV tier: "top 10%", "next 20%" or "rest".
+
+    With ``thresholds=None`` the tiers are by rank among the given customers (ties broken by
+    order); otherwise ``clv >= thresholds[0]`` is top and ``clv >= thresholds[1]`` next.
+    """
+    n = len(clv)
+    if thresholds is None:
+        rank = clv.rank(method="first", ascending=False).to_numpy() / max(n, 1)
+        top, nxt = rank <= 0.1, rank <= 0.3
+    else:
+        v = clv.to_numpy()
+        top, nxt = v >= thresholds[0], v >= thresholds[1]
+    tier = np.where(top, TIER_LABELS[0], np.where(nxt, TIER_LABELS[1], TIER_LABELS[2]))
+    return pd.Series(pd.Categorical(tier, categories=list(TIER_LABELS), ordered=True),
+                     index=clv.index)

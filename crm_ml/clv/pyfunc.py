@@ -1,0 +1,100 @@
+"""MLflow pyfunc model for CLV: parameters as JSON, per-customer summary in, CLV out.
+
+Input: one row per customer with ``frequency``, ``recency``, ``T`` (model time unit) and
+``monetary_value`` -- the columns of :func:`crm_ml.features.customer_summary`; an optional
+``customer_id`` column becomes the output index. Output: ``expected_purchases``, ``p_alive``,
+``expected_value``, ``clv``, ``clv_tier`` (tiers by the absolute CLV cut-offs of the training
+customers, so scoring one customer gives the same tier as scoring all of them).
+``params`` at predict time may override ``horizon``, ``discount_rate`` and ``margin``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from crm_ml.errors import DataValidationError
+
+INPUT_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
+
+
+class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
+    """Stateless wrapper; the fitted state is the ``params`` JSON artifact."""
+
+    def load_context(self, context):
+        from crm_ml.clv.model import CLVModel
+        from crm_ml.tracking.serialization import load_json
+
+        self.spec = load_json(context.artifacts["params"])
+        self.model = CLVModel.from_dict(self.spec["model"])
+
+    def predict(self, context, model_input, params=None):
+        params = dict(params or {})
+        df = pd.DataFrame(model_input)
+        missing = [c for c in INPUT_COLUMNS if c not in df.columns]
+        if missing:
+            raise DataValidationError(f"input lacks column(s) {missing}; expected {INPUT_COLUMNS}",
+                                      column=missing[0], rule="required column")
+        if "customer_id" in df.columns:
+            df = df.set_index(df["customer_id"].astype(str))
+        df.index.name = "customer_id"
+        spec = self.spec
+        out = self.model.predict(
+            horizon=float(params.get("horizon", spec["horizon"])),
+            discount_rate=float(params.get("discount_rate", spec["discount_rate"])),
+            margin=float(params.get("margin", spec["margin"])),
+            summary=df[INPUT_COLUMNS], tier_thresholds=tuple(spec["tier_thresholds"]))
+        out["clv_tier"] = out["clv_tier"].astype(str)
+        return out
+
+
+def model_spec(model, horizon: float = 52, discount_rate: float = 0.0,
+               margin: float = 1.0) -> dict:
+    """The JSON spec stored with the pyfunc: parameters, defaults and tier cut-offs."""
+    pred = model.predict(horizon, discount_rate, margin)
+    return {"model": model.to_dict(), "horizon": float(horizon),
+            "discount_rate": float(discount_rate), "margin": float(margin),
+            "tier_thresholds": list(model.tier_thresholds(pred["clv"]))}
+
+
+def input_example(time_unit: str = "W") -> pd.DataFrame:
+    """Three synthetic customers (never real rows)."""
+    scale = {"D": 7.0, "W": 1.0, "M": 7 / 30.4375}[time_unit]
+    return pd.DataFrame({"frequency": [0.0, 2.0, 6.0],
+                         "recency": np.array([0.0, 10.0, 30.0]) * scale,
+                         "T": np.array([20.0, 30.0, 40.0]) * scale,
+                         "monetary_value": [0.0, 25.0, 60.0]})
+
+
+def save_pyfunc(model, path, **spec_kwargs) -> Path:
+    """Save the model as an MLflow pyfunc directory at ``path`` (no tracking server needed)."""
+    from crm_ml.tracking.serialization import save_json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = save_json(model_spec(model, **spec_kwargs), Path(tmp) / "clv_params.json")
+        mlflow.pyfunc.save_model(str(path), python_model=CLVPyfuncModel(),
+                                 artifacts={"params": str(p)},
+                                 input_example=input_example(model.time_unit))
+    return Path(path)
+
+
+def log_clv_model(run, model, registered_name: str | None = "crm-clv", **spec_kwargs):
+    """Log ``model`` as a pyfunc in ``run`` (and register it as challenger).
+
+    Returns
+    -------
+    crm_ml.tracking.ModelLogResult
+    """
+    from crm_ml.tracking import log_pyfunc_model
+    from crm_ml.tracking.serialization import save_json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = save_json(model_spec(model, **spec_kwargs), Path(tmp) / "clv_params.json")
+        return log_pyfunc_model(run, CLVPyfuncModel(), artifacts={"params": str(p)},
+                                input_example=input_example(model.time_unit),
+                                registered_name=registered_name,
+                                metadata={"module": "clv", "time_unit": model.time_unit})
