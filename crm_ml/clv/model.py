@@ -181,14 +181,17 @@ class CLVModel:
                                self.penalizer)
         notes += sres.warnings
         if sres.params["q"] <= 1:
-            notes.append(f"Gamma-Gamma q = {sres.params['q']:.3f} <= 1: the population mean "
-                         "spend is infinite; expected_value is unreliable (heavy-tailed spend).")
+            notes.append(f"Gamma-Gamma q = {sres.params['q']:.3f} <= 1: its population mean "
+                         "spend is infinite (heavy-tailed spend), so expected_value falls back "
+                         "to each customer's own mean repeat spend and, for customers without "
+                         "repeat purchases, the mean over repeat customers.")
         for note in notes:
             warnings.warn(note, CLVAssumptionWarning, stacklevel=3)
 
         self.purchase_fitter_ = pfit
         self.spend_fitter_ = sfit
         self.params_ = {**pres.params, **sres.params}
+        self.spend_mean_ = float(rep["monetary_value"].mean())
         self.standard_errors_ = {**pres.se, **sres.se}
         rows = []
         for model, res in ((self.purchase_model, pres), (self.spend_model, sres)):
@@ -209,6 +212,7 @@ class CLVModel:
             "purchase_grad_norm": pres.grad_norm,
             "spend_grad_norm": sres.grad_norm,
             "frequency_spend_corr": corr,
+            "spend_fallback": bool(sres.params["q"] <= 1),
             "data_policy": report,
             "warnings": notes,
         }
@@ -316,12 +320,15 @@ class CLVModel:
                 disc_purchases = expected
         m = s["monetary_value"].to_numpy(dtype=float)
         x_spend = np.where(m > 0, x, 0.0)
-        spend = np.asarray(sf.conditional_expected_average_profit(
-            pd.Series(x_spend), pd.Series(np.where(m > 0, m, 0.0))), dtype=float)
+        if self.params_["q"] > 1:
+            spend = np.asarray(sf.conditional_expected_average_profit(
+                pd.Series(x_spend), pd.Series(np.where(m > 0, m, 0.0))), dtype=float)
+        else:  # infinite Gamma-Gamma mean: empirical fallback (warned at fit)
+            spend = np.where(x_spend > 0, m, getattr(self, "spend_mean_", np.nan))
         out = pd.DataFrame({
             "expected_purchases": expected[inv],
             "p_alive": np.clip(palive[inv], 0.0, 1.0),
-            "expected_value": spend,
+            "expected_value": spend,  # Gamma-Gamma E[spend per purchase | history]
         }, index=s.index)
         out["clv"] = margin * out["expected_value"] * disc_purchases[inv]
         out["clv_tier"] = assign_tiers(out["clv"], tier_thresholds)
@@ -339,6 +346,7 @@ class CLVModel:
         return {"purchase_model": self.purchase_model, "spend_model": self.spend_model,
                 "time_unit": self.time_unit, "penalizer": self.penalizer,
                 "params": dict(self.params_), "standard_errors": dict(self.standard_errors_),
+                "spend_mean": getattr(self, "spend_mean_", None),
                 "as_of": None if self.as_of_ is None else str(self.as_of_.date())}
 
     @classmethod
@@ -349,6 +357,8 @@ class CLVModel:
         m.params_ = {k: float(v) for k, v in d["params"].items()}
         m.standard_errors_ = {k: float(v) for k, v in d.get("standard_errors", {}).items()}
         m.as_of_ = pd.Timestamp(d["as_of"]) if d.get("as_of") else None
+        if d.get("spend_mean") is not None:
+            m.spend_mean_ = float(d["spend_mean"])
         return m
 
     # ----------------------------------------------------------- validation
