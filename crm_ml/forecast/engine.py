@@ -1,0 +1,157 @@
+"""The forecasting engines behind :class:`~crm_ml.forecast.ARIMAForecaster`.
+
+* ``AutoArimaEngine`` - statsforecast's port of R's ``auto.arima`` (stepwise search by AICc,
+  KPSS test for ``d``, seasonal-strength test for ``D``, exact ML fit through the Kalman
+  filter in compiled code). Chosen by measurement: see benchmarks/bench_forecast.py.
+* ``SimpleEngine`` - the documented fallbacks for series ARIMA cannot handle (all zero,
+  constant, too short): zero, constant, mean, naive and seasonal naive forecasts with
+  Gaussian intervals from their own residuals.
+
+Both return, for a horizon ``h``, the point forecast and its standard error on the scale they
+were fitted on; the forecaster turns these into intervals and undoes any transform.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import norm
+
+Z95 = float(norm.ppf(0.975))
+
+
+@dataclass
+class SimpleEngine:
+    """A fallback forecast: ``kind`` in zero, constant, mean, naive, snaive."""
+
+    kind: str
+    season_length: int = 1
+    last: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    level_: float = 0.0
+    sigma: float = 0.0
+    n_obs: int = 0
+
+    @classmethod
+    def fit(cls, z: np.ndarray, kind: str, season_length: int = 1) -> SimpleEngine:
+        z = np.asarray(z, dtype=float)
+        m = max(int(season_length), 1)
+        if kind in ("zero", "constant"):
+            return cls(kind, 1, z[-1:], float(z[-1]) if len(z) else 0.0, 0.0, len(z))
+        if kind == "mean":
+            sd = float(np.std(z, ddof=1)) if len(z) > 1 else float("nan")
+            return cls(kind, 1, z[-1:], float(np.mean(z)), sd, len(z))
+        lag = m if kind == "snaive" else 1
+        if len(z) <= lag:
+            return cls.fit(z, "mean")
+        diffs = z[lag:] - z[:-lag]
+        sd = float(np.sqrt(np.mean(diffs ** 2))) if len(diffs) else float("nan")
+        return cls(kind, lag, z[-lag:].copy(), float(z[-1]), sd, len(z))
+
+    @property
+    def label(self) -> str:
+        return {"zero": "zero (all-zero history)", "constant": "constant",
+                "mean": "mean (short history)", "naive": "naive",
+                "snaive": f"seasonal naive[{self.season_length}]"}[self.kind]
+
+    def forecast(self, h: int) -> tuple[np.ndarray, np.ndarray]:
+        steps = np.arange(1, h + 1)
+        if self.kind in ("zero", "constant"):
+            return np.full(h, self.level_), np.zeros(h)
+        if self.kind == "mean":
+            n = max(self.n_obs, 1)
+            return np.full(h, self.level_), np.full(h, self.sigma * np.sqrt(1 + 1 / n))
+        if self.kind == "naive":
+            return np.full(h, self.last[-1]), self.sigma * np.sqrt(steps)
+        m = self.season_length
+        reps = (steps - 1) // m + 1
+        return np.resize(self.last, h), self.sigma * np.sqrt(reps)
+
+
+class AutoArimaEngine:
+    """statsforecast's auto.arima: select and fit a (seasonal) ARIMA by AICc."""
+
+    def __init__(self, season_length: int = 1, **options):
+        self.season_length = int(season_length)
+        self.options = options
+        self.model: dict | None = None
+
+    def fit(self, z: np.ndarray, xreg: np.ndarray | None = None) -> AutoArimaEngine:
+        from statsforecast.arima import auto_arima_f
+
+        opts = dict(self.options)
+        if self.season_length <= 1:
+            opts["seasonal"] = False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                self.model = auto_arima_f(np.asarray(z, dtype=float),
+                                          period=max(self.season_length, 1),
+                                          xreg=xreg, **opts)
+        return self
+
+    def fit_fixed(self, z: np.ndarray, order, seasonal_order, include_constant: bool,
+                  xreg: np.ndarray | None = None) -> AutoArimaEngine:
+        """Fit one given order (no search): used by backtests that keep the order fixed."""
+        from statsforecast.arima import Arima
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                self.model = Arima(np.asarray(z, dtype=float), order=tuple(order),
+                                   seasonal={"order": tuple(seasonal_order),
+                                             "period": max(self.season_length, 1)},
+                                   xreg=xreg, include_mean=include_constant,
+                                   include_drift=include_constant, method="CSS-ML")
+        return self
+
+    # --- description -------------------------------------------------------------------
+    @property
+    def arma(self) -> tuple[int, ...]:
+        # statsforecast/R layout: (p, q, P, Q, m, d, D)
+        return tuple(int(v) for v in self.model["arma"])
+
+    @property
+    def order(self) -> tuple[int, int, int]:
+        p, q, _, _, _, d, _ = self.arma
+        return (p, d, q)
+
+    @property
+    def seasonal_order(self) -> tuple[int, int, int, int]:
+        _, _, P, Q, m, _, D = self.arma
+        return (P, D, Q, m)
+
+    @property
+    def label(self) -> str:
+        from statsforecast.arima import arima_string
+
+        return " ".join(arima_string(self.model).split())
+
+    @property
+    def residuals(self) -> np.ndarray:
+        return np.asarray(self.model["residuals"], dtype=float)
+
+    def criteria(self) -> dict[str, float]:
+        m = self.model
+        return {"aicc": float(m.get("aicc", np.nan)), "aic": float(m.get("aic", np.nan)),
+                "bic": float(m.get("bic", np.nan)), "sigma2": float(m["sigma2"]),
+                "loglik": float(m["loglik"]), "nobs": int(m["nobs"])}
+
+    def coefficients(self) -> dict[str, float]:
+        return {str(k): float(v) for k, v in self.model["coef"].items()}
+
+    def n_params(self) -> int:
+        return len(self.model["coef"])
+
+    # --- forecasting -------------------------------------------------------------------
+    def forecast(self, h: int, xreg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        from statsforecast.arima import forecast_arima
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                fc = forecast_arima(self.model, h=h, level=[95], xreg=xreg)
+        mean = np.asarray(fc["mean"], dtype=float)
+        upper = np.asarray(fc["upper"]).reshape(h, -1)[:, -1].astype(float)
+        return mean, np.maximum(upper - mean, 0.0) / Z95

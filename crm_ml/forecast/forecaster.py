@@ -1,0 +1,540 @@
+"""ARIMAForecaster: automatic (seasonal) ARIMA for one sales series.
+
+Order selection is R's ``auto.arima`` algorithm (statsforecast's port): ``d`` from KPSS
+unit-root tests, ``D`` from the seasonal strength, then a stepwise search over
+``(p, q)(P, Q)`` and the constant by AICc, with an exact maximum-likelihood fit.
+
+``transform="auto"`` fits the series both as it is and on the log scale (only when it is
+strictly positive) and keeps the one with the lower AICc *measured on the original scale*:
+the log-scale likelihood is corrected by the Jacobian of the transform,
+``AICc_y = AICc_log(y) + 2 * sum(log y)``, so the two are comparable. Forecasts and interval
+bounds are mapped back to the original scale (bounds exactly, as quantiles; the point forecast
+is the median unless ``biasadj=True``).
+
+Fallbacks (never a crash on a valid series; ``fallback_`` says which one was used and why):
+
+=======================================  ===================================================
+situation                                what happens
+=======================================  ===================================================
+all values zero                          zero forecast, zero-width interval
+constant series                          that constant, zero-width interval
+fewer than ``min_obs`` (6) observations  mean forecast, interval from the sample sd (NaN
+                                         when there is a single value)
+fewer than 2 full seasons + 2            non-seasonal ARIMA (season length 1)
+zeros or negatives                       no log/Box-Cox transform (fits the raw series)
+missing periods / NaN values             ``fill="zero"`` (default, no sales = 0),
+                                         ``"interpolate"`` or ``"raise"`` (clear error)
+ARIMA estimation fails                   seasonal naive (or naive) forecast
+=======================================  ===================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from crm_ml._logging import get_logger
+from crm_ml.errors import DataValidationError, NotFittedError
+from crm_ml.forecast._index import infer_freq, regularize, season_length_for
+from crm_ml.forecast.engine import AutoArimaEngine, SimpleEngine
+from crm_ml.forecast.transforms import bias_adjust, boxcox, guerrero_lambda, inv_boxcox
+
+log = get_logger("forecast")
+
+_TRANSFORMS = ("auto", "none", "log", "boxcox")
+
+
+def _as_series(y) -> pd.Series:
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise DataValidationError("y: pass a Series (or a one-column DataFrame)",
+                                      column="y", rule="one series")
+        y = y.iloc[:, 0]
+    if not isinstance(y, pd.Series):
+        y = pd.Series(np.asarray(y, dtype=float))
+    try:
+        y = y.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise DataValidationError("y: values must be numeric", column="y",
+                                  rule="numeric") from exc
+    if len(y) == 0 or y.notna().sum() == 0:
+        raise DataValidationError("y: the series is empty (no non-missing values)", column="y",
+                                  rule="non-empty")
+    if np.isinf(y.to_numpy()).any():
+        raise DataValidationError("y: infinite values", column="y", rule="finite",
+                                  rows=list(y.index[np.isinf(y.to_numpy())][:5]))
+    return y
+
+
+class ARIMAForecaster:
+    """Automatic seasonal ARIMA forecaster for one series, with fallbacks and tracking.
+
+    Parameters
+    ----------
+    season_length : int, optional
+        Observations per season. Default: from the index frequency (12 monthly, 4 quarterly,
+        52 weekly, 7 daily; 1 when unknown).
+    transform : {"auto", "none", "log", "boxcox"} or float
+        ``"auto"``: log when the series is strictly positive and the log model has the lower
+        Jacobian-corrected AICc, else none. ``"boxcox"``: Guerrero's lambda. A float is a
+        fixed Box-Cox lambda (0 = log). Non-positive series are never transformed.
+    level : tuple of int, default (80, 95)
+        Interval levels (percent) drawn by :meth:`plot` and logged.
+    fill : {"zero", "interpolate", "raise"}, default "zero"
+        What to do with missing periods or NaN values (see the module docstring).
+    biasadj : bool, default False
+        Back-transformed point forecast is the mean (True) rather than the median (False).
+    nonnegative : {"auto", True, False}, default "auto"
+        Clip forecasts and bounds at 0; "auto" clips when the history has no negative value.
+    max_p, max_q, max_P, max_Q : int
+        Largest orders the stepwise search may reach.
+    stepwise : bool, default True
+        Stepwise (Hyndman-Khandakar) search rather than all models.
+    approximation : bool, optional
+        Select orders with the conditional-sum-of-squares likelihood (faster); default:
+        statsforecast's rule (exact likelihood).
+    min_obs : int, default 6
+        Fewer observations than this use the mean fallback.
+    track : bool, optional
+        Log each fit to MLflow (default: ``crm_ml.tracking.tracking_enabled()``).
+    backtest_windows : int, default 2
+        Rolling-origin windows (horizon one season) whose metrics are logged with a tracked
+        fit; 0 skips the backtest.
+
+    Attributes
+    ----------
+    model_ : str
+        Description of the fitted model, e.g. ``"ARIMA(0,1,1)(0,1,1)[12]"``.
+    order_, seasonal_order_ : tuple
+        ``(p, d, q)`` and ``(P, D, Q, m)``; None for a fallback.
+    lambda_ : float or None
+        Box-Cox lambda used (0 = log, None = no transform).
+    aicc_ : float
+        AICc of the fitted model on its own (transformed) scale.
+    fallback_ : str or None
+        Why a fallback replaced ARIMA, or None.
+    n_filled_ : int
+        Periods filled by the ``fill`` policy.
+    run_id_ : str or None
+        MLflow run of the fit.
+    """
+
+    def __init__(self, season_length: int | None = None, transform="auto",
+                 level=(80, 95), *, fill: str = "zero", biasadj: bool = False,
+                 nonnegative="auto", max_p: int = 5, max_q: int = 5, max_P: int = 2,
+                 max_Q: int = 2, stepwise: bool = True, approximation: bool | None = None,
+                 min_obs: int = 6, track: bool | None = None, backtest_windows: int = 2):
+        self.season_length = season_length
+        self.transform = transform
+        self.level = level
+        self.fill = fill
+        self.biasadj = biasadj
+        self.nonnegative = nonnegative
+        self.max_p = max_p
+        self.max_q = max_q
+        self.max_P = max_P
+        self.max_Q = max_Q
+        self.stepwise = stepwise
+        self.approximation = approximation
+        self.min_obs = min_obs
+        self.track = track
+        self.backtest_windows = backtest_windows
+
+    # ------------------------------------------------------------------ fitting
+    def _engine_options(self) -> dict:
+        return dict(max_p=self.max_p, max_q=self.max_q, max_P=self.max_P, max_Q=self.max_Q,
+                    stepwise=self.stepwise, approximation=self.approximation)
+
+    def _check_transform(self):
+        t = self.transform
+        if isinstance(t, int | float) and not isinstance(t, bool):
+            return float(t)
+        if t is None:
+            return "none"
+        if t not in _TRANSFORMS:
+            raise DataValidationError(f"transform: must be one of {_TRANSFORMS} or a float, "
+                                      f"got {t!r}", column="transform", rule="known transform")
+        return t
+
+    def _prepare(self, y, X):
+        y = _as_series(y).copy()
+        if isinstance(y.index, pd.DatetimeIndex):
+            if y.index.has_duplicates:
+                dup = y.index[y.index.duplicated()]
+                raise DataValidationError("y: duplicate timestamps", column="timestamp",
+                                          rule="unique", rows=list(dup[:5]))
+            y = y.sort_index()
+            freq = infer_freq(y.index)
+            y, n_filled = regularize(y, freq, self.fill)
+        else:
+            freq = None
+            y = y.reset_index(drop=True)
+            n_filled = int(y.isna().sum())
+            if n_filled:
+                y, _ = regularize(y.set_axis(pd.date_range("2000-01-01", periods=len(y),
+                                                           freq="D")), "D", self.fill)
+                y = y.reset_index(drop=True)
+        Xv = None
+        if X is not None:
+            X = pd.DataFrame(X)
+            if len(X) != len(y) and isinstance(y.index, pd.DatetimeIndex):
+                X = X.reindex(y.index)
+            if len(X) != len(y):
+                raise DataValidationError(f"X: {len(X)} rows but y has {len(y)}", column="X",
+                                          rule="aligned with y")
+            if X.isna().any().any():
+                raise DataValidationError("X: missing values in exogenous regressors",
+                                          column=str(X.columns[X.isna().any()][0]),
+                                          rule="no missing values")
+            self.exog_columns_ = [str(c) for c in X.columns]
+            Xv = X.to_numpy(dtype=float)
+        else:
+            self.exog_columns_ = []
+        return y, freq, n_filled, Xv
+
+    def fit(self, y, X=None) -> ARIMAForecaster:
+        """Select and fit the model.
+
+        Parameters
+        ----------
+        y : Series
+            The series, ideally with a DatetimeIndex (regular; gaps are handled by ``fill``).
+            A plain sequence is accepted (then forecasts are indexed 0, 1, ...).
+        X : DataFrame, optional
+            Exogenous regressors (promotions, holidays...), one row per period of ``y``.
+            :meth:`predict` then needs their future values.
+
+        Returns
+        -------
+        self
+        """
+        transform = self._check_transform()
+        y, freq, n_filled, Xv = self._prepare(y, X)
+        self.freq_ = freq
+        self.n_filled_ = n_filled
+        self.y_ = y
+        self.X_ = Xv
+        m = int(self.season_length) if self.season_length else season_length_for(freq)
+        self.season_length_ = max(m, 1)
+        values = y.to_numpy(dtype=float)
+        n = len(values)
+        self.fallback_ = None
+        self.lambda_ = None
+        self.engine_ = None
+        self.notes_: list[str] = []
+        if n_filled:
+            self.notes_.append(f"{n_filled} missing period(s) filled ({self.fill})")
+
+        if np.all(values == 0):
+            self._use_fallback(values, "zero", "all values are zero")
+        elif np.all(values == values[0]):
+            self._use_fallback(values, "constant", "constant series")
+        elif n < self.min_obs:
+            self._use_fallback(values, "mean", f"only {n} observations (< min_obs={self.min_obs})")
+        else:
+            m_fit = self.season_length_
+            if m_fit > 1 and n < 2 * m_fit + 2:
+                self.notes_.append(f"{n} observations < 2 seasons + 2: non-seasonal model")
+                m_fit = 1
+            self.m_fit_ = m_fit
+            try:
+                self._fit_arima(values, Xv, m_fit, transform)
+            except Exception as exc:  # the documented last resort
+                log.warning("ARIMA fit failed (%s); using a naive fallback", exc)
+                kind = "snaive" if m_fit > 1 else "naive"
+                self._use_fallback(values, kind, f"ARIMA estimation failed: {exc}")
+        if self.nonnegative == "auto":
+            self.clip_ = bool(np.nanmin(values) >= 0)
+        else:
+            self.clip_ = bool(self.nonnegative)
+        self.last_forecast_ = None
+        self.run_id_ = None
+        if self.track is None:
+            from crm_ml.tracking import tracking_enabled
+
+            track = tracking_enabled()
+        else:
+            track = self.track
+        if track:
+            self._log_fit()
+        return self
+
+    def _use_fallback(self, values, kind, reason):
+        self.fallback_ = reason
+        self.m_fit_ = self.season_length_ if kind == "snaive" else 1
+        self.engine_ = SimpleEngine.fit(values, kind, self.season_length_)
+        self.lambda_ = None
+        if self.X_ is not None:
+            self.notes_.append("exogenous regressors ignored by the fallback")
+
+    def _fit_arima(self, values, Xv, m_fit, transform):
+        positive = bool(np.all(values > 0))
+        candidates: list[float | None] = []
+        if transform == "none" or not positive:
+            if transform not in ("none", "auto"):
+                self.notes_.append("series has zeros or negatives: no transform")
+            candidates = [None]
+        elif transform == "log":
+            candidates = [0.0]
+        elif transform == "boxcox":
+            candidates = [round(guerrero_lambda(values, max(m_fit, 2)), 4)]
+        elif transform == "auto":
+            candidates = [None, 0.0]
+        else:
+            candidates = [float(transform)]
+        best = None
+        for lam in candidates:
+            z = values if lam is None else boxcox(values, lam)
+            eng = AutoArimaEngine(m_fit, **self._engine_options()).fit(z, Xv)
+            score = eng.criteria()["aicc"]
+            if lam is not None:
+                # AICc on the original scale: add -2 * log|Jacobian| of the transform.
+                used = values[-eng.criteria()["nobs"]:]
+                score = score - 2.0 * (lam - 1.0) * float(np.sum(np.log(used)))
+            if not np.isfinite(score) and best is not None:
+                continue
+            if best is None or score < best[0]:
+                best = (score, lam, eng)
+        self.aicc_original_scale_ = float(best[0])
+        self.lambda_ = best[1]
+        self.engine_ = best[2]
+
+    # ------------------------------------------------------------------ attributes
+    def _check_fitted(self):
+        if getattr(self, "engine_", None) is None:
+            raise NotFittedError("ARIMAForecaster is not fitted: call fit(y) first")
+
+    @property
+    def is_arima_(self) -> bool:
+        self._check_fitted()
+        return isinstance(self.engine_, AutoArimaEngine)
+
+    @property
+    def model_(self) -> str:
+        self._check_fitted()
+        label = self.engine_.label
+        if self.lambda_ is not None:
+            label += " on log scale" if self.lambda_ == 0 else f" on Box-Cox({self.lambda_:g})"
+        return label
+
+    @property
+    def order_(self):
+        return self.engine_.order if self.is_arima_ else None
+
+    @property
+    def seasonal_order_(self):
+        return self.engine_.seasonal_order if self.is_arima_ else None
+
+    @property
+    def aicc_(self) -> float:
+        return self.engine_.criteria()["aicc"] if self.is_arima_ else float("nan")
+
+    # ------------------------------------------------------------------ prediction
+    def _future_index(self, h: int):
+        idx = self.y_.index
+        if isinstance(idx, pd.DatetimeIndex) and self.freq_:
+            return pd.date_range(idx[-1], periods=h + 1, freq=self.freq_)[1:].rename(
+                idx.name or "timestamp")
+        return pd.RangeIndex(len(idx), len(idx) + h, name="step")
+
+    def _future_X(self, h, X_future):
+        if not self.exog_columns_ or not self.is_arima_:
+            return None
+        if X_future is None:
+            raise DataValidationError("X_future: the model uses exogenous regressors "
+                                      f"{self.exog_columns_}; pass their {h} future values",
+                                      column="X_future", rule="required with X")
+        Xf = pd.DataFrame(X_future)
+        if len(Xf) < h:
+            raise DataValidationError(f"X_future: {len(Xf)} rows for h={h}",
+                                      column="X_future", rule="h rows")
+        if Xf.shape[1] != len(self.exog_columns_):
+            raise DataValidationError(f"X_future: expected columns {self.exog_columns_}",
+                                      column="X_future", rule="same columns as X")
+        Xf = Xf.iloc[:h]
+        if Xf.isna().any().any():
+            raise DataValidationError("X_future: missing values", column="X_future",
+                                      rule="no missing values")
+        return Xf.to_numpy(dtype=float)
+
+    def predict(self, h: int, level=95, X_future=None) -> pd.DataFrame:
+        """Forecast ``h`` periods ahead with prediction intervals.
+
+        Parameters
+        ----------
+        h : int
+            Horizon (periods).
+        level : int or sequence of int, default 95
+            Interval level(s) in percent. One level gives columns ``lower``/``upper``;
+            several give ``lower_<level>``/``upper_<level>``.
+        X_future : DataFrame, optional
+            Future exogenous regressors (required when fitted with ``X``).
+
+        Returns
+        -------
+        DataFrame
+            ``forecast``, ``lower``, ``upper`` indexed by the future periods.
+        """
+        self._check_fitted()
+        h = int(h)
+        if h < 1:
+            raise DataValidationError(f"h: must be >= 1, got {h}", column="h", rule="positive")
+        levels = [level] if np.isscalar(level) else list(level)
+        mean, se = self.engine_.forecast(h, self._future_X(h, X_future)) if self.is_arima_ \
+            else self.engine_.forecast(h)
+        out = pd.DataFrame(index=self._future_index(h))
+        lam = self.lambda_
+        if lam is None:
+            out["forecast"] = mean
+        elif self.biasadj:
+            out["forecast"] = bias_adjust(mean, se ** 2, lam)
+        else:
+            out["forecast"] = inv_boxcox(mean, lam)
+        for lv in levels:
+            if not 0 < float(lv) < 100:
+                raise DataValidationError(f"level: must be in (0, 100), got {lv}",
+                                          column="level", rule="percent")
+            z = float(norm.ppf(0.5 + float(lv) / 200.0))
+            lo, hi = mean - z * se, mean + z * se
+            if lam is not None:
+                lo, hi = inv_boxcox(lo, lam), inv_boxcox(hi, lam)
+            suffix = "" if len(levels) == 1 else f"_{int(lv) if float(lv).is_integer() else lv}"
+            out["lower" + suffix] = lo
+            out["upper" + suffix] = hi
+        if self.clip_:
+            out = out.clip(lower=0.0)
+        self.last_forecast_ = out
+        return out
+
+    def fitted_residuals(self) -> pd.Series:
+        """One-step in-sample residuals on the model's (transformed) scale."""
+        self._check_fitted()
+        if self.is_arima_:
+            res = self.engine_.residuals
+        else:
+            res = np.full(len(self.y_), np.nan)
+        return pd.Series(res[-len(self.y_):], index=self.y_.index[-len(res):], name="residual")
+
+    # ------------------------------------------------------------------ reporting
+    def summary(self) -> dict:
+        """Chosen model, information criteria and residual diagnostics.
+
+        Returns
+        -------
+        dict
+            ``model``, ``order``, ``seasonal_order``, ``season_length``, ``transform``
+            (``lambda``), ``aicc``, ``aic``, ``bic``, ``sigma2``, ``n_obs``,
+            ``coefficients``, ``ljung_box`` (DataFrame: lag, lb_stat, lb_pvalue, with the
+            model's degrees of freedom removed), ``residuals_white_noise`` (p > 0.05),
+            ``fallback`` and ``notes``.
+        """
+        self._check_fitted()
+        out = {"model": self.model_, "order": self.order_, "seasonal_order": self.seasonal_order_,
+               "season_length": self.season_length_, "frequency": self.freq_,
+               "lambda": self.lambda_,
+               "transform": {None: "none", 0.0: "log"}.get(self.lambda_, "boxcox"),
+               "n_obs": len(self.y_), "fallback": self.fallback_, "notes": list(self.notes_)}
+        if self.is_arima_:
+            crit = self.engine_.criteria()
+            out.update({k: crit[k] for k in ("aicc", "aic", "bic", "sigma2")})
+            out["coefficients"] = self.engine_.coefficients()
+            out["ljung_box"] = self._ljung_box()
+            lb = out["ljung_box"]
+            out["residuals_white_noise"] = bool(len(lb) and lb["lb_pvalue"].iloc[-1] > 0.05)
+        else:
+            out.update({"aicc": float("nan"), "aic": float("nan"), "bic": float("nan"),
+                        "sigma2": float(self.engine_.sigma) ** 2, "coefficients": {},
+                        "ljung_box": pd.DataFrame(columns=["lag", "lb_stat", "lb_pvalue"]),
+                        "residuals_white_noise": None})
+        return out
+
+    def _ljung_box(self) -> pd.DataFrame:
+        from statsmodels.stats.diagnostic import acorr_ljungbox
+
+        res = self.engine_.residuals
+        res = res[np.isfinite(res)]
+        d = self.engine_.order[1] + self.engine_.seasonal_order[1] * self.m_fit_
+        res = res[d:]
+        m = self.m_fit_
+        max_lag = min(2 * m if m > 1 else 10, len(res) // 5)
+        p, _, q = self.engine_.order
+        P, _, Q, _ = self.engine_.seasonal_order
+        df = p + q + P + Q
+        if max_lag <= df or len(res) < 8:
+            return pd.DataFrame(columns=["lag", "lb_stat", "lb_pvalue"])
+        lags = sorted({lag for lag in (m, max_lag) if df < lag <= max_lag}) or [max_lag]
+        lb = acorr_ljungbox(res, lags=lags, model_df=df)
+        return lb.reset_index(names="lag")[["lag", "lb_stat", "lb_pvalue"]]
+
+    def plot(self, h: int | None = None, X_future=None, ax=None, title: str | None = None):
+        """History, forecast and the ``level`` intervals as a matplotlib Figure.
+
+        Parameters
+        ----------
+        h : int, optional
+            Horizon to forecast; default: the last :meth:`predict` horizon, else two
+            seasons (at least 8 periods).
+        """
+        from crm_ml.forecast.plotting import plot_forecast
+
+        self._check_fitted()
+        if h is None:
+            h = len(self.last_forecast_) if self.last_forecast_ is not None else \
+                max(2 * self.season_length_, 8)
+        levels = sorted(np.atleast_1d(self.level).tolist())
+        fc = self.predict(h, level=levels, X_future=X_future)
+        if len(levels) == 1:
+            fc = fc.rename(columns={"lower": f"lower_{levels[0]}",
+                                    "upper": f"upper_{levels[0]}"})
+        return plot_forecast(self.y_, fc, levels, ax=ax, title=title or self.model_)
+
+    # ------------------------------------------------------------------ tracking
+    def _log_fit(self):
+        from crm_ml.forecast.backtest import backtest
+        from crm_ml.tracking import start_run
+
+        summ = self.summary()
+        params = {"season_length": self.season_length_, "transform": self.transform,
+                  "model": summ["model"], "order": summ["order"],
+                  "seasonal_order": summ["seasonal_order"], "lambda": summ["lambda"],
+                  "fallback": summ["fallback"], "n_obs": summ["n_obs"],
+                  "frequency": self.freq_, "exog": ",".join(self.exog_columns_)}
+        metrics = {"aicc": summ["aicc"], "aic": summ["aic"], "bic": summ["bic"],
+                   "sigma2": summ["sigma2"]}
+        lb = summ["ljung_box"]
+        if len(lb):
+            metrics["ljung_box_pvalue"] = float(lb["lb_pvalue"].iloc[-1])
+        bt = None
+        h_bt = max(self.season_length_, 1) if self.season_length_ > 1 else 4
+        if self.backtest_windows and self.X_ is None and \
+                len(self.y_) >= max(self.min_obs, 2) + h_bt * self.backtest_windows:
+            params_bt = {k: v for k, v in self.get_params().items() if k != "track"}
+            bt = backtest(self.y_, h=h_bt, n_windows=self.backtest_windows, track=False,
+                          **{k: v for k, v in params_bt.items() if k != "backtest_windows"})
+            for k, v in bt.metrics.items():
+                metrics[f"backtest_{k}"] = v
+        fig = self.plot()
+        with start_run("forecast", run_name="arima_fit", params=params,
+                       tags={"forecast.freq": self.freq_}) as run:
+            run.log_metrics(metrics)
+            run.log_figure(fig, "forecast")
+            if bt is not None:
+                run.log_table(bt.windows, "backtest_windows")
+            self.run_id_ = run.run_id
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Constructor parameters (scikit-learn convention)."""
+        return {k: getattr(self, k) for k in (
+            "season_length", "transform", "level", "fill", "biasadj", "nonnegative", "max_p",
+            "max_q", "max_P", "max_Q", "stepwise", "approximation", "min_obs", "track",
+            "backtest_windows")}
+
+    def set_params(self, **params) -> ARIMAForecaster:
+        """Set constructor parameters (scikit-learn convention)."""
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self

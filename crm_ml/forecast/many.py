@@ -1,0 +1,131 @@
+"""forecast_many: one ARIMAForecaster per series, in parallel, with progress."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+from crm_ml._logging import get_logger
+from crm_ml._progress import track as progress
+from crm_ml.errors import DataValidationError
+
+log = get_logger("forecast")
+
+
+def _fit_chunk(chunk: list[tuple[str, pd.Series]], h: int, level, params: dict):
+    import warnings
+
+    from crm_ml.forecast.forecaster import ARIMAForecaster
+
+    out = []
+    for sid, y in chunk:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                f = ARIMAForecaster(**params).fit(y)
+                fc = f.predict(h, level=level)
+                model, fallback = f.model_, f.fallback_
+            except Exception as exc:  # noqa: BLE001 - one bad series must not sink the batch
+                fc = pd.DataFrame({"forecast": np.nan, "lower": np.nan, "upper": np.nan},
+                                  index=pd.RangeIndex(h, name="timestamp"))
+                model, fallback = "failed", f"{type(exc).__name__}: {exc}"
+        fc = fc.reset_index(names="timestamp")
+        fc.insert(0, "series_id", sid)
+        fc["model"] = model
+        fc["fallback"] = fallback
+        out.append(fc)
+    return out
+
+
+def _n_workers(n_jobs: int | None) -> int:
+    cpus = os.cpu_count() or 1
+    if n_jobs is None or n_jobs == 0:
+        return 1
+    if n_jobs < 0:
+        return max(cpus + 1 + n_jobs, 1)
+    return min(int(n_jobs), cpus)
+
+
+def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
+                  id_col: str = "series_id", time_col: str = "timestamp", value_col: str = "y",
+                  show_progress: bool | None = None, track: bool | None = None,
+                  **forecaster_params) -> pd.DataFrame:
+    """Forecast every series of a long table with its own automatic ARIMA.
+
+    Parameters
+    ----------
+    long_df : DataFrame
+        Columns ``series_id``, ``timestamp``, ``y`` (names configurable), e.g. the output
+        of :func:`~crm_ml.forecast.sales_series` with ``by=``.
+    h : int
+        Horizon in periods.
+    n_jobs : int, default -1
+        Worker processes (-1 = all cores). Series are sent in chunks to limit overhead.
+    level : int or sequence of int, default 95
+        Interval level(s), as in :meth:`ARIMAForecaster.predict`.
+    show_progress : bool, optional
+        Progress bar over chunks (default: the global crm_ml setting).
+    track : bool, optional
+        Log one MLflow run for the batch (counts, models used, time; never per series).
+    **forecaster_params
+        Passed to every :class:`~crm_ml.forecast.ARIMAForecaster` (season_length,
+        transform, fill...).
+
+    Returns
+    -------
+    DataFrame
+        ``series_id``, ``timestamp``, ``forecast``, ``lower``, ``upper``, ``model`` and
+        ``fallback`` (None when ARIMA was used), ``h`` rows per series. A series that fails
+        gets NaN forecasts and model ``"failed"`` instead of stopping the batch.
+    """
+    for col in (id_col, time_col, value_col):
+        if col not in long_df.columns:
+            raise DataValidationError(f"{col}: required column is missing from long_df",
+                                      column=col, rule="required column")
+    if int(h) < 1:
+        raise DataValidationError(f"h: must be >= 1, got {h}", column="h", rule="positive")
+    t0 = time.perf_counter()
+    params = dict(forecaster_params)
+    params["track"] = False
+    groups = [(str(sid), g.set_index(time_col)[value_col].rename("y"))
+              for sid, g in long_df.groupby(id_col, sort=True)]
+    workers = _n_workers(n_jobs)
+    n_chunks = min(len(groups), max(workers * 8, 1)) if workers > 1 else min(len(groups), 50)
+    chunks = [c for c in (groups[i::n_chunks] for i in range(n_chunks)) if c]
+    if workers > 1 and len(chunks) > 1:
+        from joblib import Parallel, delayed
+
+        runner = Parallel(n_jobs=workers, return_as="generator_unordered")
+        results = runner(delayed(_fit_chunk)(c, int(h), level, params) for c in chunks)
+    else:
+        results = (_fit_chunk(c, int(h), level, params) for c in chunks)
+    frames = []
+    for res in progress(results, description=f"forecasting {len(groups)} series",
+                        total=len(chunks), show=show_progress):
+        frames.extend(res)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    order = {sid: i for i, (sid, _) in enumerate(groups)}
+    out = out.sort_values(["series_id", "timestamp"], key=lambda s: s.map(order)
+                          if s.name == "series_id" else s, kind="stable").reset_index(drop=True)
+    elapsed = time.perf_counter() - t0
+    log.info("forecast_many: %d series, h=%d in %.1fs", len(groups), h, elapsed)
+    _log_batch(out, len(groups), int(h), workers, elapsed, track)
+    return out
+
+
+def _log_batch(out, n_series, h, workers, elapsed, track):
+    from crm_ml.tracking import start_run, tracking_enabled
+
+    if not (tracking_enabled() if track is None else track):
+        return
+    per = out.drop_duplicates("series_id")
+    with start_run("forecast", run_name="forecast_many",
+                   params={"n_series": n_series, "h": h, "n_jobs": workers}) as run:
+        run.log_metrics({"seconds": elapsed,
+                         "n_fallback": int(per["fallback"].notna().sum()),
+                         "n_failed": int((per["model"] == "failed").sum())})
+        counts = per["model"].str.replace(r"\[.*", "", regex=True).value_counts()
+        run.log_table(counts.rename("n_series").to_frame(), "models_used")
