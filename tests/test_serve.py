@@ -1,0 +1,97 @@
+"""`mlflow models serve` on a registered champion answers REST requests with probabilities."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from crm_ml.tracking import promote, start_run, tracking_uri
+from crm_ml.tracking.pyfunc import log_sklearn_model
+
+STARTUP_TIMEOUT_S = 45
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_up(proc, port: int, log_path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"server not up after {STARTUP_TIMEOUT_S}s:\n{log_path.read_text()[-3000:]}")
+
+
+def _stop(proc) -> None:
+    """Stop the server's own process group (started with start_new_session) and reap it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_returns_churn_probabilities(tmp_path):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"recency_days": rng.exponential(100, 300),
+                      "n_orders": rng.poisson(5, 300).astype(float)})
+    y = (X["recency_days"] > 90).astype(int)
+    model = LogisticRegression().fit(X, y)
+    name = f"crm-churn-serve-{uuid.uuid4().hex[:6]}"
+    example = pd.DataFrame({"recency_days": [3.0, 200.0], "n_orders": [10.0, 1.0]})
+    with start_run("churn") as run:
+        log_sklearn_model(run, model, feature_columns=list(X.columns), input_example=example,
+                          output_column="churn_probability", registered_name=name)
+    assert promote(name, lambda m: 1.0)["promoted"]
+
+    port = _free_port()
+    log_path = tmp_path / "serve.log"
+    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{name}@champion",
+           "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+    try:
+        _wait_until_up(proc, port, log_path)
+        query = pd.DataFrame({"recency_days": [5.0, 150.0, 400.0], "n_orders": [8.0, 2.0, 1.0]})
+        body = json.dumps({"dataframe_split": query.to_dict(orient="split")}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=20) as r:
+            answer = json.loads(r.read())
+    finally:
+        _stop(proc)
+
+    got = np.array([row["churn_probability"] for row in answer["predictions"]])
+    np.testing.assert_allclose(got, model.predict_proba(query)[:, 1], rtol=1e-6)
+    assert ((got >= 0) & (got <= 1)).all()
