@@ -167,6 +167,9 @@ def test_missing_name_or_alias_is_a_clear_error(data):
     _log(LogisticRegression().fit(Xtr, ytr), name)
     with pytest.raises(ModelNotFoundError, match="alias 'champion'"):
         load_model(name, "champion")
+    assert str(get_version(name, "1").version) == "1"   # a version number works as well
+    with pytest.raises(ModelNotFoundError, match="has no version 7"):
+        get_version(name, "7")
 
 
 def test_no_customer_ids_in_artifacts_of_a_run_on_built_in_data(small_dataset):

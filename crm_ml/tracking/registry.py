@@ -34,8 +34,9 @@ def _client():
 
 
 def model_uri(name: str, alias: str = CHAMPION) -> str:
-    """``models:/NAME@alias``."""
-    return f"models:/{name}@{alias}"
+    """``models:/NAME@alias``, or ``models:/NAME/VERSION`` when ``alias`` is a version number."""
+    alias = str(alias)
+    return f"models:/{name}/{alias}" if alias.isdigit() else f"models:/{name}@{alias}"
 
 
 def register(model_uri_: str, name: str, *, run_id: str | None = None,
@@ -59,7 +60,7 @@ def register(model_uri_: str, name: str, *, run_id: str | None = None,
 
 
 def get_version(name: str, alias: str = CHAMPION):
-    """The ``ModelVersion`` that ``alias`` points to.
+    """The ``ModelVersion`` that ``alias`` points to (or version ``alias`` when it is a number).
 
     Raises
     ------
@@ -76,11 +77,15 @@ def get_version(name: str, alias: str = CHAMPION):
             f"No registered model named {name!r} in the registry at {tracking_uri()}. "
             "Train and register it first (e.g. `crm-ml demo` or `crm-ml train`)."
         ) from e
+    alias = str(alias)
     try:
+        if alias.isdigit():
+            return client.get_model_version(name, alias)
         return client.get_model_version_by_alias(name, alias)
     except MlflowException as e:
         raise ModelNotFoundError(
-            f"Registered model {name!r} has no version with alias {alias!r} "
+            f"Registered model {name!r} has no version "
+            + (alias if alias.isdigit() else f"with alias {alias!r}") + " "
             f"(registry {tracking_uri()}). Promote a version first with crm_ml.tracking.promote()."
         ) from e
 
