@@ -40,23 +40,49 @@ def _one_id(v):
     return str(v).strip()
 
 
-def to_id(s: pd.Series) -> tuple[np.ndarray, None]:
-    """Ids to python strings (object dtype), stripped; nulls stay NaN."""
-    if ptypes.is_bool_dtype(s.dtype):
-        return s.astype(str).to_numpy(dtype=object), None
-    if ptypes.is_float_dtype(s.dtype):
-        return _float_ids(s.to_numpy(dtype="float64", na_value=np.nan)), None
-    if ptypes.is_integer_dtype(s.dtype):
-        out = np.full(len(s), np.nan, dtype=object)
-        ok = s.notna().to_numpy()
-        out[ok] = s[ok].astype("int64").astype(str).to_numpy(dtype=object)
-        return out, None
-    inferred = pd.api.types.infer_dtype(s, skipna=True)
-    if inferred in ("string", "empty"):
-        stripped = s.astype(object).str.strip()
-        return stripped.to_numpy(dtype=object), None
-    # mixed python objects (ints, floats, strings...): element by element, only in this rare case
-    return s.map(_one_id).to_numpy(dtype=object), None
+def _unique_ids(u: pd.Index) -> np.ndarray:
+    """String form of the distinct id values (few compared with the rows)."""
+    if ptypes.is_bool_dtype(u.dtype):
+        return u.astype(str).to_numpy(dtype=object)
+    if ptypes.is_float_dtype(u.dtype):
+        return _float_ids(u.to_numpy(dtype="float64", na_value=np.nan))
+    if ptypes.is_integer_dtype(u.dtype):
+        return u.astype("int64").astype(str).to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(u, skipna=True) == "string":
+        return pd.Series(u.to_numpy(dtype=object)).str.strip().to_numpy(dtype=object)
+    # mixed python objects (ints, floats, strings...): element by element over distinct values
+    return np.array([_one_id(v) for v in u], dtype=object)
+
+
+def to_id(s: pd.Series) -> tuple[pd.Categorical, None]:
+    """Ids to stripped python strings, returned as a Categorical over the distinct strings.
+
+    Works on the distinct values (``pd.factorize``) and maps back, so 10M rows with 1M
+    customers convert 1M values; nulls are code -1. :func:`to_object` gives the final
+    object-dtype column.
+    """
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if not isinstance(uniques, pd.Index):
+        uniques = pd.Index(uniques)
+    strs = _unique_ids(uniques)
+    if ptypes.is_numeric_dtype(uniques.dtype) and not ptypes.is_bool_dtype(uniques.dtype):
+        # distinct numbers give distinct strings (except oddities such as -0.0 and 0.0)
+        cats = pd.Index(strs, dtype=object)
+        if cats.is_unique:
+            return pd.Categorical.from_codes(codes, categories=cats, validate=False), None
+    # distinct inputs can give the same string (1 and "1", " a" and "a"): factorize again
+    codes2, cats = pd.factorize(pd.Index(strs, dtype=object), use_na_sentinel=True)
+    codes2 = np.append(codes2, -1)
+    return pd.Categorical.from_codes(codes2[codes], categories=pd.Index(cats, dtype=object),
+                                     validate=False), None
+
+
+def to_object(values) -> np.ndarray:
+    """Final column values as a numpy array (Categorical ids -> object strings, NaN for null)."""
+    if isinstance(values, pd.Categorical):
+        lookup = np.append(values.categories.to_numpy(dtype=object), np.nan).astype(object)
+        return lookup[values.codes]
+    return values
 
 
 def to_label(s: pd.Series) -> tuple[np.ndarray, None]:
@@ -66,11 +92,14 @@ def to_label(s: pd.Series) -> tuple[np.ndarray, None]:
     return to_id(s)
 
 
-def to_kind(s: pd.Series) -> tuple[np.ndarray, None]:
-    """Interaction kinds: lower-case, stripped strings."""
-    vals, _ = to_id(s)
-    ser = pd.Series(vals, dtype=object)
-    return ser.str.lower().to_numpy(dtype=object), None
+def to_kind(s: pd.Series) -> tuple[pd.Categorical, None]:
+    """Interaction kinds: lower-case, stripped strings (as a Categorical, see :func:`to_id`)."""
+    cat, _ = to_id(s)
+    low = pd.Index(cat.categories.to_numpy(dtype=object), dtype=object).str.lower()
+    codes2, cats = pd.factorize(low)
+    codes = np.append(codes2, -1)[cat.codes]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype=object),
+                                     validate=False), None
 
 
 def to_datetime(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None, str | None]:

@@ -17,6 +17,7 @@ from crm_ml.data.columns import Spec
 from crm_ml.errors import DataValidationError
 
 MAX_ROWS_SHOWN = 5
+PARSE_RULES = ("parseable timestamp", "numeric")
 
 # rule names (what users see) -> a short explanation appended to the message
 RULE_HELP = {
@@ -44,7 +45,10 @@ def _finite(s: pd.Series) -> pd.Series:
 
 
 def _non_empty(s: pd.Series) -> pd.Series:
-    return s.str.len() > 0
+    if isinstance(s.dtype, pd.CategoricalDtype):  # ids are validated as categoricals
+        ok = np.append(s.cat.categories.to_numpy(dtype=object) != "", True)
+        return pd.Series(ok[s.cat.codes.to_numpy()], index=s.index)
+    return pd.Series(s.to_numpy(dtype=object) != "", index=s.index)
 
 
 def _non_negative(s: pd.Series) -> pd.Series:
@@ -57,8 +61,13 @@ def _between_1_5(s: pd.Series) -> pd.Series:
     return pd.Series((v >= 1) & (v <= 5), index=s.index)
 
 
-def build_schema(kind: str, specs: tuple[Spec, ...], present: list[str], history_end=None):
-    """The pandera DataFrameSchema of the canonical columns in ``present``."""
+def build_schema(kind: str, specs: tuple[Spec, ...], present: list[str], history_end=None,
+                 parse_failed: Mapping | None = None):
+    """The pandera DataFrameSchema of the canonical columns in ``present``.
+
+    ``parse_failed`` maps a column to a boolean array (by row position) of input values that
+    could not be converted; they fail a ``parseable timestamp`` / ``numeric`` check.
+    """
     pa = _pa()
     cols = {}
     for spec in specs:
@@ -67,10 +76,10 @@ def build_schema(kind: str, specs: tuple[Spec, ...], present: list[str], history
         checks = []
         dtype = None
         if spec.type in ("id", "kind"):
-            dtype = object
+            dtype = None  # categorical of strings while validating, object afterwards
             checks.append(pa.Check(_non_empty, name="non-empty"))
         elif spec.type == "label":
-            dtype = object
+            dtype = None
         elif spec.type == "datetime":
             dtype = "datetime64[ns]"
             if history_end is not None:
@@ -87,6 +96,12 @@ def build_schema(kind: str, specs: tuple[Spec, ...], present: list[str], history
         elif spec.type == "hours":
             dtype = "float64"
             checks.append(pa.Check(_non_negative, name="non-negative"))
+        pf = (parse_failed or {}).get(spec.name)
+        if pf is not None:
+            rule = PARSE_RULES[0] if spec.type == "datetime" else PARSE_RULES[1]
+            checks.insert(0, pa.Check(
+                lambda s, pf=pf: pd.Series(~pf[s.index.to_numpy()], index=s.index),
+                name=rule, ignore_na=False))
         cols[spec.name] = pa.Column(dtype, checks=checks, nullable=spec.nullable,
                                     unique=spec.unique, required=True)
     return pa.DataFrameSchema(cols, name=kind, strict=False, ordered=False, coerce=False)
@@ -102,7 +117,7 @@ def validate(frame: pd.DataFrame, kind: str, specs, *, history_end=None, as_of=N
     the input frame (position -> label).
     """
     pa = _pa()
-    schema = build_schema(kind, specs, list(frame.columns), history_end)
+    schema = build_schema(kind, specs, list(frame.columns), history_end, parse_failed)
     try:
         schema.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
@@ -131,18 +146,14 @@ def _group_failures(fc: pd.DataFrame, parse_failed: Mapping, specs) -> list[tupl
         pos = part["index"].dropna().to_numpy(dtype="int64")
         pos = np.unique(pos)
         rule = _rule_of(str(check), column, specs)
+        spec = next((s for s in specs if s.name == column), None)
         pf = parse_failed.get(column)
         if rule == "not null" and pf is not None:
-            bad_parse = pf[pos]
-            spec = next(s for s in specs if s.name == column)
-            parse_rule = "parseable timestamp" if spec.type == "datetime" else "numeric"
-            if bad_parse.any():
-                groups.append((column, parse_rule, pos[bad_parse], 0))
-            pos = pos[~bad_parse]
-            if spec.type == "amount":
-                rule = "finite"  # a missing amount is a NaN amount
+            pos = pos[~pf[pos]]  # reported by the parse check
+        if rule == "not null" and spec is not None and spec.type == "amount":
+            rule = "finite"  # a missing amount is a NaN amount
         if len(pos):
-            groups.append((column, rule, pos, 1))
+            groups.append((column, rule, pos, 0 if rule in PARSE_RULES else 1))
     # merge groups with the same (column, rule) (e.g. NaN from not_nullable + inf from finite)
     merged: dict[tuple, list] = {}
     for column, rule, pos, prio in groups:
@@ -160,6 +171,8 @@ def _show_value(v) -> str:
         return ", ".join(f"{k}={_show_value(x)}" for k, x in v.items())
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "<missing>" if v is None else "nan"
+    if isinstance(v, np.generic):
+        v = v.item()
     if v is pd.NaT:
         return "NaT"
     if isinstance(v, pd.Timestamp):

@@ -148,15 +148,27 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
     validate(frame, kind, specs, history_end=end, as_of=as_of_ts, raw=raw,
              parse_failed=parse_failed, sources=sources, labels=df.index, hints=hints)
 
-    # extra columns, kept under their own names after the canonical ones
-    consumed = {s for s in full.values() if not isinstance(s, tuple)}
-    for c in df.columns:
-        if c not in consumed and c not in frame.columns:
-            frame[c] = df[c].to_numpy(copy=True)
-    frame.index = df.index.copy()
+    notes.extend(_observations(data, kind, drop_returns, drop_zero_amounts))
+    keep, dropped = _row_policies(data, drop_returns, drop_zero_amounts)
 
-    notes.extend(_observations(frame, kind, drop_returns, drop_zero_amounts))
-    frame, dropped = _apply_policies(frame, drop_returns, drop_zero_amounts, drop_duplicates)
+    # the result, built once from column arrays (no block consolidation copies)
+    out: dict = {}
+    for name, values in data.items():
+        values = _coerce.to_object(values)
+        out[name] = values if keep is None else values[keep]
+    consumed = {s for s in full.values() if not isinstance(s, tuple)}
+    for c in df.columns:  # extra columns, kept under their own names after the canonical ones
+        if c not in consumed and c not in out:
+            arr = df[c].array
+            out[c] = arr.copy() if keep is None else arr[keep]
+    index = df.index if keep is None else df.index[keep]
+    frame = pd.DataFrame(out, index=index.copy(), copy=False)
+    if drop_duplicates:
+        dup = frame.duplicated(keep="first").to_numpy()
+        dropped["duplicates"] = int(dup.sum())
+        if dup.any():
+            frame = frame.loc[~dup]
+
     report = DataQualityReport(kind=kind, rows_in=n, rows_out=len(frame), dropped=dropped,
                                columns=sources, notes=notes)
     if report.n_dropped:
@@ -166,11 +178,11 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
     return (frame, report) if return_report else frame
 
 
-def _observations(frame: pd.DataFrame, kind: str, drop_returns: bool,
+def _observations(data: dict, kind: str, drop_returns: bool,
                   drop_zero_amounts: bool) -> list[str]:
     notes = []
     if kind == "transactions":
-        amount = frame["amount"].to_numpy()
+        amount = data["amount"]
         n_neg = int((amount < 0).sum())
         if n_neg and not drop_returns:
             notes.append(f"{n_neg:,} row(s) have a negative amount (returns) and were kept; "
@@ -180,8 +192,8 @@ def _observations(frame: pd.DataFrame, kind: str, drop_returns: bool,
             notes.append(f"{n_zero:,} row(s) have a zero amount and were kept; "
                          "drop_zero_amounts=True drops them")
     if kind == "interactions":
-        counts = frame["kind"].value_counts()
-        unknown = [k for k in counts.index if k not in KNOWN_INTERACTION_KINDS]
+        counts = pd.Series(data["kind"]).value_counts()
+        unknown = [k for k in counts.index if counts[k] and k not in KNOWN_INTERACTION_KINDS]
         if unknown:
             shown = ", ".join(f"{k!r} ({counts[k]:,})" for k in unknown[:10])
             notes.append(f"interaction kinds outside {sorted(KNOWN_INTERACTION_KINDS)} were "
@@ -189,24 +201,19 @@ def _observations(frame: pd.DataFrame, kind: str, drop_returns: bool,
     return notes
 
 
-def _apply_policies(frame: pd.DataFrame, drop_returns: bool, drop_zero_amounts: bool,
-                    drop_duplicates: bool) -> tuple[pd.DataFrame, dict[str, int]]:
+def _row_policies(data: dict, drop_returns: bool,
+                  drop_zero_amounts: bool) -> tuple[np.ndarray | None, dict[str, int]]:
+    """Rows kept by the amount policies (None = all) and the count each policy dropped."""
     dropped: dict[str, int] = {}
     keep = None
     if drop_returns:
-        k = frame["amount"].to_numpy() >= 0
-        dropped["returns"] = int((~k).sum())
-        keep = k
+        keep = data["amount"] >= 0
+        dropped["returns"] = int((~keep).sum())
     if drop_zero_amounts:
-        nz = frame["amount"].to_numpy() != 0
-        before = keep if keep is not None else np.ones(len(frame), dtype=bool)
+        nz = data["amount"] != 0
+        before = keep if keep is not None else np.ones(len(nz), dtype=bool)
         dropped["zero_amounts"] = int((before & ~nz).sum())
         keep = before & nz
-    if keep is not None and not keep.all():
-        frame = frame.loc[keep]
-    if drop_duplicates:
-        dup = frame.duplicated(keep="first").to_numpy()
-        dropped["duplicates"] = int(dup.sum())
-        if dup.any():
-            frame = frame.loc[~dup]
-    return frame, dropped
+    if keep is not None and keep.all():
+        keep = None
+    return keep, dropped
