@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 
 import mlflow
@@ -29,9 +27,9 @@ from crm_ml.tracking import (
     save_lightgbm,
     save_sklearn,
     start_run,
-    tracking_uri,
 )
 from crm_ml.tracking.pyfunc import log_sklearn_model
+from crm_ml.tracking.testing import predict_in_fresh_process
 
 FEATURES = ["recency_days", "n_orders"]
 EXAMPLE = pd.DataFrame({"recency_days": [3.0, 120.0, 400.0], "n_orders": [12.0, 3.0, 1.0]})
@@ -119,31 +117,18 @@ def test_lower_is_better_scores(data):
     assert d["promoted"] and d["challenger_score"] < d["champion_score"]
 
 
-def test_champion_loads_in_fresh_process_with_same_predictions(data, tmp_path):
+def test_champion_loads_in_fresh_process_with_same_predictions(data):
     Xtr, ytr, Xte, _ = data
     name = _name()
     model = RandomForestClassifier(n_estimators=20, random_state=0, n_jobs=1).fit(Xtr, ytr)
     _log(model, name)
     promote(name, lambda m: 1.0)
-    Xte.to_csv(tmp_path / "x.csv", index=False)
-    code = (
-        "import sys, json, mlflow.pyfunc, pandas as pd\n"
-        f"m = mlflow.pyfunc.load_model('models:/{name}@champion')\n"
-        f"x = pd.read_csv(r'{tmp_path / 'x.csv'}')\n"
-        "print(json.dumps(m.predict(x)['churn_probability'].tolist()))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, env={**_env()}, check=True)
-    fresh = np.array(json.loads(out.stdout.strip().splitlines()[-1]))
-    np.testing.assert_allclose(fresh, model.predict_proba(Xte)[:, 1])
+    fresh = predict_in_fresh_process(f"models:/{name}@champion", Xte)
+    assert list(fresh.columns) == ["churn_probability"]
+    np.testing.assert_allclose(fresh["churn_probability"], model.predict_proba(Xte)[:, 1])
     # and the in-process loader agrees
-    np.testing.assert_allclose(load_model(name).predict(Xte)["churn_probability"], fresh)
-
-
-def _env():
-    import os
-
-    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()}
+    np.testing.assert_allclose(load_model(name).predict(Xte)["churn_probability"],
+                               fresh["churn_probability"])
 
 
 def test_signature_and_synthetic_example_are_logged(data):
