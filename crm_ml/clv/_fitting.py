@@ -14,6 +14,8 @@ lifetimes' ``variance_matrix_``: its off-diagonal terms scale by ``theta_j^2`` i
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from dataclasses import dataclass
 
@@ -148,8 +150,8 @@ def fit_model(kind: str, data: pd.DataFrame, penalizer: float = 0.0) -> tuple[ob
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with np.errstate(all="ignore"):
-                fitter.fit(*args, weights=w)
+            with np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
+                fitter.fit(*args, weights=w)  # lifetimes prints the optimiser on failure
     except (ConvergenceError, np.linalg.LinAlgError) as exc:
         raise CLVConvergenceError(
             f"{kind}: the maximum-likelihood fit did not converge ({exc.__class__.__name__}). "

@@ -177,6 +177,9 @@ class CLVModel:
                 f"Gamma-Gamma assumes spend per purchase is independent of purchase frequency, "
                 f"but their correlation among repeat customers is {corr:.2f} "
                 f"(|corr| > {self.corr_threshold}); expected_value and clv may be biased.")
+        for note in notes:  # data-level warnings first, even if the spend fit then fails
+            warnings.warn(note, CLVAssumptionWarning, stacklevel=3)
+        n_warned = len(notes)
         sfit, sres = fit_model(self.spend_model, compress(rep, ["frequency", "monetary_value"]),
                                self.penalizer)
         notes += sres.warnings
@@ -185,7 +188,7 @@ class CLVModel:
                          "spend is infinite (heavy-tailed spend), so expected_value falls back "
                          "to each customer's own mean repeat spend and, for customers without "
                          "repeat purchases, the mean over repeat customers.")
-        for note in notes:
+        for note in notes[n_warned:]:
             warnings.warn(note, CLVAssumptionWarning, stacklevel=3)
 
         self.purchase_fitter_ = pfit

@@ -1,8 +1,10 @@
 """MLflow pyfunc model for CLV: parameters as JSON, per-customer summary in, CLV out.
 
 Input: one row per customer with ``frequency``, ``recency``, ``T`` (model time unit) and
-``monetary_value`` -- the columns of :func:`crm_ml.features.customer_summary`; an optional
-``customer_id`` column becomes the output index. Output: ``expected_purchases``, ``p_alive``,
+``monetary_value`` -- the columns of :func:`crm_ml.features.customer_summary`. Rows come back
+in input order (MLflow's signature enforcement drops a ``customer_id`` column, so callers
+reattach ids by position, as :mod:`crm_ml.serve` does; without enforcement a ``customer_id``
+column becomes the index). Output: ``expected_purchases``, ``p_alive``,
 ``expected_value``, ``clv``, ``clv_tier`` (tiers by the absolute CLV cut-offs of the training
 customers, so scoring one customer gives the same tier as scoring all of them).
 ``params`` at predict time may override ``horizon``, ``discount_rate`` and ``margin``.
