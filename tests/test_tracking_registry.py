@@ -196,6 +196,7 @@ def test_card_from_registry_regenerates_with_version(data, tmp_path):
     assert paths["md"] == tmp_path / "models" / name / "card.md"
     d = json.loads(paths["json"].read_text())
     assert d["model_details"]["registered_version"] == "1"
+    assert d["model_details"]["mlflow_run_id"] == str(get_version(name).run_id)
     assert "champion" in d["model_details"]["aliases"]
     assert d["grade"] == "A"
     assert "Regenerated card" in paths["html"].read_text()

@@ -231,10 +231,12 @@ class ModelCard:
     def log(self, run, artifact_path: str = "card") -> None:
         """Log the card files under ``card/`` of a :class:`~crm_ml.tracking.TrackedRun`.
 
-        Also sets the ``card.grade`` tag. A no-op when tracking is off.
+        Fills ``model_details["mlflow_run_id"]`` when missing and sets the ``card.grade``
+        tag. A no-op when tracking is off.
         """
         if run is None or not getattr(run, "active", False):
             return
+        self.model_details.setdefault("mlflow_run_id", run.run_id)
         with tempfile.TemporaryDirectory() as tmp:
             self.write(tmp)
             run.log_artifact(tmp, artifact_path=artifact_path)
