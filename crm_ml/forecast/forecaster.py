@@ -509,9 +509,10 @@ class ARIMAForecaster:
         h_bt = max(self.season_length_, 1) if self.season_length_ > 1 else 4
         if self.backtest_windows and self.X_ is None and \
                 len(self.y_) >= max(self.min_obs, 2) + h_bt * self.backtest_windows:
-            params_bt = {k: v for k, v in self.get_params().items() if k != "track"}
-            bt = backtest(self.y_, h=h_bt, n_windows=self.backtest_windows, track=False,
-                          **{k: v for k, v in params_bt.items() if k != "backtest_windows"})
+            params_bt = {k: v for k, v in self.get_params().items()
+                         if k not in ("track", "backtest_windows", "level")}
+            bt = backtest(self.y_, h=h_bt, n_windows=self.backtest_windows, level=95,
+                          track=False, **params_bt)
             for k, v in bt.metrics.items():
                 metrics[f"backtest_{k}"] = v
         fig = self.plot()
