@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-_INT_SAFE = 2.0**53
+_INT_SAFE = 2.0**63  # integral floats below this convert exactly to int64
 
 
 def _float_ids(values: np.ndarray) -> np.ndarray:
