@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
@@ -53,8 +55,8 @@ def test_env_switch_disables_tracking(own_store, monkeypatch):
     assert tracking.tracking_enabled()
 
 
-def test_enabled_run_records_tags_params_metrics_artifacts(own_store):
-    root, uri = own_store
+def test_enabled_run_records_tags_params_metrics_artifacts():
+    uri = tracking.tracking_uri()   # the session's temporary store (tests/conftest.py)
     tx = _tx()
     with tracking.start_run("churn", params={"algorithm": "lightgbm"}, data=tx,
                             tags={"algorithm": "lightgbm"}) as run:
@@ -65,7 +67,7 @@ def test_enabled_run_records_tags_params_metrics_artifacts(own_store):
         ax.plot([1, 2])
         run.log_figure(fig, "roc")
         run_id = run.run_id
-    assert (root / "mlflow.db").exists()
+    assert Path(uri.removeprefix("sqlite:///")).exists()
     got = mlflow.MlflowClient(tracking_uri=uri).get_run(run_id)
     tags = got.data.tags
     assert tags["module"] == "churn"
@@ -81,8 +83,8 @@ def test_enabled_run_records_tags_params_metrics_artifacts(own_store):
     assert "plots/roc.png" in plots
 
 
-def test_nested_runs_for_a_pipeline(own_store):
-    _, uri = own_store
+def test_nested_runs_for_a_pipeline():
+    uri = tracking.tracking_uri()
     with tracking.start_run("pipeline") as parent:
         with tracking.start_run("rfm") as child:
             child_id = child.run_id
