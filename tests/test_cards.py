@@ -161,3 +161,17 @@ def test_card_without_baseline_is_graded_c_and_says_why():
     assert card.grade == "C"
     assert "No baseline" in card.to_markdown()
     json.dumps(card.to_dict())
+
+
+def test_data_quality_report_object_is_rendered_flat():
+    from crm_ml.data.quality import DataQualityReport
+
+    rep = DataQualityReport(kind="transactions", rows_in=1000, rows_out=985,
+                            dropped={"returns": 12, "duplicates": 3},
+                            notes=["3 duplicate rows removed"])
+    card = ModelCard(name="x", title="x", data_quality={"transactions": rep})
+    md = card.to_markdown()
+    assert "| transactions.dropped.returns | 12 |" in md
+    assert "3 duplicate rows removed" in md
+    assert json.loads(json.dumps(card.to_dict()))["data_quality"]["transactions"]["rows_in"] == 1000
+

@@ -105,6 +105,9 @@ class ModelCard:
         self.figures = dict(self.figures or {})
         self.extra_sections = dict(self.extra_sections or {})
         self.baseline = dict(self.baseline or {})
+        self.data_quality = _as_plain(self.data_quality)
+        if isinstance(self.data_quality, dict):
+            self.data_quality = {k: _as_plain(v) for k, v in self.data_quality.items()}
 
     # ----------------------------------------------------------------- grade
     def _grade(self) -> tuple[str, str]:
@@ -172,13 +175,14 @@ class ModelCard:
         metrics = self.metrics
         tables = {
             "model_details": table(_kv_frame(details)),
-            "data": table(_kv_frame(self.data)),
+            "data": table(_kv_frame(_flatten(self.data))),
             "metrics": table(metrics) if metrics is not None and len(metrics) else
             ("_No metrics._" if fmt == "md" else '<p class="muted">No metrics.</p>'),
             "slices": table(self.slices) if _has(self.slices) else "",
             "calibration": table(self.calibration) if _has(self.calibration) else "",
             "drivers": table(self.drivers) if _has(self.drivers) else "",
-            "data_quality": table(_kv_frame(self.data_quality)) if self.data_quality else "",
+            "data_quality": table(_kv_frame(_flatten(self.data_quality)))
+            if self.data_quality else "",
         }
         return {
             "card": self,
@@ -287,6 +291,27 @@ def _fmt(v) -> str:
     if isinstance(v, pd.Timestamp):
         return str(v.date()) if v == v.normalize() else str(v)
     return str(v)
+
+
+def _as_plain(obj):
+    """A report object (e.g. ``DataQualityReport``) as a dict via its ``to_dict``."""
+    if obj is not None and not isinstance(obj, dict) and hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    return obj
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    """Nested dicts to dotted keys, lists to '; '-joined text (for readable tables)."""
+    out = {}
+    for k, v in (d or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, list | tuple):
+            out[key] = "; ".join(_fmt(x) for x in v)
+        else:
+            out[key] = v
+    return out
 
 
 def _kv_frame(d: dict | None) -> pd.DataFrame:
