@@ -240,7 +240,8 @@ class ModelCard:
         """
         if run is None or not getattr(run, "active", False):
             return
-        self.model_details.setdefault("mlflow_run_id", run.run_id)
+        if not self.model_details.get("mlflow_run_id"):
+            self.model_details["mlflow_run_id"] = run.run_id
         with tempfile.TemporaryDirectory() as tmp:
             self.write(tmp)
             run.log_artifact(tmp, artifact_path=artifact_path)
