@@ -1,0 +1,38 @@
+"""The ``crm-segments`` pyfunc model: customer feature table in, segment and name out.
+
+Fitted state lives in native files: the scaling + clustering pipeline in skops
+(``pipeline.skops``, loaded with the allow-list of :func:`crm_ml.tracking.load_sklearn`) and
+the feature list, label map and names in JSON (``spec.json``).
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from crm_ml.errors import DataValidationError
+
+
+class SegmentsModel(mlflow.pyfunc.PythonModel):
+    """Stateless wrapper; ``predict`` returns ``segment`` (int) and ``segment_name`` (str)."""
+
+    def load_context(self, context):
+        from crm_ml.tracking.serialization import load_json, load_sklearn
+
+        self.spec = load_json(context.artifacts["spec"])
+        self.pipeline = load_sklearn(context.artifacts["pipeline"])
+        self.label_map = np.asarray(self.spec["label_map"], dtype=np.int64)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        feats = self.spec["features"]
+        missing = [c for c in feats if c not in model_input.columns]
+        if missing:
+            raise DataValidationError(f"input lacks feature column(s) {missing}",
+                                      column=missing[0], rule="required column")
+        X = model_input[feats].astype(np.float64)
+        seg = self.label_map[self.pipeline.predict(X)]
+        names = self.spec["names"]
+        return pd.DataFrame({"segment": seg.astype(np.int64),
+                             "segment_name": [names[str(s)] for s in seg]},
+                            index=model_input.index)

@@ -1,0 +1,460 @@
+"""``Segmenter``: k-means or Gaussian-mixture customer segments with automatic k.
+
+Criterion for ``n_segments="auto"``: every k in ``k_range`` is fitted on a random sample of
+``sample_size`` customers; k-means keeps the k with the highest silhouette score (computed on
+``silhouette_sample`` customers of that sample), the Gaussian mixture the k with the lowest
+BIC. All scores are kept in ``k_scores_``. The final model is then fitted on all customers
+(``MiniBatchKMeans`` above ``max_fit_rows`` customers; the mixture on a sample of
+``max_fit_rows`` customers) and segments are numbered by decreasing mean value (segment 0 =
+highest value), so labels are stable and meaningful.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.mixture import GaussianMixture
+from sklearn.pipeline import Pipeline
+
+from crm_ml._logging import get_logger
+from crm_ml._progress import track
+from crm_ml.errors import DataValidationError, NotFittedError
+from crm_ml.segmentation.naming import feature_family, segment_names
+from crm_ml.segmentation.preprocess import choose_transforms, make_preprocessor
+
+log = get_logger("segmentation")
+
+__all__ = ["Segmenter"]
+
+
+class Segmenter:
+    """Customer segments from a customer feature table.
+
+    Parameters
+    ----------
+    n_segments : int or "auto", default "auto"
+        Number of segments, or pick it in ``k_range`` (see the module docstring).
+    method : {"kmeans", "gmm"}, default "kmeans"
+    features : list of str, optional
+        Columns to use; default every numeric (non-boolean) column.
+    k_range : tuple of int, default (2, 8)
+        Inclusive range of k tried by ``"auto"``.
+    scaling : {"auto", "log", "quantile", "standard"}, default "auto"
+        Skew-aware scaling (see :mod:`crm_ml.segmentation.preprocess`).
+    sample_size : int, default 20000
+        Customers sampled for the k search and the stability refits.
+    silhouette_sample : int, default 5000
+        Customers used for each silhouette score.
+    max_fit_rows : int, default 200000
+        Above this many customers k-means uses ``MiniBatchKMeans`` and the mixture is fitted on
+        a sample of this size (all customers are still labelled).
+    n_init : int, default 4
+        Restarts of each k-means / mixture fit.
+    value_column : str, optional
+        Column whose sum is each segment's revenue in ``profile()`` and which orders segment
+        numbers; default the first of ``total_spend``, ``monetary``, ``monetary_value`` found.
+    random_state : int, default 0
+    track : bool, optional
+        Log the fit to MLflow via :func:`crm_ml.tracking.start_run`; default: the global
+        tracking switch.
+    n_jobs : int, default 1
+        Threads for the numeric libraries (OpenMP/BLAS). One thread is fastest for the small
+        problems here and on shared machines (many threads fight over few cores).
+
+    Attributes
+    ----------
+    labels_ : Series
+        Segment number per customer (index of the fitted table), 0 = highest mean value.
+    names_ : dict
+        ``{segment: human-readable name}``.
+    n_segments_ : int
+    k_scores_ : DataFrame
+        ``k`` and ``silhouette`` (k-means) or ``bic`` (mixture) for each k tried.
+    features_ : list of str
+    transforms_ : dict
+        Scaling chosen per feature (``log``, ``quantile``, ``standard``).
+    pipeline_ : sklearn Pipeline
+        Fitted scaling + clustering model (raw cluster ids; see ``label_map_``).
+    label_map_ : ndarray
+        Raw cluster id -> segment number.
+    silhouette_ : float
+        Silhouette of the final segments on a sample.
+    stability_ : dict
+        Set by :meth:`stability`.
+    run_id_ : str or None
+        MLflow run of the fit.
+    """
+
+    def __init__(self, n_segments="auto", method: str = "kmeans", features=None,
+                 k_range=(2, 8), scaling: str = "auto", sample_size: int = 20_000,
+                 silhouette_sample: int = 5_000, max_fit_rows: int = 200_000, n_init: int = 4,
+                 value_column: str | None = None, random_state: int = 0,
+                 track: bool | None = None, n_jobs: int = 1):
+        self.n_segments = n_segments
+        self.method = method
+        self.features = features
+        self.k_range = k_range
+        self.scaling = scaling
+        self.sample_size = sample_size
+        self.silhouette_sample = silhouette_sample
+        self.max_fit_rows = max_fit_rows
+        self.n_init = n_init
+        self.value_column = value_column
+        self.random_state = random_state
+        self.track = track
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ helpers
+    def _select(self, X: pd.DataFrame) -> list[str]:
+        if not isinstance(X, pd.DataFrame):
+            raise DataValidationError("X must be a pandas DataFrame (one row per customer)",
+                                      rule="DataFrame")
+        if self.features is not None:
+            cols = list(self.features)
+            missing = [c for c in cols if c not in X.columns]
+            if missing:
+                raise DataValidationError(f"X lacks feature column(s) {missing}",
+                                          column=missing[0], rule="required column")
+        else:
+            cols = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])
+                    and not pd.api.types.is_bool_dtype(X[c])]
+        if not cols:
+            raise DataValidationError("X has no numeric feature columns", rule="numeric")
+        return cols
+
+    def _matrix(self, X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+        missing = [c for c in cols if c not in X.columns]
+        if missing:
+            raise DataValidationError(f"X lacks feature column(s) {missing}",
+                                      column=missing[0], rule="required column")
+        M = X[cols].astype(np.float64)
+        bad = ~np.isfinite(M.to_numpy())
+        if bad.any():
+            col = cols[int(np.argmax(bad.any(axis=0)))]
+            rows = X.index[bad.any(axis=1)][:5].tolist()
+            raise DataValidationError(f"{col}: features must be finite (rows {rows})",
+                                      column=col, rule="finite", rows=rows)
+        return M
+
+    def _cluster_model(self, k: int, n_rows: int):
+        if self.method == "kmeans":
+            if n_rows > self.max_fit_rows:
+                return MiniBatchKMeans(n_clusters=k, batch_size=4096, n_init=self.n_init,
+                                       random_state=self.random_state)
+            return KMeans(n_clusters=k, n_init=self.n_init, random_state=self.random_state)
+        return GaussianMixture(n_components=k, covariance_type="full", n_init=self.n_init,
+                               random_state=self.random_state, reg_covar=1e-4)
+
+    def _sample(self, n: int, size: int, seed_offset: int = 0) -> np.ndarray:
+        rng = np.random.default_rng(self.random_state + seed_offset)
+        return np.sort(rng.choice(n, size=size, replace=False)) if n > size else np.arange(n)
+
+    def _search_k(self, Z: np.ndarray) -> pd.DataFrame:
+        lo, hi = (int(v) for v in self.k_range)
+        idx = self._sample(len(Z), self.sample_size)
+        Zs = Z[idx]
+        hi = min(hi, len(Zs) - 1)
+        if hi < lo:
+            raise DataValidationError(
+                f"too few customers ({len(Z)}) for k in {tuple(self.k_range)}", rule="size")
+        rows = []
+        for k in track(range(lo, hi + 1), "Choosing the number of segments",
+                       total=hi - lo + 1):
+            model = self._cluster_model(k, len(Zs))
+            labels = model.fit_predict(Zs)
+            row = {"k": k}
+            if self.method == "kmeans":
+                row["silhouette"] = (float(silhouette_score(
+                    Zs, labels, sample_size=min(self.silhouette_sample, len(Zs)),
+                    random_state=self.random_state)) if len(set(labels)) > 1 else -1.0)
+                row["inertia"] = float(model.inertia_)
+            else:
+                row["bic"] = float(model.bic(Zs))
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    # ---------------------------------------------------------------------- fit
+    def _threads(self):
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=self.n_jobs)
+
+    def fit(self, X: pd.DataFrame, y=None) -> Segmenter:
+        """Fit scaling and clustering on a customer table (index = customer_id)."""
+        with self._threads():
+            self._fit(X)
+        from crm_ml.tracking import start_run
+
+        self.run_id_ = None
+        with start_run("segmentation", run_name=f"segmenter-{self.method}",
+                       enabled=self.track) as run:
+            if run.active:
+                self.log_to(run)
+                self.run_id_ = run.run_id
+        return self
+
+    def _fit(self, X: pd.DataFrame) -> None:
+        if self.method not in ("kmeans", "gmm"):
+            raise DataValidationError(f"method must be 'kmeans' or 'gmm', got {self.method!r}",
+                                      column="method", rule="allowed value")
+        if self.n_segments != "auto" and (not isinstance(self.n_segments, int | np.integer)
+                                          or self.n_segments < 1):
+            raise DataValidationError("n_segments must be 'auto' or a positive integer",
+                                      column="n_segments", rule="allowed value")
+        cols = self._select(X)
+        M = self._matrix(X, cols)
+        if len(M) < 2:
+            raise DataValidationError("need at least 2 customers to segment", rule="size")
+        self.features_ = cols
+        self.transforms_ = choose_transforms(M, self.scaling)
+        pre = make_preprocessor(self.transforms_, len(M), self.random_state)
+        Z = pre.fit_transform(M)
+        if self.n_segments == "auto":
+            self.k_scores_ = self._search_k(Z)
+            if self.method == "kmeans":
+                k = int(self.k_scores_.loc[self.k_scores_["silhouette"].idxmax(), "k"])
+            else:
+                k = int(self.k_scores_.loc[self.k_scores_["bic"].idxmin(), "k"])
+        else:
+            k = min(int(self.n_segments), len(M))
+            self.k_scores_ = pd.DataFrame({"k": [k]})
+        model = self._cluster_model(k, len(M))
+        if self.method == "gmm" and len(M) > self.max_fit_rows:
+            model.fit(Z[self._sample(len(M), self.max_fit_rows, 1)])
+        else:
+            model.fit(Z)
+        raw = model.predict(Z)
+        self.pipeline_ = Pipeline([("preprocess", pre), ("cluster", model)])
+        self._order_labels(X, M, raw, k)
+        labels = self.label_map_[raw]
+        self.labels_ = pd.Series(labels, index=X.index, name="segment")
+        self.n_segments_ = k
+        ev = self._sample(len(Z), min(self.silhouette_sample, len(Z)), 2)
+        self._Z_sample, self._labels_sample = Z[ev], labels[ev]
+        self.silhouette_ = (float(silhouette_score(Z[ev], labels[ev]))
+                            if len(set(labels[ev])) > 1 else float("nan"))
+        self._profile = self._make_profile(X, M, Z, labels)
+        self.names_ = self._profile["name"].to_dict()
+
+    def _value_col(self, X: pd.DataFrame) -> str | None:
+        if self.value_column is not None:
+            return self.value_column
+        for c in ("total_spend", "monetary", "monetary_value", "lt_monetary_value"):
+            if c in X.columns:
+                return c
+        return next((c for c in self.features_ if feature_family(c) == "value"), None)
+
+    def _order_labels(self, X, M, raw, k) -> None:
+        col = self._value_col(X)
+        if col is not None and col in X.columns:
+            v = X[col].to_numpy(dtype=np.float64)
+            key = np.bincount(raw, weights=v, minlength=k) / np.maximum(
+                np.bincount(raw, minlength=k), 1)
+        else:
+            key = np.bincount(raw, minlength=k).astype(float)
+        order = np.argsort(-key, kind="stable")
+        self.label_map_ = np.empty(k, dtype=np.int64)
+        self.label_map_[order] = np.arange(k)
+
+    def _make_profile(self, X, M, Z, labels) -> pd.DataFrame:
+        k = len(self.label_map_)
+        counts = np.bincount(labels, minlength=k)
+        prof = pd.DataFrame({"size": counts, "share": counts / counts.sum()},
+                            index=pd.RangeIndex(k, name="segment"))
+        col = self._value_col(X)
+        if col is not None and col in X.columns:
+            rev = np.bincount(labels, weights=X[col].to_numpy(dtype=np.float64), minlength=k)
+            prof["revenue_share"] = rev / rev.sum() if rev.sum() else 0.0
+        g = M.groupby(labels)
+        means, medians = g.mean(), g.median()
+        for c in M.columns:
+            prof[f"{c}_mean"] = means[c]
+            prof[f"{c}_median"] = medians[c]
+        centres = pd.DataFrame(Z, columns=self.features_).groupby(labels).mean()
+        centres = centres.reindex(range(k))
+        self.centres_ = centres
+        names = segment_names(centres)
+        prof.insert(0, "name", [names[i] for i in prof.index])
+        return prof
+
+    # ------------------------------------------------------------------ predict
+    def _check(self):
+        if not hasattr(self, "pipeline_"):
+            raise NotFittedError("Segmenter is not fitted yet: call fit() first")
+
+    def predict(self, X: pd.DataFrame) -> pd.Series:
+        """Segment numbers for new customers (same fitted scaling and clusters)."""
+        self._check()
+        M = self._matrix(X, self.features_)
+        with self._threads():
+            raw = self.pipeline_.predict(M)
+        return pd.Series(self.label_map_[raw], index=X.index, name="segment")
+
+    def predict_names(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``segment`` and ``segment_name`` for each customer of ``X``."""
+        seg = self.predict(X)
+        return pd.DataFrame({"segment": seg, "segment_name": seg.map(self.names_)})
+
+    def fit_predict(self, X: pd.DataFrame, y=None) -> pd.Series:
+        """``fit(X).labels_``."""
+        return self.fit(X).labels_
+
+    def profile(self) -> pd.DataFrame:
+        """Per segment: ``name``, ``size``, ``share``, ``revenue_share`` and the mean and
+        median of each feature (index = segment number, 0 = highest value)."""
+        self._check()
+        return self._profile.copy()
+
+    # ---------------------------------------------------------------- stability
+    def stability(self, X: pd.DataFrame, n_boot: int = 5, sample_size: int | None = None
+                  ) -> dict:
+        """Adjusted Rand index between the fitted segments and bootstrap refits.
+
+        Each refit (same k, same scaling) uses a bootstrap sample of ``sample_size``
+        customers (default ``self.sample_size``) and labels a fixed evaluation sample; its ARI
+        against the fitted labels of that sample is recorded (1 = identical partitions).
+
+        Returns
+        -------
+        dict
+            ``ari_mean``, ``ari_min``, ``ari`` (list), ``n_boot``. Also stored in
+            ``stability_``.
+        """
+        with self._threads():
+            return self._stability(X, n_boot, sample_size)
+
+    def _stability(self, X, n_boot, sample_size) -> dict:
+        self._check()
+        M = self._matrix(X, self.features_)
+        Z = self.pipeline_.named_steps["preprocess"].transform(M)
+        base = self.predict(X).to_numpy()
+        ev = self._sample(len(Z), min(self.silhouette_sample, len(Z)), 3)
+        size = min(sample_size or self.sample_size, len(Z))
+        rng = np.random.default_rng(self.random_state + 4)
+        scores = []
+        for b in track(range(n_boot), "Bootstrap stability", total=n_boot):
+            idx = rng.choice(len(Z), size=size, replace=True)
+            model = self._cluster_model(self.n_segments_, size)
+            model.set_params(random_state=self.random_state + 100 + b)
+            model.fit(Z[idx])
+            scores.append(float(adjusted_rand_score(base[ev], model.predict(Z[ev]))))
+        self.stability_ = {"ari_mean": float(np.mean(scores)), "ari_min": float(np.min(scores)),
+                           "ari": scores, "n_boot": n_boot}
+        return self.stability_
+
+    # -------------------------------------------------------------------- plots
+    def plot_projection(self, max_points: int = 5000):
+        """2-D PCA projection of (a sample of) the scaled customers, coloured by segment."""
+        import matplotlib.pyplot as plt
+        from sklearn.decomposition import PCA
+
+        self._check()
+        Z, lab = self._Z_sample[:max_points], self._labels_sample[:max_points]
+        fig, ax = plt.subplots(figsize=(7, 5.5))
+        if Z.shape[1] >= 2:
+            pca = PCA(n_components=2, random_state=self.random_state).fit(Z)
+            P = pca.transform(Z)
+            ev = pca.explained_variance_ratio_
+            ax.set_xlabel(f"PC1 ({ev[0]:.0%} of variance)")
+            ax.set_ylabel(f"PC2 ({ev[1]:.0%} of variance)")
+        else:
+            P = np.column_stack([Z[:, 0], np.zeros(len(Z))])
+            ax.set_xlabel(self.features_[0] + " (scaled)")
+        for s in range(self.n_segments_):
+            m = lab == s
+            ax.scatter(P[m, 0], P[m, 1], s=6, alpha=0.5, label=f"{s}: {self.names_[s]}")
+        ax.set_title(f"Segments ({self.method}, k={self.n_segments_})")
+        ax.legend(fontsize=7, markerscale=2, loc="best")
+        fig.tight_layout()
+        return fig
+
+    def plot_k_scores(self):
+        """The k search: silhouette (k-means) or BIC (mixture) by k, chosen k marked."""
+        import matplotlib.pyplot as plt
+
+        self._check()
+        col = "silhouette" if "silhouette" in self.k_scores_ else "bic"
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        if col in self.k_scores_:
+            ax.plot(self.k_scores_["k"], self.k_scores_[col], marker="o")
+            ax.axvline(self.n_segments_, color="grey", ls="--", label=f"chosen k={self.n_segments_}")
+            ax.set_ylabel(col)
+            ax.legend()
+        ax.set_xlabel("k")
+        ax.set_title("Choice of the number of segments")
+        fig.tight_layout()
+        return fig
+
+    # ------------------------------------------------------------ tracking / IO
+    def log_to(self, run) -> None:
+        """Log parameters, metrics (silhouette, k scores, segment sizes), profile and plots
+        to a :class:`crm_ml.tracking.TrackedRun` (aggregates only; no customer ids)."""
+        import matplotlib.pyplot as plt
+
+        self._check()
+        run.log_params({"method": self.method, "n_segments": self.n_segments,
+                        "k_range": list(self.k_range), "scaling": self.scaling,
+                        "features": ",".join(self.features_),
+                        "transforms": json.dumps(self.transforms_),
+                        "sample_size": self.sample_size, "random_state": self.random_state,
+                        "n_customers": len(self.labels_)})
+        metrics = {"k": self.n_segments_, "silhouette": self.silhouette_}
+        for _, row in self.k_scores_.iterrows():
+            for c in ("silhouette", "bic"):
+                if c in row and pd.notna(row[c]):
+                    metrics[f"k_{c}_{int(row['k'])}"] = row[c]
+        for s, row in self._profile.iterrows():
+            metrics[f"segment_{s}_size"] = row["size"]
+            metrics[f"segment_{s}_share"] = row["share"]
+        if hasattr(self, "stability_"):
+            metrics["stability_ari_mean"] = self.stability_["ari_mean"]
+            metrics["stability_ari_min"] = self.stability_["ari_min"]
+        run.log_metrics(metrics)
+        run.log_table(self._profile, "segment_profile")
+        run.log_dict({int(k): v for k, v in self.names_.items()}, "segment_names.json")
+        for name, fig in (("segment_projection", self.plot_projection()),
+                          ("k_scores", self.plot_k_scores())):
+            run.log_figure(fig, name)
+            plt.close(fig)
+
+    def save(self, directory) -> dict[str, Path]:
+        """Write ``pipeline.skops`` (scaling + clusters, no pickle) and ``spec.json``."""
+        from crm_ml.tracking.serialization import save_json, save_sklearn
+
+        self._check()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        pipe = save_sklearn(self.pipeline_, d / "pipeline.skops")
+        spec = save_json({"features": self.features_, "label_map": self.label_map_.tolist(),
+                          "names": {str(k): v for k, v in self.names_.items()},
+                          "method": self.method, "n_segments": int(self.n_segments_)},
+                         d / "spec.json")
+        return {"pipeline": pipe, "spec": spec}
+
+    def log_model(self, run, registered_name: str | None = "crm-segments"):
+        """Log the fitted segmenter as a pyfunc model (input: customer feature table;
+        output: ``segment``, ``segment_name``) and register it (``challenger``)."""
+        from crm_ml.segmentation.pyfunc import SegmentsModel
+        from crm_ml.tracking import log_pyfunc_model
+
+        self._check()
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = self.save(tmp)
+            return log_pyfunc_model(run, SegmentsModel(),
+                                    artifacts={k: str(v) for k, v in paths.items()},
+                                    input_example=self.synthetic_example(),
+                                    name="segments", registered_name=registered_name)
+
+    def synthetic_example(self, n: int = 5) -> pd.DataFrame:
+        """A few synthetic customers (per-segment feature medians; no real rows or ids)."""
+        self._check()
+        rows = [{c: float(self._profile.loc[s, f"{c}_median"]) for c in self.features_}
+                for s in range(min(n, self.n_segments_))]
+        return pd.DataFrame(rows, index=pd.Index([f"example_{i}" for i in range(len(rows))],
+                                                 name="customer_id"))
