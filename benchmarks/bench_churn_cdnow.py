@@ -1,0 +1,134 @@
+"""Churn quality on data nobody here generated: CDNOW (lifetimes' sample, 2,357 customers).
+
+Label: no purchase in the 39 weeks after 1997-09-30; features at 1997-09-30
+(crm_ml.features.build). 5-fold stratified CV ROC-AUC (same folds for every method) of:
+
+* the default ChurnModel (lightgbm and random_forest), no tuning;
+* a tuned logistic regression, random forest and LightGBM (small grids, inner 3-fold CV
+  on the training folds only -- nested CV, so their scores are honest too);
+* the BG/NBD baseline: expected purchases in the next 39 weeks (lifetimes), lower = churn.
+
+Usage: python benchmarks/bench_churn_cdnow.py [--folds 5] [--kind sample]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+os.environ.setdefault("CRM_ML_PROGRESS", "0")
+
+AS_OF = "1997-09-30"
+HORIZON_DAYS = 39 * 7
+
+
+def load(kind: str):
+    from crm_ml.datasets import load_cdnow
+
+    return load_cdnow(kind)
+
+
+def bgnbd_expected(tx: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """Expected purchases in the 39 weeks after as_of from a BG/NBD fit (weekly units)."""
+    from lifetimes import BetaGeoFitter
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    hist = tx.loc[tx["timestamp"] <= pd.Timestamp(AS_OF)]
+    summ = summary_data_from_transaction_data(hist, "customer_id", "timestamp",
+                                              observation_period_end=AS_OF, freq="W")
+    bg = BetaGeoFitter(penalizer_coef=0.0).fit(summ["frequency"], summ["recency"], summ["T"])
+    exp = bg.conditional_expected_number_of_purchases_up_to_time(
+        39, summ["frequency"], summ["recency"], summ["T"])
+    return exp.reindex(index)
+
+
+def main(argv=None) -> pd.DataFrame:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--kind", default="sample", choices=["sample", "master"])
+    args = ap.parse_args(argv)
+
+    import lightgbm as lgb
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    import crm_ml as cm
+
+    tx = load(args.kind)
+    X = cm.features.build(tx, AS_OF)
+    y = cm.churn.make_labels(tx, AS_OF, HORIZON_DAYS).reindex(X.index)
+    print(f"CDNOW {args.kind}: {len(X)} customers, {X.shape[1]} features, "
+          f"churn rate {y.mean():.3f} (label: no purchase in 39 weeks after {AS_OF})")
+    bg = bgnbd_expected(tx, X.index)
+
+    def signed_log(a):
+        return np.sign(a) * np.log1p(np.abs(a))
+
+    lr = GridSearchCV(make_pipeline(SimpleImputer(strategy="median", add_indicator=True),
+                                    FunctionTransformer(signed_log), StandardScaler(),
+                                    LogisticRegression(max_iter=2000)),
+                      {"logisticregression__C": [0.001, 0.01, 0.1, 1.0, 10.0]},
+                      scoring="roc_auc", cv=3)
+    rf = GridSearchCV(RandomForestClassifier(n_estimators=300, n_jobs=2, random_state=0),
+                      {"min_samples_leaf": [1, 5, 20, 50], "max_features": ["sqrt", 0.5]},
+                      scoring="roc_auc", cv=3)
+    gbm = GridSearchCV(lgb.LGBMClassifier(learning_rate=0.05, n_jobs=1, random_state=0,
+                                          verbose=-1),
+                       {"num_leaves": [4, 15, 31], "n_estimators": [100, 300],
+                        "min_child_samples": [20, 50]},
+                       scoring="roc_auc", cv=3)
+    contenders = {
+        "ChurnModel lightgbm (default)": lambda: cm.churn.ChurnModel("lightgbm", track=False),
+        "ChurnModel random_forest (default)": lambda: cm.churn.ChurnModel("random_forest",
+                                                                           track=False),
+        "logistic regression (tuned)": lambda: lr,
+        "random forest (tuned)": lambda: rf,
+        "LightGBM (tuned)": lambda: gbm,
+    }
+    folds = StratifiedKFold(args.folds, shuffle=True, random_state=0)
+    Xn = X.astype(float)
+    scores: dict[str, list[float]] = {k: [] for k in [*contenders, "BG/NBD expected purchases"]}
+    seconds = dict.fromkeys(scores, 0.0)
+    for i, (tr, te) in enumerate(folds.split(Xn, y)):
+        for name, make in contenders.items():
+            t = time.perf_counter()
+            est = make()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if name.startswith("ChurnModel"):
+                    est.fit(X.iloc[tr], y.iloc[tr])
+                    p = est.predict_proba(X.iloc[te]).to_numpy()
+                else:
+                    est.fit(Xn.iloc[tr], y.iloc[tr])
+                    p = est.predict_proba(Xn.iloc[te])[:, 1]
+            seconds[name] += time.perf_counter() - t
+            scores[name].append(roc_auc_score(y.iloc[te], p))
+        scores["BG/NBD expected purchases"].append(roc_auc_score(y.iloc[te], -bg.iloc[te]))
+        print(f"fold {i + 1}: " + ", ".join(f"{k.split(' (')[0]} {v[-1]:.3f}"
+                                           for k, v in scores.items()))
+    res = pd.DataFrame({"roc_auc_mean": {k: np.mean(v) for k, v in scores.items()},
+                        "roc_auc_std": {k: np.std(v) for k, v in scores.items()},
+                        "fit_seconds": seconds}).sort_values("roc_auc_mean", ascending=False)
+    res["vs_bgnbd"] = res["roc_auc_mean"] - res.loc["BG/NBD expected purchases", "roc_auc_mean"]
+    print(f"\nBG/NBD on all customers (no CV): {roc_auc_score(y, -bg):.3f}")
+    print(res.round(4).to_string())
+    best_tuned = res.loc[[k for k in res.index if "tuned" in k], "roc_auc_mean"].max()
+    for k in res.index:
+        if k.startswith("ChurnModel"):
+            print(f"{k}: {res.loc[k, 'roc_auc_mean']:.4f} vs best tuned {best_tuned:.4f} "
+                  f"(ratio {res.loc[k, 'roc_auc_mean'] / best_tuned:.4f})")
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,563 @@
+"""ChurnModel: LightGBM or random forest on any customer table, calibrated on held-out folds.
+
+How :meth:`ChurnModel.fit` works
+    1. The table is encoded by :class:`~crm_ml.churn.preprocess.TabularPreprocessor`
+       (categoricals, missing values, unseen categories handled; no user preprocessing).
+    2. With ``calibrate=True`` the data are split into ``cv`` stratified folds. For each fold a
+       model is trained on the other folds (LightGBM: early stopping on an inner validation
+       split) and scores the held-out fold, giving an honest raw score (log-odds) for every row.
+    3. A calibrator (Platt or isotonic) is fitted on those held-out scores vs. the labels.
+    4. One final model is trained on all rows (LightGBM: with the mean early-stopped number of
+       trees) and its raw scores pass through the calibrator. This is scikit-learn's
+       ``CalibratedClassifierCV(ensemble=False)`` scheme, so there is one model to explain.
+
+Class imbalance: with ``class_weight="auto"`` classes are re-weighted to balance when the
+minority class is below 20 % of rows; calibration then restores true probabilities.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crm_ml._logging import get_logger
+from crm_ml.churn.calibration import ScoreCalibrator, _sigmoid
+from crm_ml.churn.preprocess import TabularPreprocessor, as_customer_frame
+from crm_ml.errors import DataValidationError, NotFittedError
+
+log = get_logger("churn")
+
+ALGORITHMS = ("lightgbm", "random_forest")
+
+
+def _logit(p):
+    p = np.clip(np.asarray(p, dtype=float), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+class ChurnModel:
+    """Churn probability for every customer, calibrated so that 0.7 means 70 %.
+
+    Parameters
+    ----------
+    algorithm : {"lightgbm", "random_forest"}, default "lightgbm"
+    calibrate : bool, default True
+        Calibrate probabilities on held-out folds (see module docstring).
+    calibration : {"auto", "sigmoid", "isotonic"}, default "auto"
+        ``auto``: isotonic with >= 5,000 rows, Platt (sigmoid) below.
+    cv : int, default 5
+        Folds used for the held-out scores that calibration is fitted on.
+    class_weight : {"auto", "balanced", None}, default "auto"
+    n_estimators : int, optional
+        Trees. Default: LightGBM picks the number by early stopping (at most 2,000);
+        random forest uses 200.
+    learning_rate : float, default 0.05
+        LightGBM only.
+    num_leaves : int, optional
+        LightGBM only. Default grows with the data: 4 below 10,000 rows, 15 below 200,000,
+        31 above (small churn tables reward shallow trees; see benchmarks/bench_churn_cdnow.py).
+    min_child_samples : int, optional
+        Minimum rows per leaf, both algorithms. Default ``clip(n_rows // 40, 5, 50)``.
+    early_stopping_rounds : int, default 50
+    validation_fraction : float, default 0.15
+        Share of the training rows held out for early stopping.
+    max_categories : int, default 30
+        Levels kept per categorical column.
+    params : dict, optional
+        Extra LightGBM parameters or ``RandomForestClassifier`` arguments (override defaults).
+    random_state : int, default 0
+        Seeds folds, bagging and trees: same data and seed give identical probabilities.
+    n_jobs : int, optional
+        Threads. Default: LightGBM uses one thread below 50,000 rows (threads cost more than
+        they save on small data, especially on a busy machine) and all cores above; the random
+        forest uses 2.
+    track : bool, optional
+        Log fits to MLflow (default: the global switch, :func:`crm_ml.tracking.tracking_enabled`).
+
+    Attributes
+    ----------
+    preprocessor_, calibrator_ (None when ``calibrate=False``), booster_ (LightGBM) or
+    forest_ (random forest), feature_names_in_, n_estimators_, cv_metrics_ (metrics of the
+    held-out scores), oof_proba_ (held-out calibrated probabilities), run_id_ (MLflow),
+    model_uri_, registered_version_.
+    """
+
+    def __init__(self, algorithm: str = "lightgbm", calibrate: bool = True,
+                 calibration: str = "auto", cv: int = 5, class_weight: str | None = "auto",
+                 n_estimators: int | None = None, learning_rate: float = 0.05,
+                 num_leaves: int | None = None, min_child_samples: int | None = None,
+                 early_stopping_rounds: int = 50, validation_fraction: float = 0.15,
+                 max_categories: int = 30, params: dict | None = None, random_state: int = 0,
+                 n_jobs: int | None = None, track: bool | None = None):
+        self.algorithm = algorithm
+        self.calibrate = calibrate
+        self.calibration = calibration
+        self.cv = cv
+        self.class_weight = class_weight
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.max_categories = max_categories
+        self.params = params
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.track = track
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    def get_params(self, deep: bool = True) -> dict:
+        """Constructor parameters (scikit-learn convention)."""
+        return {k: getattr(self, k) for k in (
+            "algorithm", "calibrate", "calibration", "cv", "class_weight", "n_estimators",
+            "learning_rate", "num_leaves", "min_child_samples", "early_stopping_rounds",
+            "validation_fraction", "max_categories", "params", "random_state", "n_jobs",
+            "track")}
+
+    def set_params(self, **params) -> ChurnModel:
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ValueError(f"ChurnModel has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        return f"ChurnModel(algorithm={self.algorithm!r}, calibrate={self.calibrate})"
+
+    def _check_fitted(self):
+        if not hasattr(self, "preprocessor_"):
+            raise NotFittedError("ChurnModel is not fitted yet: call fit(X, y) first")
+
+    # ------------------------------------------------------------------ inputs
+    @staticmethod
+    def _check_y(X: pd.DataFrame, y) -> np.ndarray:
+        if isinstance(y, pd.DataFrame):
+            if y.shape[1] != 1:
+                raise DataValidationError("y: expected one label column", column="y",
+                                          rule="one column")
+            y = y.iloc[:, 0]
+        if isinstance(y, pd.Series) and not y.index.equals(X.index):
+            missing = X.index.difference(y.index)
+            if len(missing):
+                raise DataValidationError(
+                    f"y: no label for {len(missing)} customer(s) of X", column="y",
+                    rule="label for every row", rows=missing[:5].tolist())
+            y = y.reindex(X.index)
+        y = pd.Series(np.asarray(y)).astype(object)
+        if len(y) != len(X):
+            raise DataValidationError(f"y: {len(y)} labels for {len(X)} rows", column="y",
+                                      rule="same length")
+        if y.isna().any():
+            raise DataValidationError("y: labels must not be missing", column="y",
+                                      rule="not null", rows=X.index[y.isna().to_numpy()][:5].tolist())
+        try:
+            yv = y.astype(float).to_numpy()
+        except (TypeError, ValueError) as exc:
+            raise DataValidationError("y: labels must be 0/1 or True/False", column="y",
+                                      rule="binary") from exc
+        bad = ~np.isin(yv, (0.0, 1.0))
+        if bad.any():
+            raise DataValidationError("y: labels must be 0/1 or True/False", column="y",
+                                      rule="binary", rows=X.index[bad][:5].tolist())
+        classes = np.unique(yv)
+        if len(classes) < 2:
+            raise DataValidationError(
+                f"y: only one class ({int(classes[0])}) present; a churn model needs both "
+                "churners (1) and non-churners (0). Use a longer history or horizon.",
+                column="y", rule="two classes")
+        return yv.astype(int)
+
+    def _weights(self, y: np.ndarray) -> np.ndarray | None:
+        cw = self.class_weight
+        rate = y.mean()
+        minority = min(rate, 1 - rate)
+        if cw == "balanced" or (cw == "auto" and minority < 0.2):
+            w = np.where(y == 1, 0.5 / rate, 0.5 / (1 - rate))
+            return w
+        if cw not in (None, "auto", "balanced"):
+            raise DataValidationError(f"class_weight: unknown value {cw!r}",
+                                      column="class_weight", rule="auto|balanced|None")
+        return None
+
+    # ------------------------------------------------------------------ estimators
+    def _lgb_params(self) -> dict:
+        p = {"objective": "binary", "learning_rate": self.learning_rate,
+             "num_leaves": self._leaves, "min_data_in_leaf": self._min_leaf,
+             "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
+             "lambda_l2": 1.0, "min_data_per_group": 20, "cat_smooth": 10.0,
+             "seed": self.random_state, "deterministic": True, "force_col_wise": True,
+             "num_threads": self._threads, "verbose": -1}
+        p.update(self.params or {})
+        return p
+
+    def _train_lgb(self, X, y, w, rounds, valid=None):
+        import lightgbm as lgb
+
+        cats = self.preprocessor_.categorical_indices()
+        names = [f"f{i}" for i in range(X.shape[1])]
+        ds = lgb.Dataset(X, y, weight=w, feature_name=names, categorical_feature=cats,
+                         free_raw_data=True)
+        kw = {}
+        if valid is not None:
+            Xv, yv, wv = valid
+            vds = lgb.Dataset(Xv, yv, weight=wv, reference=ds, feature_name=names,
+                              categorical_feature=cats)
+            kw = {"valid_sets": [vds], "callbacks": [
+                lgb.early_stopping(self.early_stopping_rounds, verbose=False)]}
+        booster = lgb.train(self._lgb_params(), ds, num_boost_round=rounds, **kw)
+        best = booster.best_iteration if valid is not None and booster.best_iteration else rounds
+        return booster, int(best)
+
+    def _fit_one(self, X, y, w, rounds=None):
+        """Fit one model; returns (estimator, n_trees). ``rounds=None`` -> early stopping."""
+        if self.algorithm == "random_forest":
+            from sklearn.ensemble import RandomForestClassifier
+
+            kw = {"n_estimators": self.n_estimators or 200, "max_features": "sqrt",
+                  "min_samples_leaf": self._min_leaf,
+                  "n_jobs": 2 if self.n_jobs is None else self.n_jobs,
+                  "random_state": self.random_state}
+            kw.update(self.params or {})
+            with warnings.catch_warnings():  # joblib/sklearn config-propagation noise
+                warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed")
+                rf = RandomForestClassifier(**kw).fit(X, y, sample_weight=w)
+            return rf, rf.n_estimators
+        if rounds is not None:
+            return self._train_lgb(X, y, w, rounds)
+        if self.n_estimators is not None:
+            return self._train_lgb(X, y, w, self.n_estimators)
+        from sklearn.model_selection import train_test_split
+
+        idx = np.arange(len(y))
+        try:
+            tr, va = train_test_split(idx, test_size=self.validation_fraction, stratify=y,
+                                      random_state=self.random_state)
+        except ValueError:  # too few rows of a class for an inner split
+            return self._train_lgb(X, y, w, 200)
+        wt = None if w is None else w[tr]
+        wv = None if w is None else w[va]
+        return self._train_lgb(X[tr], y[tr], wt, 2000, valid=(X[va], y[va], wv))
+
+    def _raw(self, est, X) -> np.ndarray:
+        """Raw score: LightGBM log-odds, or the logit of the forest's probability."""
+        if self.algorithm == "random_forest":
+            return _logit(self._forest_proba(est, X))
+        return est.predict(X, raw_score=True)
+
+    @staticmethod
+    def _forest_proba(est, X):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed")
+            return est.predict_proba(X)[:, 1]
+
+    # ------------------------------------------------------------------ fit / predict
+    def fit(self, X: pd.DataFrame, y, *, registered_name: str | None = None) -> ChurnModel:
+        """Fit on a customer table ``X`` (index or column customer_id) and 0/1 labels ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Any customer table: :func:`crm_ml.features.build` output or your own columns
+            (numeric, categorical, object, datetime; missing values allowed).
+        y : Series or array
+            1 = churned. A Series is aligned to ``X`` by customer_id.
+        registered_name : str, optional
+            When tracking is on, also register the logged pyfunc model under this name
+            (the new version gets the ``challenger`` alias).
+
+        Returns
+        -------
+        self
+        """
+        if self.algorithm not in ALGORITHMS:
+            raise DataValidationError(f"algorithm: must be one of {ALGORITHMS}, got "
+                                      f"{self.algorithm!r}", column="algorithm",
+                                      rule="lightgbm|random_forest")
+        X = as_customer_frame(X)
+        yv = self._check_y(X, y)
+        self.preprocessor_ = TabularPreprocessor(one_hot=self.algorithm == "random_forest",
+                                                 max_categories=self.max_categories)
+        Xe = self.preprocessor_.fit_transform(X).to_numpy(dtype=float)
+        self.feature_names_in_ = list(self.preprocessor_.columns_)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.classes_ = np.array([0, 1])
+        w = self._weights(yv)
+        n = len(yv)
+        self._leaves = self.num_leaves or (4 if n < 10_000 else 15 if n < 200_000 else 31)
+        self._min_leaf = self.min_child_samples or int(np.clip(n // 40, 5, 50))
+        self._threads = (self.n_jobs if self.n_jobs is not None
+                         else 1 if len(yv) < 50_000 else 0)  # 0 = LightGBM's default (all)
+        self.calibrator_ = None
+        oof = None
+        trees = []
+        if self.calibrate:
+            from sklearn.model_selection import StratifiedKFold
+
+            n_min = int(min(yv.sum(), len(yv) - yv.sum()))
+            k = min(self.cv, n_min)
+            if k < 2:
+                raise DataValidationError(
+                    "y: calibration needs at least 2 rows of each class; pass calibrate=False",
+                    column="y", rule="two rows per class")
+            oof = np.empty(len(yv))
+            folds = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
+            for tr, te in folds.split(Xe, yv):
+                est, nt = self._fit_one(Xe[tr], yv[tr], None if w is None else w[tr])
+                oof[te] = self._raw(est, Xe[te])
+                trees.append(nt)
+            self.calibrator_ = ScoreCalibrator(self.calibration).fit(oof, yv)
+        if self.algorithm == "lightgbm":
+            if not trees:
+                _, nt = self._fit_one(Xe, yv, w)
+                trees.append(nt)
+            rounds = self.n_estimators or max(int(round(np.mean(trees))), 1)
+            self.booster_, self.n_estimators_ = self._fit_one(Xe, yv, w, rounds=rounds)
+        else:
+            self.forest_, self.n_estimators_ = self._fit_one(Xe, yv, w)
+        self.base_rate_ = float(yv.mean())
+        self.cv_metrics_ = {}
+        self.oof_proba_ = None
+        if oof is not None:
+            from crm_ml.churn.evaluation import evaluate_predictions
+
+            self.oof_proba_ = pd.Series(self.calibrator_.transform(oof), index=X.index,
+                                        name="churn_probability")
+            ev = evaluate_predictions(yv, self.oof_proba_.to_numpy())
+            self.cv_metrics_ = {k: v for k, v in ev.items() if np.isscalar(v)}
+        self._stats_ = self._feature_stats(X)
+        self.run_id_ = self.model_uri_ = self.registered_version_ = None
+        self._log_fit(X, yv, registered_name)
+        return self
+
+    def _feature_stats(self, X: pd.DataFrame) -> dict:
+        """Aggregate per-column statistics (medians, quartiles, levels) for synthetic examples."""
+        stats = {}
+        for c in self.feature_names_in_:
+            kind = self.preprocessor_.kinds_[c]
+            if kind == "categorical":
+                stats[c] = {"kind": kind, "levels": self.preprocessor_.categories_[c][:2]}
+            elif kind == "numeric":
+                v = pd.to_numeric(X[c], errors="coerce").astype(float)
+                q = v.quantile([0.25, 0.5, 0.75]).round(0 if v.abs().max() > 10 else 2)
+                stats[c] = {"kind": kind, "q": [float(x) for x in q.fillna(0)]}
+            else:
+                stats[c] = {"kind": kind}
+        return stats
+
+    def raw_score(self, X: pd.DataFrame) -> pd.Series:
+        """Uncalibrated score: LightGBM log-odds, or logit of the forest's probability."""
+        self._check_fitted()
+        X = as_customer_frame(X)
+        Xe = self.preprocessor_.transform(X).to_numpy(dtype=float)
+        est = self.booster_ if self.algorithm == "lightgbm" else self.forest_
+        return pd.Series(self._raw(est, Xe), index=X.index, name="raw_score")
+
+    def predict_proba(self, X: pd.DataFrame) -> pd.Series:
+        """Churn probability per customer.
+
+        Returns
+        -------
+        Series
+            ``churn_probability`` indexed by customer_id (the index of ``X``).
+        """
+        self._check_fitted()
+        X = as_customer_frame(X)
+        Xe = self.preprocessor_.transform(X).to_numpy(dtype=float)
+        if self.algorithm == "lightgbm":
+            raw = self.booster_.predict(Xe, raw_score=True)
+            p = self.calibrator_.transform(raw) if self.calibrator_ else _sigmoid(raw)
+        else:
+            prob = self._forest_proba(self.forest_, Xe)
+            p = self.calibrator_.transform(_logit(prob)) if self.calibrator_ else prob
+        return pd.Series(p, index=X.index, name="churn_probability")
+
+    def predict(self, X: pd.DataFrame, threshold: float | None = None, *,
+                benefit: float | None = None, cost: float | None = None,
+                success_rate: float | None = None,
+                contact_rate: float | None = None) -> pd.Series:
+        """Flag customers to act on (1) or not (0).
+
+        The threshold is, in order of precedence: ``threshold`` if given; the expected-profit
+        break-even ``cost / (success_rate * benefit)`` if ``benefit``, ``cost`` and
+        ``success_rate`` are given (:func:`crm_ml.churn.policy.profit_threshold`); the
+        probability that flags the riskiest ``contact_rate`` share; otherwise 0.5.
+
+        Returns
+        -------
+        Series
+            ``churn_flag`` (0/1) indexed by customer_id; the threshold used is in
+            ``result.attrs["threshold"]``.
+        """
+        from crm_ml.churn.policy import contact_rate_threshold, profit_threshold
+
+        p = self.predict_proba(X)
+        if threshold is None:
+            if any(v is not None for v in (benefit, cost, success_rate)):
+                threshold = profit_threshold(benefit, cost, success_rate)
+            elif contact_rate is not None:
+                threshold = contact_rate_threshold(p, contact_rate)
+            else:
+                threshold = 0.5
+        out = (p >= threshold).astype(int).rename("churn_flag")
+        out.attrs["threshold"] = float(threshold)
+        return out
+
+    # ------------------------------------------------------------------ evaluate / explain
+    def evaluate(self, X: pd.DataFrame, y, *, plots: bool = True) -> dict:
+        """Metrics on labelled data (use held-out data for honest numbers).
+
+        Returns
+        -------
+        dict
+            ``roc_auc``, ``pr_auc``, ``brier``, ``log_loss``, ``base_rate``, ``n``,
+            ``lift_top_decile``, ``capture_top_decile``, ``expected_calibration_error``,
+            ``deciles`` and ``calibration`` (DataFrames) and, with ``plots=True``, ``figures``:
+            dict of matplotlib Figures ``roc``, ``pr``, ``calibration``, ``gains``.
+        """
+        from crm_ml.churn.evaluation import evaluate_predictions, evaluation_figures
+
+        self._check_fitted()
+        X = as_customer_frame(X)
+        yv = self._check_y(X, y)
+        p = self.predict_proba(X).to_numpy()
+        out = evaluate_predictions(yv, p)
+        if plots:
+            out["figures"] = evaluation_figures(yv, p, label=self.algorithm)
+        return out
+
+    def explain(self, X: pd.DataFrame, top_k: int = 3, *, method: str = "auto"):
+        """SHAP explanation: global importance and each customer's top drivers in plain words.
+
+        SHAP values explain the *uncalibrated* model: LightGBM's raw log-odds (calibration is a
+        monotone map on top, so the drivers and their signs are the same), or the random
+        forest's churn probability. ``method="auto"`` uses LightGBM's built-in
+        ``pred_contrib`` (the same TreeSHAP values as ``shap.TreeExplainer``, faster) and
+        ``shap.TreeExplainer`` for the random forest; ``method="shap"`` forces SHAP.
+
+        Returns
+        -------
+        crm_ml.explain.Explanation
+            ``.reasons`` (per customer: churn_probability, reason_1..k, feature_1..k,
+            shap_1..k), ``.shap_values``, ``.importance()``, ``.plot_importance()``,
+            ``.plot_beeswarm()``.
+        """
+        from crm_ml.explain import explain_model
+
+        self._check_fitted()
+        return explain_model(self, as_customer_frame(X), top_k=top_k, method=method)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory) -> dict:
+        """Save in native formats: ``model.txt`` (LightGBM) or ``model.skops`` (forest) and
+        ``spec.json`` (preprocessing, calibration, parameters). Returns the paths."""
+        self._check_fitted()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        from crm_ml.tracking.serialization import save_lightgbm, save_sklearn
+
+        if self.algorithm == "lightgbm":
+            model_path = save_lightgbm(self.booster_, d / "model.txt")
+        else:
+            model_path = save_sklearn(self.forest_, d / "model.skops")
+        params = {k: v for k, v in self.get_params().items() if k != "params"}
+        spec = {"format": 1, "algorithm": self.algorithm, "params": params,
+                "extra_params": self.params or {},
+                "preprocessor": self.preprocessor_.to_dict(),
+                "calibrator": self.calibrator_.to_dict() if self.calibrator_ else None,
+                "n_estimators": self.n_estimators_, "base_rate": self.base_rate_,
+                "feature_stats": self._stats_}
+        spec_path = d / "spec.json"
+        spec_path.write_text(json.dumps(spec, indent=1, default=str))
+        return {"model": str(model_path), "spec": str(spec_path)}
+
+    @classmethod
+    def load(cls, directory=None, *, model_path=None, spec_path=None) -> ChurnModel:
+        """Load a model written by :meth:`save` (a directory, or the two file paths)."""
+        if directory is not None:
+            d = Path(directory)
+            spec_path = d / "spec.json"
+        spec = json.loads(Path(spec_path).read_text())
+        self = cls(**spec["params"], params=spec.get("extra_params") or None)
+        self.preprocessor_ = TabularPreprocessor.from_dict(spec["preprocessor"])
+        self.feature_names_in_ = list(self.preprocessor_.columns_)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.classes_ = np.array([0, 1])
+        self.calibrator_ = (ScoreCalibrator.from_dict(spec["calibrator"])
+                            if spec["calibrator"] else None)
+        self.n_estimators_ = spec["n_estimators"]
+        self.base_rate_ = spec["base_rate"]
+        self._stats_ = spec.get("feature_stats", {})
+        from crm_ml.tracking.serialization import load_lightgbm, load_sklearn
+
+        if self.algorithm == "lightgbm":
+            self.booster_ = load_lightgbm(model_path or Path(directory) / "model.txt")
+        else:
+            self.forest_ = load_sklearn(model_path or Path(directory) / "model.skops")
+        return self
+
+    def synthetic_example(self, n: int = 3) -> pd.DataFrame:
+        """A SYNTHETIC input example built from aggregate statistics (quartiles, first
+        category levels) -- no real customer row or id. Used as the MLflow input example."""
+        self._check_fitted()
+        rows = {}
+        for c in self.feature_names_in_:
+            st = self._stats_.get(c, {})
+            kind = st.get("kind", "numeric")
+            if kind == "categorical":
+                lv = st.get("levels") or ["unknown"]
+                rows[c] = [lv[i % len(lv)] for i in range(n)]
+            elif kind == "numeric":
+                q = st.get("q", [0.0, 0.0, 0.0])
+                rows[c] = [float(q[i % 3]) for i in range(n)]
+            elif kind == "datetime":
+                rows[c] = pd.to_datetime(["2024-01-01"] * n)
+            else:
+                rows[c] = pd.to_timedelta([1] * n, unit="D")
+        df = pd.DataFrame(rows, index=pd.Index([f"synthetic-{i + 1}" for i in range(n)],
+                                               name="customer_id"))
+        return df
+
+    # ------------------------------------------------------------------ tracking
+    def _log_fit(self, X: pd.DataFrame, y: np.ndarray, registered_name: str | None) -> None:
+        from crm_ml.tracking import start_run
+
+        params = {k: v for k, v in self.get_params().items() if k != "track"}
+        params.update({"n_estimators_fitted": self.n_estimators_, "n_features":
+                       self.n_features_in_, "n_rows": len(X)})
+        with start_run("churn", run_name=f"churn-{self.algorithm}", params=params, data=X,
+                       enabled=self.track) as run:
+            if not run.active:
+                return
+            self.run_id_ = run.run_id
+            run.log_metrics({f"cv_{k}": v for k, v in self.cv_metrics_.items()})
+            run.log_dict({"features": self.feature_names_in_,
+                          "encoded_features": self.preprocessor_.feature_names_out_,
+                          "dropped": self.preprocessor_.dropped_}, "features.json")
+            if self.oof_proba_ is not None:
+                from crm_ml.churn.evaluation import evaluate_predictions, evaluation_figures
+
+                ev = evaluate_predictions(y, self.oof_proba_.to_numpy())
+                run.log_table(ev["deciles"], "cv_deciles")
+                run.log_table(ev["calibration"], "cv_calibration")
+                for name, fig in evaluation_figures(y, self.oof_proba_.to_numpy(),
+                                                    self.algorithm).items():
+                    run.log_figure(fig, f"cv_{name}")
+            try:
+                self.log_model(run, registered_name=registered_name)
+            except ImportError as exc:  # the tracking helper's model logging is missing
+                warnings.warn(f"churn model not logged as pyfunc: {exc}", stacklevel=3)
+
+    def log_model(self, run, registered_name: str | None = None):
+        """Log this model as an MLflow pyfunc model (input: the feature table; output:
+        ``churn_probability``) with a synthetic input example; optionally register it."""
+        from crm_ml.churn.pyfunc import log_churn_model
+
+        result = log_churn_model(self, run, registered_name=registered_name)
+        self.model_uri_ = result.model_uri
+        self.registered_version_ = result.registered_version
+        return result

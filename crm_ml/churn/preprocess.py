@@ -1,0 +1,209 @@
+"""Turn any customer table into a numeric matrix, with a JSON-serialisable specification.
+
+Policies (documented in the README):
+
+* numeric and boolean columns pass through as float; missing values stay NaN (both LightGBM
+  and scikit-learn's random forest handle NaN natively);
+* datetime columns become days since 1970-01-01 (float), timedeltas become days;
+* object, string and categorical columns become categories: the ``max_categories`` most frequent
+  levels are kept, rarer levels map to ``"__other__"``; missing values and levels never seen in
+  training map to NaN (treated as missing) -- unseen categories never raise;
+* identifier-like text columns (almost one level per row) and columns that are empty in
+  training are dropped, with a log message;
+* a ``customer_id`` column becomes the index.
+
+LightGBM receives categories as integer codes declared categorical; the random forest receives
+them one-hot encoded (missing/unseen = all zeros). ``origin_`` maps every encoded column back
+to its input column, so SHAP values can be summed per input column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crm_ml._logging import get_logger
+from crm_ml.errors import DataValidationError
+
+log = get_logger("churn")
+
+OTHER = "__other__"
+
+
+def as_customer_frame(X) -> pd.DataFrame:
+    """Return ``X`` as a DataFrame indexed by customer_id (column moved to the index)."""
+    if isinstance(X, pd.Series):
+        X = X.to_frame()
+    if not isinstance(X, pd.DataFrame):
+        raise DataValidationError(f"X: expected a pandas DataFrame, got {type(X).__name__}",
+                                  column=None, rule="DataFrame")
+    if "customer_id" in X.columns:
+        X = X.set_index("customer_id")
+    return X
+
+
+class TabularPreprocessor:
+    """Encode a customer table for tree models (see module docstring for the policies).
+
+    Parameters
+    ----------
+    one_hot : bool, default False
+        One-hot encode categories (random forest) instead of integer codes (LightGBM).
+    max_categories : int, default 30
+        Levels kept per categorical column; rarer levels become ``"__other__"``.
+    """
+
+    def __init__(self, one_hot: bool = False, max_categories: int = 30):
+        self.one_hot = one_hot
+        self.max_categories = max_categories
+
+    def fit(self, X: pd.DataFrame) -> TabularPreprocessor:
+        X = as_customer_frame(X)
+        self.columns_: list[str] = []
+        self.kinds_: dict[str, str] = {}
+        self.categories_: dict[str, list[str]] = {}
+        self.dropped_: dict[str, str] = {}
+        self.medians_: dict[str, float] = {}
+        n = len(X)
+        for col in X.columns:
+            s = X[col]
+            name = str(col)
+            if s.isna().all():
+                self.dropped_[name] = "empty in training"
+                continue
+            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+                kind = "numeric"
+            elif pd.api.types.is_datetime64_any_dtype(s):
+                kind = "datetime"
+            elif pd.api.types.is_timedelta64_dtype(s):
+                kind = "timedelta"
+            else:
+                kind = "categorical"
+                levels = s.dropna().astype(str)
+                counts = levels.value_counts()
+                if n >= 50 and len(counts) > 0.9 * n and not isinstance(s.dtype,
+                                                                           pd.CategoricalDtype):
+                    self.dropped_[name] = "identifier-like (one level per row)"
+                    continue
+                keep = counts.index[: self.max_categories].tolist()
+                if len(counts) > self.max_categories:
+                    keep.append(OTHER)
+                self.categories_[name] = sorted(keep)
+            self.columns_.append(name)
+            self.kinds_[name] = kind
+            if kind != "categorical":
+                self.medians_[name] = float(np.nanmedian(self._numeric(s, kind)))
+        for name, why in self.dropped_.items():
+            log.info("churn preprocessing: dropped column %r (%s)", name, why)
+        if not self.columns_:
+            raise DataValidationError("X: no usable feature columns", column=None,
+                                      rule="at least one feature")
+        self.feature_names_out_, self.origin_ = [], {}
+        for name in self.columns_:
+            if self.kinds_[name] == "categorical" and self.one_hot:
+                for lvl in self.categories_[name]:
+                    enc = f"{name}={lvl}"
+                    self.feature_names_out_.append(enc)
+                    self.origin_[enc] = name
+            else:
+                self.feature_names_out_.append(name)
+                self.origin_[name] = name
+        return self
+
+    @staticmethod
+    def _numeric(s: pd.Series, kind: str) -> np.ndarray:
+        if kind == "numeric":
+            return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if kind == "datetime":
+            v = pd.to_datetime(s, errors="coerce")
+            if getattr(v.dt, "tz", None) is not None:
+                v = v.dt.tz_convert("UTC").dt.tz_localize(None)
+            out = v.to_numpy().astype("datetime64[ns]").astype(np.int64) / 86_400e9
+            out[v.isna().to_numpy()] = np.nan
+            return out
+        v = pd.to_timedelta(s, errors="coerce")
+        return v.dt.total_seconds().to_numpy(dtype=float, na_value=np.nan) / 86_400.0
+
+    def _codes(self, s: pd.Series, name: str) -> np.ndarray:
+        """Category codes; rare training levels -> "__other__", unseen/missing -> NaN."""
+        cats = pd.Index(self.categories_[name])
+        values = s.astype(str).where(s.notna().to_numpy(), None)
+        idx = cats.get_indexer(values)
+        rare = getattr(self, "rare_levels_", {}).get(name)
+        if rare:
+            is_rare = (idx < 0) & values.isin(rare).to_numpy()
+            idx[is_rare] = cats.get_loc(OTHER)
+        out = idx.astype(float)
+        out[idx < 0] = np.nan
+        return out
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Encode ``X`` into the float matrix the trees were trained on (index kept)."""
+        if not hasattr(self, "columns_"):
+            from crm_ml.errors import NotFittedError
+
+            raise NotFittedError("TabularPreprocessor is not fitted")
+        X = as_customer_frame(X)
+        missing = [c for c in self.columns_ if c not in X.columns]
+        if missing:
+            raise DataValidationError(
+                f"X: missing feature column(s) {missing[:5]} the model was trained on",
+                column=missing[0], rule="required feature")
+        cols = {}
+        for name in self.columns_:
+            s = X[name]
+            kind = self.kinds_[name]
+            if kind != "categorical":
+                cols[name] = self._numeric(s, kind)
+                continue
+            codes = self._codes(s, name)
+            if self.one_hot:
+                for i, lvl in enumerate(self.categories_[name]):
+                    cols[f"{name}={lvl}"] = (codes == i).astype(float)
+            else:
+                cols[name] = codes
+        return pd.DataFrame(cols, index=X.index, columns=self.feature_names_out_)
+
+    def fit_transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        self.fit(X)
+        X = as_customer_frame(X)
+        self.rare_levels_ = {}
+        for name, cats in self.categories_.items():
+            if OTHER in cats:
+                lv = X[name].dropna().astype(str).unique()
+                self.rare_levels_[name] = sorted(set(lv) - set(cats))
+        return self.transform(X)
+
+    def categorical_indices(self) -> list[int]:
+        """Positions of integer-coded categorical columns (LightGBM ``categorical_feature``)."""
+        if self.one_hot:
+            return []
+        return [i for i, c in enumerate(self.feature_names_out_)
+                if self.kinds_.get(c) == "categorical"]
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable state (for the pyfunc model)."""
+        return {"one_hot": self.one_hot, "max_categories": self.max_categories,
+                "columns": self.columns_, "kinds": self.kinds_, "categories": self.categories_,
+                "rare_levels": getattr(self, "rare_levels_", {}), "dropped": self.dropped_,
+                "medians": self.medians_}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TabularPreprocessor:
+        """Rebuild a fitted preprocessor from :meth:`to_dict` output."""
+        self = cls(one_hot=d["one_hot"], max_categories=d["max_categories"])
+        self.columns_, self.kinds_ = list(d["columns"]), dict(d["kinds"])
+        self.categories_ = {k: list(v) for k, v in d["categories"].items()}
+        self.rare_levels_ = {k: list(v) for k, v in d.get("rare_levels", {}).items()}
+        self.dropped_ = dict(d.get("dropped", {}))
+        self.medians_ = dict(d.get("medians", {}))
+        self.feature_names_out_, self.origin_ = [], {}
+        for name in self.columns_:
+            if self.kinds_[name] == "categorical" and self.one_hot:
+                for lvl in self.categories_[name]:
+                    self.feature_names_out_.append(f"{name}={lvl}")
+                    self.origin_[f"{name}={lvl}"] = name
+            else:
+                self.feature_names_out_.append(name)
+                self.origin_[name] = name
+        return self

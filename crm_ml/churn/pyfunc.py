@@ -1,0 +1,59 @@
+"""The churn model as an MLflow pyfunc: feature table in, ``churn_probability`` out.
+
+Artifacts are native formats only: the LightGBM text model (``model.txt``) or the random
+forest in skops format (``model.skops``), plus ``spec.json`` (preprocessing, calibration,
+parameters). The wrapper itself holds no fitted state.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+import mlflow.pyfunc
+import pandas as pd
+
+REGISTERED_NAME = "crm-churn"
+
+
+class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
+    """Pyfunc wrapper around :class:`crm_ml.churn.ChurnModel`.
+
+    Input: the feature table (:func:`crm_ml.features.build` output or the customer table
+    the model was trained on), optionally with a ``customer_id`` column. Output: a DataFrame
+    with ``churn_probability`` (plus ``customer_id`` when the input has it), one row per
+    input row in input order.
+    """
+
+    def load_context(self, context):
+        from crm_ml.churn.model import ChurnModel
+
+        arts = context.artifacts
+        self.model = ChurnModel.load(model_path=arts["model"], spec_path=arts["spec"])
+
+    def predict(self, context, model_input, params=None):
+        df = pd.DataFrame(model_input)
+        ids = df["customer_id"].to_numpy() if "customer_id" in df.columns else None
+        proba = self.model.predict_proba(df)
+        out = pd.DataFrame({"churn_probability": proba.to_numpy(dtype=float)})
+        if ids is not None:
+            out.insert(0, "customer_id", ids)
+        return out
+
+
+def log_churn_model(model, run, registered_name: str | None = None, name: str = "model"):
+    """Log a fitted ChurnModel as a pyfunc in ``run`` (optionally registered as challenger).
+
+    The input example is synthetic (:meth:`ChurnModel.synthetic_example`); no customer row or
+    id is logged.
+    """
+    from crm_ml.tracking import log_pyfunc_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = model.save(tmp)
+        example = model.synthetic_example().reset_index(drop=True)
+        return log_pyfunc_model(
+            run, ChurnPyfuncModel(), artifacts=paths, input_example=example, name=name,
+            registered_name=registered_name,
+            metadata={"module": "churn", "algorithm": model.algorithm,
+                      "output": "churn_probability (calibrated)" if model.calibrate
+                      else "churn_probability"})

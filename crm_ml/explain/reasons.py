@@ -1,0 +1,206 @@
+"""Per-customer reasons in plain words from SHAP values (vectorised for millions of rows).
+
+Each feature built by :func:`crm_ml.features.build` has a phrase template, e.g.
+``recency_days`` -> "no purchase for 142 days (usual gap 30)". Unknown numeric features read
+"<name> = <value>" and categorical attributes "<name> is <level>". Every reason ends with the
+direction of its SHAP value: "(raises churn risk)" for a positive value, "(lowers churn risk)"
+for a negative one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+_WIN = re.compile(r"^(?P<stem>[a-z_]+?)_(?P<w>\d+)d$")
+
+
+def _num(v, digits=0):
+    v = np.asarray(v, dtype=float)
+    if digits == 0:
+        return [f"{x:,.0f}" for x in v]
+    return [f"{x:,.{digits}f}" for x in v]
+
+
+def _static(fmt, digits=0):
+    def f(v, ctx):
+        return [fmt.format(x) for x in _num(v, digits)]
+    return f
+
+
+def _recency(v, ctx):
+    gap = ctx.get("mean_gap_days")
+    out = []
+    gaps = np.full(len(v), np.nan) if gap is None else np.asarray(gap, dtype=float)
+    for x, g in zip(_num(v), gaps, strict=True):
+        out.append(f"no purchase for {x} days" + ("" if np.isnan(g) else f" (usual gap {g:.0f})"))
+    return out
+
+
+def _gap_ratio(v, ctx):
+    gap = ctx.get("mean_gap_days")
+    gaps = np.full(len(v), np.nan) if gap is None else np.asarray(gap, dtype=float)
+    return [f"current gap is {x:.1f}x the usual gap" + ("" if np.isnan(g) else
+                                                         f" of {g:.0f} days")
+            for x, g in zip(np.asarray(v, dtype=float), gaps, strict=True)]
+
+
+def _change(noun):
+    def f(v, ctx, w):
+        out = []
+        for x in np.asarray(v, dtype=float):
+            if x > 0:
+                out.append(f"{noun} up by {x:,.0f} in the last {w} days vs the {w} days before")
+            elif x < 0:
+                out.append(f"{noun} down by {-x:,.0f} in the last {w} days vs the {w} days before")
+            else:
+                out.append(f"{noun} unchanged in the last {w} days vs the {w} days before")
+        return out
+    return f
+
+
+def _windowed(fmt):
+    def f(v, ctx, w):
+        return [fmt.format(x, w=w) for x in _num(v)]
+    return f
+
+
+_TEMPLATES = {
+    "recency_days": _recency,
+    "gap_ratio": _gap_ratio,
+    "tenure_days": _static("customer for {} days"),
+    "n_orders": _static("{} orders in total"),
+    "n_purchase_days": _static("bought on {} different days"),
+    "total_spend": _static("total spend {}"),
+    "avg_order_value": _static("average order value {}"),
+    "n_returns": _static("{} returns"),
+    "return_share": lambda v, c: [f"{x:.0%} of spend returned" for x in np.asarray(v, float)],
+    "mean_gap_days": _static("usually buys every {} days"),
+    "std_gap_days": _static("irregular buying (gaps vary by {} days)"),
+    "max_gap_days": _static("longest gap between purchases {} days"),
+    "orders_per_month": _static("{} orders per month", 1),
+    "n_products": _static("bought {} different products"),
+    "n_channels": _static("uses {} sales channel(s)"),
+    "mean_satisfaction": _static("average satisfaction {}/5", 1),
+    "last_satisfaction": _static("last satisfaction score {}/5"),
+    "mean_resolution_hours": _static("issues take {} hours to resolve on average"),
+    "days_since_last_interaction": _static("no service contact for {} days"),
+    "days_since_signup": _static("signed up {} days ago"),
+}
+
+_WINDOW_TEMPLATES = {
+    "orders": _windowed("{} orders in the last {w} days"),
+    "spend": _windowed("spent {} in the last {w} days"),
+    "orders_change": _change("orders"),
+    "spend_change": _change("spend"),
+    "tickets": _windowed("{} support tickets in the last {w} days"),
+    "complaints": _windowed("{} complaints in the last {w} days"),
+}
+
+_MISSING = {
+    "recency_days": "no purchase history",
+    "gap_ratio": "only one purchase day so far (no usual gap yet)",
+    "mean_gap_days": "only one purchase day so far",
+    "std_gap_days": "fewer than three purchase days",
+    "max_gap_days": "only one purchase day so far",
+    "mean_satisfaction": "no satisfaction score recorded",
+    "last_satisfaction": "no satisfaction score recorded",
+    "mean_resolution_hours": "no resolved service issue recorded",
+    "days_since_last_interaction": "never contacted customer service",
+}
+
+
+def phrases(feature: str, values, context: dict | None = None) -> list[str]:
+    """Plain-words phrases for ``values`` of one feature (NaN -> a "missing" phrase).
+
+    ``context`` maps other feature names to aligned arrays (e.g. ``mean_gap_days`` for the
+    "usual gap" part of the recency phrase).
+    """
+    context = context or {}
+    values = pd.Series(values).reset_index(drop=True)
+    n = len(values)
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if not numeric:
+        return [f"{feature} is {v}" if pd.notna(v) else f"{feature} unknown" for v in values]
+    v = values.to_numpy(dtype=float)
+    out = np.empty(n, dtype=object)
+    miss = np.isnan(v)
+    out[miss] = _MISSING.get(feature, f"{feature} unknown")
+    ok = ~miss
+    if ok.any():
+        ctx = {k: np.asarray(a)[ok] for k, a in context.items()}
+        m = _WIN.match(feature)
+        if feature in _TEMPLATES:
+            texts = _TEMPLATES[feature](v[ok], ctx)
+        elif m and m.group("stem") in _WINDOW_TEMPLATES:
+            texts = _WINDOW_TEMPLATES[m.group("stem")](v[ok], ctx, m.group("w"))
+        else:
+            texts = [f"{feature} = {x:.4g}" for x in v[ok]]
+        out[ok] = texts
+    return out.tolist()
+
+
+def direction(shap_values) -> np.ndarray:
+    """"raises churn risk" / "lowers churn risk" / "no effect" by the sign of SHAP values."""
+    s = np.asarray(shap_values, dtype=float)
+    return np.where(s > 0, "raises churn risk", np.where(s < 0, "lowers churn risk",
+                                                         "no effect"))
+
+
+def top_reasons(shap_values: pd.DataFrame, data: pd.DataFrame, top_k: int = 3,
+                direction_filter: str = "both") -> pd.DataFrame:
+    """Each customer's ``top_k`` drivers in plain words, largest |SHAP| first.
+
+    Parameters
+    ----------
+    shap_values : DataFrame
+        Customers x features (index customer_id).
+    data : DataFrame
+        The feature values, same index and columns.
+    top_k : int
+    direction_filter : {"both", "increase"}
+        ``increase`` keeps only drivers that raise churn risk (a row may then have fewer).
+
+    Returns
+    -------
+    DataFrame
+        Index customer_id; for i = 1..top_k: ``reason_i`` (text ending with the direction),
+        ``feature_i`` and ``shap_i``.
+    """
+    S = shap_values.to_numpy(dtype=float)
+    n, p = S.shape
+    k = min(top_k, p)
+    key = np.abs(S) if direction_filter == "both" else np.where(S > 0, S, -np.inf)
+    if k < p:
+        part = np.argpartition(-key, k - 1, axis=1)[:, :k]
+    else:
+        part = np.tile(np.arange(p), (n, 1))
+    order = np.take_along_axis(part, np.argsort(-np.take_along_axis(key, part, 1), axis=1,
+                                                kind="stable"), 1)
+    cols = list(shap_values.columns)
+    out = {}
+    ctx_cols = [c for c in ("mean_gap_days",) if c in data.columns]
+    for i in range(k):
+        fidx = order[:, i]
+        sv = S[np.arange(n), fidx]
+        if direction_filter != "both":
+            sv = np.where(sv > 0, sv, np.nan)
+        text = np.empty(n, dtype=object)
+        for j in np.unique(fidx):
+            rows = np.flatnonzero(fidx == j)
+            name = cols[j]
+            ctx = {c: data[c].to_numpy()[rows] for c in ctx_cols}
+            text[rows] = phrases(name, data[name].iloc[rows], ctx)
+        dirn = direction(sv)
+        full = np.array([f"{t} ({d})" for t, d in zip(text, dirn, strict=True)], dtype=object)
+        feat = np.array(cols, dtype=object)[fidx]
+        if direction_filter != "both":
+            blank = np.isnan(sv)
+            full[blank] = None
+            feat[blank] = None
+        out[f"reason_{i + 1}"] = full
+        out[f"feature_{i + 1}"] = feat
+        out[f"shap_{i + 1}"] = sv
+    return pd.DataFrame(out, index=shap_values.index)
