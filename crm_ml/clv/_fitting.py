@@ -126,6 +126,34 @@ def _hessian(f, x0: np.ndarray, h: float = 1e-3) -> tuple[np.ndarray, np.ndarray
     return grad, H
 
 
+def _optimise(fitter, kind: str, args, weights, penalizer: float) -> None:
+    """lifetimes' own optimisation (same objective, start, BFGS and tolerance) without the
+    autograd Hessian and variance matrix it computes afterwards (we compute ours)."""
+    from autograd import value_and_grad
+    from lifetimes.utils import ConvergenceError, _check_inputs
+    from scipy.optimize import minimize
+
+    names = SPEND_PARAMS.get(kind) or PURCHASE_PARAMS[kind]
+    if kind == "gamma_gamma":
+        freq, m = (np.asarray(a, dtype=float) for a in args)
+        _check_inputs(freq, monetary_value=m)
+        fargs, scale = (freq, m, weights, penalizer), 1.0
+    else:
+        freq = np.asarray(args[0]).astype(int)
+        rec, T = (np.asarray(a, dtype=float) for a in args[1:])
+        _check_inputs(freq, rec, T)
+        scale = 1.0 / T.max()
+        fargs = (freq, rec * scale, T * scale, weights, penalizer)
+    out = minimize(value_and_grad(fitter._negative_log_likelihood), jac=True, tol=1e-7,
+                   x0=0.1 * np.ones(len(names)), args=fargs)
+    if not out.success:
+        raise ConvergenceError(str(out.message))
+    theta = np.exp(out.x)
+    if kind != "gamma_gamma":
+        theta[1] /= scale  # alpha back to the data's time unit
+    with_params(fitter, names, theta)
+
+
 def fit_model(kind: str, data: pd.DataFrame, penalizer: float = 0.0) -> tuple[object, FitResult]:
     """Fit one lifetimes model on compressed ``data`` (with a ``weight`` column).
 
@@ -151,7 +179,10 @@ def fit_model(kind: str, data: pd.DataFrame, penalizer: float = 0.0) -> tuple[ob
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
-                fitter.fit(*args, weights=w)  # lifetimes prints the optimiser on failure
+                if kind == "pareto_nbd":
+                    fitter.fit(*args, weights=w)  # lifetimes prints the optimiser on failure
+                else:
+                    _optimise(fitter, kind, args, w, penalizer)
     except (ConvergenceError, np.linalg.LinAlgError) as exc:
         raise CLVConvergenceError(
             f"{kind}: the maximum-likelihood fit did not converge ({exc.__class__.__name__}). "

@@ -3,9 +3,11 @@
 Discounting
 -----------
 ``predict(horizon, discount_rate, margin)`` splits the horizon into equal steps (one per model
-period, at most 120 steps) and discounts the purchases expected in each step at the step's end:
+period, at most 24 steps) and discounts the purchases expected in each step at the step's
+midpoint:
 
-    clv = margin * E[spend per purchase] * sum_k (E[X(t_k)] - E[X(t_{k-1})]) / (1 + d) ** years(t_k)
+    clv = margin * E[spend per purchase]
+          * sum_k (E[X(t_k)] - E[X(t_{k-1})]) / (1 + d) ** years((t_{k-1} + t_k) / 2)
 
 where ``E[X(t)]`` is the conditional expected number of purchases in ``(0, t]`` after ``as_of``,
 ``d`` is an **annual** discount rate and ``years(t) = t * days_per_period / 365.25``. With
@@ -39,7 +41,7 @@ log = get_logger("clv")
 
 PREDICT_COLUMNS = ["expected_purchases", "p_alive", "expected_value", "clv", "clv_tier"]
 TIER_LABELS = ("top 10%", "next 20%", "rest")
-MAX_STEPS = 120
+MAX_STEPS = 24
 
 
 class CLVModel:
@@ -183,18 +185,25 @@ class CLVModel:
         sfit, sres = fit_model(self.spend_model, compress(rep, ["frequency", "monetary_value"]),
                                self.penalizer)
         notes += sres.warnings
-        if sres.params["q"] <= 1:
-            notes.append(f"Gamma-Gamma q = {sres.params['q']:.3f} <= 1: its population mean "
-                         "spend is infinite (heavy-tailed spend), so expected_value falls back "
-                         "to each customer's own mean repeat spend and, for customers without "
-                         "repeat purchases, the mean over repeat customers.")
+        spend_mean = float(rep["monetary_value"].mean())
+        gp, gq, gv = (sres.params[k] for k in ("p", "q", "v"))
+        model_mean = gp * gv / (gq - 1) if gq > 1 else float("inf")
+        fallback = not (0.5 <= model_mean / spend_mean <= 2.0)
+        if fallback:
+            notes.append(
+                f"Gamma-Gamma misfits the spend distribution: q = {gq:.3f} gives a population "
+                f"mean spend of {model_mean:.4g} against an observed mean of {spend_mean:.4g} "
+                "(heavy-tailed or multi-modal spend). expected_value falls back to each "
+                "customer's own mean repeat spend and, for customers without repeat purchases, "
+                "the observed mean over repeat customers.")
         for note in notes[n_warned:]:
             warnings.warn(note, CLVAssumptionWarning, stacklevel=3)
 
         self.purchase_fitter_ = pfit
         self.spend_fitter_ = sfit
         self.params_ = {**pres.params, **sres.params}
-        self.spend_mean_ = float(rep["monetary_value"].mean())
+        self.spend_mean_ = spend_mean
+        self.spend_fallback_ = bool(fallback)
         self.standard_errors_ = {**pres.se, **sres.se}
         rows = []
         for model, res in ((self.purchase_model, pres), (self.spend_model, sres)):
@@ -215,7 +224,9 @@ class CLVModel:
             "purchase_grad_norm": pres.grad_norm,
             "spend_grad_norm": sres.grad_norm,
             "frequency_spend_corr": corr,
-            "spend_fallback": bool(sres.params["q"] <= 1),
+            "spend_fallback": bool(fallback),
+            "spend_model_mean": model_mean,
+            "spend_observed_mean": spend_mean,
             "data_policy": report,
             "warnings": notes,
         }
@@ -275,8 +286,8 @@ class CLVModel:
         horizon : float
             Prediction horizon in ``time_unit`` periods (52 weeks, 365 days, 12 months...).
         discount_rate : float
-            **Annual** discount rate (0.1 = 10 % a year), applied at the end of each period
-            step (see the module docstring).
+            **Annual** discount rate (0.1 = 10 % a year), applied at the midpoint of each
+            period step (see the module docstring).
         margin : float
             Profit margin applied to spend (1.0 = revenue CLV).
         summary : DataFrame, optional
@@ -317,16 +328,17 @@ class CLVModel:
                 for k in range(1, n_steps + 1):
                     t = horizon * k / n_steps
                     cur = expected if k == n_steps else np.asarray(cond(t, ux, urec, uT), float)
-                    disc_purchases += (cur - prev) / (1 + discount_rate) ** (t * days / 365.25)
+                    mid = t - horizon / (2 * n_steps)
+                    disc_purchases += (cur - prev) / (1 + discount_rate) ** (mid * days / 365.25)
                     prev = cur
             else:
                 disc_purchases = expected
         m = s["monetary_value"].to_numpy(dtype=float)
         x_spend = np.where(m > 0, x, 0.0)
-        if self.params_["q"] > 1:
+        if not getattr(self, "spend_fallback_", self.params_["q"] <= 1):
             spend = np.asarray(sf.conditional_expected_average_profit(
                 pd.Series(x_spend), pd.Series(np.where(m > 0, m, 0.0))), dtype=float)
-        else:  # infinite Gamma-Gamma mean: empirical fallback (warned at fit)
+        else:  # Gamma-Gamma population mean implausible: empirical fallback (warned at fit)
             spend = np.where(x_spend > 0, m, getattr(self, "spend_mean_", np.nan))
         out = pd.DataFrame({
             "expected_purchases": expected[inv],
@@ -350,6 +362,7 @@ class CLVModel:
                 "time_unit": self.time_unit, "penalizer": self.penalizer,
                 "params": dict(self.params_), "standard_errors": dict(self.standard_errors_),
                 "spend_mean": getattr(self, "spend_mean_", None),
+                "spend_fallback": getattr(self, "spend_fallback_", None),
                 "as_of": None if self.as_of_ is None else str(self.as_of_.date())}
 
     @classmethod
@@ -362,6 +375,8 @@ class CLVModel:
         m.as_of_ = pd.Timestamp(d["as_of"]) if d.get("as_of") else None
         if d.get("spend_mean") is not None:
             m.spend_mean_ = float(d["spend_mean"])
+        if d.get("spend_fallback") is not None:
+            m.spend_fallback_ = bool(d["spend_fallback"])
         return m
 
     # ----------------------------------------------------------- validation
