@@ -65,6 +65,7 @@ def segment_names(centres: pd.DataFrame) -> dict[int, str]:
     dict
         ``{segment label: name}``, names unique.
     """
+    centres = centres.fillna(0.0)
     fams = {c: feature_family(c) for c in centres.columns}
     names: dict[int, str] = {}
     for seg, row in centres.iterrows():
@@ -87,7 +88,7 @@ def segment_names(centres: pd.DataFrame) -> dict[int, str]:
         if len(segs) < 2:
             continue
         sub = centres.loc[segs]
-        col = sub.std().idxmax()
+        col = sub.std().fillna(0.0).idxmax()
         for seg in segs:
             rank = "higher" if sub.loc[seg, col] >= sub[col].median() else "lower"
             names[seg] = f"{n} ({rank} {col})"

@@ -271,13 +271,15 @@ class Segmenter:
         if col is not None and col in X.columns:
             rev = np.bincount(labels, weights=X[col].to_numpy(dtype=np.float64), minlength=k)
             prof["revenue_share"] = rev / rev.sum() if rev.sum() else 0.0
+            if col not in M.columns:
+                prof[f"{col}_mean"] = rev / np.maximum(counts, 1)
         g = M.groupby(labels)
         means, medians = g.mean(), g.median()
         for c in M.columns:
             prof[f"{c}_mean"] = means[c]
             prof[f"{c}_median"] = medians[c]
         centres = pd.DataFrame(Z, columns=self.features_).groupby(labels).mean()
-        centres = centres.reindex(range(k))
+        centres = centres.reindex(range(k)).fillna(0.0)  # an empty segment sits at the mean
         self.centres_ = centres
         names = segment_names(centres)
         prof.insert(0, "name", [names[i] for i in prof.index])
