@@ -154,8 +154,7 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
     # the result, built once from column arrays (no block consolidation copies)
     out: dict = {}
     for name, values in data.items():
-        values = _coerce.to_object(values)
-        out[name] = values if keep is None else values[keep]
+        out[name] = _coerce.to_object(values, keep)
     consumed = {s for s in full.values() if not isinstance(s, tuple)}
     for c in df.columns:  # extra columns, kept under their own names after the canonical ones
         if c not in consumed and c not in out:
