@@ -45,11 +45,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
     var = value_at_risk(pred, 1.0 - pred["p_alive"])
 
     # held-out scoring for champion/challenger: calibration summary -> holdout spend ranking
-    cal_model = model.clone()
-    cal_model.track = False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CLVAssumptionWarning)
-        cal_summary = cal_model.fit(tx, cal_end).summary_
+    cal_summary = val["calibration_summary"]
     actual = val["per_customer"]["actual_value"]
     holdout_input = cal_summary[["frequency", "recency", "T", "monetary_value"]]
 

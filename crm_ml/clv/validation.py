@@ -107,7 +107,8 @@ def validate(model, transactions: pd.DataFrame, calibration_end, holdout_end,
     dict
         predicted_total, actual_total, mae, spearman, gini, value_mae, value_predicted_total,
         value_actual_total, deciles (DataFrame), baseline (dict of the same metrics for past
-        average spend carried forward), per_customer (DataFrame), params, figures.
+        average spend carried forward), per_customer (DataFrame), calibration_summary (the
+        per-customer summary at calibration_end), params, figures.
     """
     cal_day, hold_day = as_of_day(calibration_end), as_of_day(holdout_end)
     days = (hold_day - cal_day).days
@@ -143,6 +144,7 @@ def validate(model, transactions: pd.DataFrame, calibration_end, holdout_end,
         "predicted_purchases", "actual_purchases", "predicted_value", "actual_value"])
     out["baseline"] = value_metrics(per["actual_value"], per["baseline_value"])
     out["per_customer"] = per
+    out["calibration_summary"] = summ
     out["params"] = dict(cal.params_)
     if plots:
         from crm_ml.clv.plots import calibration_holdout_plot, tracking_plot
