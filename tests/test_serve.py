@@ -16,10 +16,8 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 from crm_ml.tracking import promote, start_run, tracking_uri
-from crm_ml.tracking.pyfunc import log_sklearn_model
 
 STARTUP_TIMEOUT_S = 45
 
@@ -61,16 +59,22 @@ def _stop(proc) -> None:
 
 @pytest.mark.slow
 def test_mlflow_models_serve_returns_churn_probabilities(tmp_path):
+    from crm_ml.churn import ChurnModel
+    from crm_ml.churn.pyfunc import log_churn_model
+
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"recency_days": rng.exponential(100, 300),
-                      "n_orders": rng.poisson(5, 300).astype(float)})
-    y = (X["recency_days"] > 90).astype(int)
-    model = LogisticRegression().fit(X, y)
+    n = 400
+    X = pd.DataFrame({"recency_days": rng.exponential(100, n),
+                      "n_orders": rng.poisson(5, n).astype(float),
+                      "region": rng.choice(["north", "south"], n)},
+                     index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+    logit = 0.02 * X["recency_days"] - 0.3 * X["n_orders"]
+    y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int), index=X.index)
+    model = ChurnModel(algorithm="lightgbm", track=False, n_jobs=1).fit(X, y)
     name = f"crm-churn-serve-{uuid.uuid4().hex[:6]}"
-    example = pd.DataFrame({"recency_days": [3.0, 200.0], "n_orders": [10.0, 1.0]})
     with start_run("churn") as run:
-        log_sklearn_model(run, model, feature_columns=list(X.columns), input_example=example,
-                          output_column="churn_probability", registered_name=name)
+        res = log_churn_model(model, run, registered_name=name)
+    assert res.registered_version == "1"
     assert promote(name, lambda m: 1.0)["promoted"]
 
     port = _free_port()
@@ -83,7 +87,8 @@ def test_mlflow_models_serve_returns_churn_probabilities(tmp_path):
                                 start_new_session=True)
     try:
         _wait_until_up(proc, port, log_path)
-        query = pd.DataFrame({"recency_days": [5.0, 150.0, 400.0], "n_orders": [8.0, 2.0, 1.0]})
+        query = pd.DataFrame({"recency_days": [5.0, 150.0, 400.0], "n_orders": [8.0, 2.0, 1.0],
+                              "region": ["north", "south", "north"]})
         body = json.dumps({"dataframe_split": query.to_dict(orient="split")}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
                                      headers={"Content-Type": "application/json"})
@@ -93,5 +98,5 @@ def test_mlflow_models_serve_returns_churn_probabilities(tmp_path):
         _stop(proc)
 
     got = np.array([row["churn_probability"] for row in answer["predictions"]])
-    np.testing.assert_allclose(got, model.predict_proba(query)[:, 1], rtol=1e-6)
+    np.testing.assert_allclose(got, model.predict_proba(query).to_numpy(), rtol=1e-6)
     assert ((got >= 0) & (got <= 1)).all()
