@@ -67,7 +67,7 @@ def _unique_ids(u: pd.Index) -> tuple[np.ndarray, bool]:
     if ptypes.is_bool_dtype(u.dtype):
         return u.astype(str).to_numpy(dtype=object), False
     if ptypes.is_float_dtype(u.dtype):
-        # distinct numbers give distinct strings (checked in to_id: -0.0 and 0.0 give "0")
+        # distinct floats give distinct strings (factorize already merged -0.0 and 0.0)
         return _float_ids(u.to_numpy(dtype="float64", na_value=np.nan)), True
     if ptypes.is_integer_dtype(u.dtype):
         if u.dtype.kind == "u" and len(u) and u.max() > np.iinfo(np.int64).max:
@@ -92,17 +92,18 @@ def to_id(s: pd.Series) -> tuple[pd.Categorical, None]:
     if not isinstance(uniques, pd.Index):
         uniques = pd.Index(uniques)
     strs, distinct = _unique_ids(uniques)
-    if distinct:
-        try:
-            return pd.Categorical.from_codes(codes, categories=pd.Index(strs, dtype=object),
-                                             validate=False), None
-        except ValueError:  # not distinct after all
-            pass
-    # distinct inputs can give the same string (1 and "1", " a" and "a"): factorize again
-    codes2, cats = pd.factorize(pd.Index(strs, dtype=object), use_na_sentinel=True)
-    codes2 = np.append(codes2, -1)
-    return pd.Categorical.from_codes(codes2[codes], categories=pd.Index(cats, dtype=object),
-                                     validate=False), None
+    if not distinct:
+        # distinct inputs can give the same string (1 and "1", " a" and "a"): factorize again
+        codes2, strs = pd.factorize(pd.Index(strs, dtype=object), use_na_sentinel=True)
+        codes = np.append(codes2, -1)[codes]
+    return _categorical(codes, pd.Index(strs, dtype=object)), None
+
+
+def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """Categorical from codes and categories known to be distinct, without re-hashing them."""
+    fast = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    dtype = fast(categories, False) if fast is not None else pd.CategoricalDtype(categories)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 def to_object(values, keep: np.ndarray | None = None) -> np.ndarray:
@@ -127,8 +128,7 @@ def to_kind(s: pd.Series) -> tuple[pd.Categorical, None]:
     low = pd.Index(cat.categories.to_numpy(dtype=object), dtype=object).str.lower()
     codes2, cats = pd.factorize(low)
     codes = np.append(codes2, -1)[cat.codes]
-    return pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype=object),
-                                     validate=False), None
+    return _categorical(codes, pd.Index(cats, dtype=object)), None
 
 
 def to_datetime(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None, str | None]:
