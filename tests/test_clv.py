@@ -118,6 +118,10 @@ def test_cdnow_bgnbd_and_gamma_gamma_reproduce_published_parameters(cdnow_model)
     assert round(p["v"], 2) == 15.44
     d = cdnow_model.diagnostics_
     assert d["n_customers"] == 2357 and d["n_repeat_customers"] == 946
+    # published log-likelihoods: BG/NBD -9582.4 (FHL 2005), Gamma-Gamma -4055.9177
+    # (Fader & Hardie 2013, "The Gamma-Gamma Model of Monetary Value")
+    assert d["purchase_loglik"] == pytest.approx(-9582.4, abs=0.05)
+    assert d["spend_loglik"] == pytest.approx(-4055.9177, abs=1e-3)
 
 
 def test_standard_errors_match_lifetimes(cdnow_model):
