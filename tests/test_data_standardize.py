@@ -379,3 +379,17 @@ def test_report_survives_parquet(tmp_path):
     back = pd.read_parquet(tmp_path / "tx.parquet")
     pd.testing.assert_frame_equal(back, out)
     assert DataQualityReport.of(back).rows_in == 6
+
+
+# --- the built-in data satisfy the contract ---------------------------------------------------
+
+def test_builtin_dataset_is_already_canonical(small_dataset):
+    ds = small_dataset
+    for kind in ("transactions", "customers", "interactions"):
+        raw = getattr(ds, kind)
+        out, report = standardize(raw, kind, as_of=ds.as_of, return_report=True)
+        assert report.rows_out == report.rows_in == len(raw)
+        if "order_id" in raw:  # ids come out as strings whatever their input type
+            assert out["order_id"].tolist() == raw["order_id"].astype(str).tolist()
+            out, raw = out.drop(columns="order_id"), raw.drop(columns="order_id")
+        pd.testing.assert_frame_equal(out, raw)
