@@ -129,7 +129,8 @@ def validate(frame: pd.DataFrame, kind: str, specs, *, history_end=None, as_of=N
         raise DataValidationError(f"{kind}: {exc}", rule="schema") from None
 
 
-def _rule_of(check: str, column: str, specs) -> str:
+def _rule_of(check: str) -> str:
+    """pandera built-in check name -> the rule name users see."""
     if check == "not_nullable":
         return "not null"
     if check == "field_uniqueness":
@@ -145,7 +146,7 @@ def _group_failures(fc: pd.DataFrame, parse_failed: Mapping, specs) -> list[tupl
     for (column, check), part in fc.groupby(["column", "check"], sort=False):
         pos = part["index"].dropna().to_numpy(dtype="int64")
         pos = np.unique(pos)
-        rule = _rule_of(str(check), column, specs)
+        rule = _rule_of(str(check))
         spec = next((s for s in specs if s.name == column), None)
         pf = parse_failed.get(column)
         if rule == "not null" and pf is not None:
@@ -162,8 +163,8 @@ def _group_failures(fc: pd.DataFrame, parse_failed: Mapping, specs) -> list[tupl
             merged[key][0] = np.union1d(merged[key][0], pos)
         else:
             merged[key] = [pos, prio]
-    return sorted(((c, r, p) for (c, r), (p, _) in merged.items()),
-                  key=lambda g: (order.get(g[0], 99), merged[(g[0], g[1])][1]))
+    ranked = sorted(merged.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[1][1]))
+    return [(c, r, p) for (c, r), (p, _) in ranked]
 
 
 def _show_value(v) -> str:
