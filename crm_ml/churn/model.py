@@ -385,7 +385,8 @@ class ChurnModel:
         The threshold is, in order of precedence: ``threshold`` if given; the expected-profit
         break-even ``cost / (success_rate * benefit)`` if ``benefit``, ``cost`` and
         ``success_rate`` are given (:func:`crm_ml.churn.policy.profit_threshold`); the
-        probability that flags the riskiest ``contact_rate`` share; otherwise 0.5.
+        riskiest ``contact_rate`` share (exactly that many customers, ties broken by order);
+        otherwise 0.5.
 
         Returns
         -------
@@ -396,14 +397,24 @@ class ChurnModel:
         from crm_ml.churn.policy import contact_rate_threshold, profit_threshold
 
         p = self.predict_proba(X)
+        explicit = threshold is not None
         if threshold is None:
             if any(v is not None for v in (benefit, cost, success_rate)):
                 threshold = profit_threshold(benefit, cost, success_rate)
             elif contact_rate is not None:
                 threshold = contact_rate_threshold(p, contact_rate)
+                # flags exactly the riskiest share (ties at the threshold broken by order)
             else:
                 threshold = 0.5
         out = (p >= threshold).astype(int).rename("churn_flag")
+        if contact_rate is not None and not explicit and not any(
+                v is not None for v in (benefit, cost, success_rate)) and len(p):
+            # exactly the riskiest share, ties broken by position (stable)
+            k = max(int(np.floor(contact_rate * len(p))), 1)
+            top = np.argsort(-p.to_numpy(), kind="stable")[:k]
+            flags = np.zeros(len(p), dtype=int)
+            flags[top] = 1
+            out = pd.Series(flags, index=p.index, name="churn_flag")
         out.attrs["threshold"] = float(threshold)
         return out
 

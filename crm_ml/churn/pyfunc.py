@@ -19,9 +19,10 @@ class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
     """Pyfunc wrapper around :class:`crm_ml.churn.ChurnModel`.
 
     Input: the feature table (:func:`crm_ml.features.build` output or the customer table
-    the model was trained on), optionally with a ``customer_id`` column. Output: a DataFrame
-    with ``churn_probability`` (plus ``customer_id`` when the input has it), one row per
-    input row in input order.
+    the model was trained on) with a ``customer_id`` column (the signature requires it;
+    categorical columns are passed as strings, MLflow schemas have no categorical type).
+    Output: a DataFrame ``customer_id``, ``churn_probability``, one row per input row, in
+    input order.
     """
 
     def load_context(self, context):
@@ -50,7 +51,7 @@ def log_churn_model(model, run, registered_name: str | None = None, name: str = 
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = model.save(tmp)
-        example = model.synthetic_example().reset_index(drop=True)
+        example = model.synthetic_example().reset_index()  # ids are "synthetic-1", ...
         return log_pyfunc_model(
             run, ChurnPyfuncModel(), artifacts=paths, input_example=example, name=name,
             registered_name=registered_name,
