@@ -150,6 +150,12 @@ def test_load_column_map_from_toml(tmp_path):
     raw = pd.DataFrame({"CustomerID": [1], "InvoiceDate": ["2024-01-01"], "Quantity": [3],
                         "UnitPrice": [2.0]})
     assert standardize(raw, columns=cmap)["amount"].tolist() == [6.0]
+    tables = tmp_path / "tables.toml"
+    tables.write_text('[transactions]\ncustomer_id = "CustomerID"\n'
+                      '[interactions]\nkind = "Type"\n')
+    assert load_column_map(tables) == {"customer_id": "CustomerID"}
+    assert load_column_map(tables, kind="interactions") == {"kind": "Type"}
+    assert load_column_map(tables, kind="customers") == {}
     bad = tmp_path / "bad.toml"
     bad.write_text("amount = 3\n")
     with pytest.raises(ValueError, match="amount"):

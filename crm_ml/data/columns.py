@@ -190,7 +190,7 @@ def _show_map(mapping: Mapping) -> str:
     return "{" + ", ".join(f"{k}={describe_source(v)!r}" for k, v in mapping.items()) + "}"
 
 
-def load_column_map(path) -> dict[str, str | tuple[str, ...]]:
+def load_column_map(path, kind: str = "transactions") -> dict[str, str | tuple[str, ...]]:
     """Read a column map from a TOML file.
 
     Parameters
@@ -201,6 +201,11 @@ def load_column_map(path) -> dict[str, str | tuple[str, ...]]:
             customer_id = "CustomerID"
             timestamp = "InvoiceDate"
             amount = ["Quantity", "UnitPrice"]   # product of the two columns
+
+        or with one table per frame kind (``[transactions]``, ``[customers]``,
+        ``[interactions]``), in which case the table for ``kind`` is returned.
+    kind : str, default "transactions"
+        Which table to read from a file that has per-kind tables.
 
     Returns
     -------
@@ -214,6 +219,12 @@ def load_column_map(path) -> dict[str, str | tuple[str, ...]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML ({exc})") from exc
+    if any(isinstance(v, dict) for v in data.values()):
+        check_kind(kind)
+        tables = [k for k, v in data.items() if isinstance(v, dict)]
+        data = data.get(kind, {})
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: [{kind}] must be a table; tables found: {tables}")
     out: dict[str, str | tuple[str, ...]] = {}
     for k, v in data.items():
         if isinstance(v, str):
