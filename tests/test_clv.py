@@ -273,6 +273,16 @@ def test_lightgbm_alternative_same_metrics(small_dataset):
     ml2 = validate_ml(ds.transactions, cal, ds.as_of, customers=res["per_customer"].index,
                       n_estimators=50)
     assert ml2["gini"] == ml["gini"]
+    # the model card compares all three on the same holdout and grades against the baseline
+    from crm_ml.clv.card import build_card
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CLVAssumptionWarning)
+        model = CLVModel(track=False).fit(ds.transactions, ds.as_of)
+    card = build_card(model, res, ml, n_boot=20)
+    assert card.grade in {"A", "B", "C"}
+    md = card.to_markdown()
+    assert "LightGBM on features" in md and "past spend carried forward" in md
 
 
 # ---------------------------------------------------------------------- value at risk
@@ -298,3 +308,8 @@ def test_fit_logs_parameters_to_mlflow(cdnow):
     assert run.data.metrics["param_r"] == pytest.approx(m.params_["r"])
     assert run.data.params["purchase_model"] == "bgnbd"
     assert run.data.tags["module"] == "clv"
+    res = CLVModel(zero_amount="occasion", track=True).validate(cdnow, CAL_END, "1998-06-30")
+    vrun = mlflow.get_run(res["run_id"])
+    assert vrun.data.metrics["holdout_gini"] == pytest.approx(res["gini"])
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(res["run_id"], "plots")}
+    assert {"plots/clv_tracking.png", "plots/clv_calibration_holdout.png"} <= artifacts

@@ -108,7 +108,8 @@ def validate(model, transactions: pd.DataFrame, calibration_end, holdout_end,
         predicted_total, actual_total, mae, spearman, gini, value_mae, value_predicted_total,
         value_actual_total, deciles (DataFrame), baseline (dict of the same metrics for past
         average spend carried forward), per_customer (DataFrame), calibration_summary (the
-        per-customer summary at calibration_end), params, figures.
+        per-customer summary at calibration_end), params, figures, run_id (MLflow run of the
+        logged metrics and plots, None when tracking is off).
     """
     cal_day, hold_day = as_of_day(calibration_end), as_of_day(holdout_end)
     days = (hold_day - cal_day).days
@@ -153,11 +154,11 @@ def validate(model, transactions: pd.DataFrame, calibration_end, holdout_end,
             "tracking": tracking_plot(cal, transactions, cal_day, hold_day),
             "calibration_holdout": calibration_holdout_plot(per),
         }
-    _log(model, out)
+    out["run_id"] = _log(model, out)
     return out
 
 
-def _log(model, res: dict) -> None:
+def _log(model, res: dict) -> str | None:
     from crm_ml.tracking import start_run
 
     with start_run("clv", run_name=f"clv-{model.purchase_model}-validation",
@@ -165,7 +166,7 @@ def _log(model, res: dict) -> None:
                            "time_unit": model.time_unit, "holdout_days": res["holdout_days"]},
                    enabled=model.track) as run:
         if not run.active:
-            return
+            return None
         keys = ("predicted_total", "actual_total", "mae", "spearman", "gini", "value_mae",
                 "value_predicted_total", "value_actual_total")
         run.log_metrics({f"holdout_{k}": res[k] for k in keys if np.isfinite(res[k])})
@@ -173,4 +174,5 @@ def _log(model, res: dict) -> None:
                          if np.isfinite(v)})
         run.log_table(res["deciles"].reset_index(), "clv_holdout_deciles")
         for name, fig in res.get("figures", {}).items():
-            run.log_figure(fig, f"clv_{name}.png")
+            run.log_figure(fig, f"clv_{name}")
+        return run.run_id
