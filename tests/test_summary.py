@@ -108,3 +108,22 @@ def test_empty_history_gives_empty_frame():
     tx = _tx([("a", "2024-05-01", 1.0)])
     s = customer_summary(tx, "2024-01-01")
     assert s.empty and "frequency" in s.columns
+
+
+def test_grouped_string_ids_give_the_same_summary_as_shuffled():
+    # > 100k rows grouped by customer take the run-length factorisation path
+    rng = np.random.default_rng(0)
+    n, nc = 150_000, 10_000
+    ids = np.array([f"C{i:05d}" for i in range(nc)], dtype=object)
+    tx = pd.DataFrame({
+        "customer_id": ids[rng.integers(0, nc, n)],
+        "timestamp": pd.Timestamp("2023-01-01")
+        + pd.to_timedelta(rng.integers(0, 400 * 86400, n), unit="s"),
+        "amount": rng.gamma(2.0, 20.0, n).round(2),
+    })
+    grouped = tx.sort_values(["customer_id", "timestamp"]).reset_index(drop=True)
+    grouped.loc[3, "customer_id"] = grouped["customer_id"].iloc[-1]  # id seen in two runs
+    shuffled = grouped.sample(frac=1.0, random_state=0)
+    a = customer_summary(grouped, "2023-12-31").sort_index()
+    b = customer_summary(shuffled, "2023-12-31").sort_index()
+    pd.testing.assert_frame_equal(a, b)
