@@ -20,6 +20,9 @@ _EXPORTS = {
     "validate_ml": "crm_ml.clv.ml",
     "value_at_risk": "crm_ml.clv.risk",
     "load_cdnow_sample": "crm_ml.clv.datasets",
+    "build_card": "crm_ml.clv.card",
+    "log_clv_model": "crm_ml.clv.pyfunc",
+    "save_pyfunc": "crm_ml.clv.pyfunc",
 }
 
 __all__ = sorted(_EXPORTS)
