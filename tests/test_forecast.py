@@ -79,7 +79,7 @@ def test_log_transform_forecasts_on_the_original_scale():
 
 def test_auto_transform_never_logs_a_series_with_zeros():
     y = _monthly(np.r_[0.0, _ar1(40, 0.5, seed=2)[1:]])
-    f = ARIMAForecaster(season_length=1, track=False).fit(y)
+    f = ARIMAForecaster(season_length=1, transform="auto", track=False).fit(y)
     assert f.lambda_ is None
 
 
