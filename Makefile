@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.crm_ml-installed
+SPARK_STAMP := $(VENV)/.crm_ml-spark-installed
 
 .PHONY: install demo test lint clean
 
@@ -13,6 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $(STAMP)
 
+# The tests also cover the optional Spark engine, so `make test` adds the spark extra.
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -e ".[dev,spark]"
+	touch $(SPARK_STAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -21,7 +27,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check crm_ml tests benchmarks
 
-test: $(STAMP) lint
+test: $(STAMP) $(SPARK_STAMP) lint
 	$(BIN)/python -m pytest
 
 clean:

@@ -26,6 +26,40 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n-customers", type=int, default=5000, help="size of the built-in data")
     demo.add_argument("--seed", type=int, default=0)
 
+    def inputs(p: argparse.ArgumentParser, as_of_required: bool = False) -> None:
+        p.add_argument("--transactions", required=True, help="CSV or Parquet file")
+        p.add_argument("--interactions", help="CSV or Parquet file (service tickets, ...)")
+        p.add_argument("--customers", help="CSV or Parquet file (customer attributes)")
+        p.add_argument("--as-of", required=as_of_required,
+                       help="scoring day (default: day of the last transaction)")
+        p.add_argument("--columns", help="TOML column map for other schemas")
+        p.add_argument("--drop-returns", action="store_true",
+                       help="drop negative amounts (counted in the summary)")
+
+    train = sub.add_parser("train", help="train, register and document every model")
+    inputs(train)
+    train.add_argument("--output", default="output")
+    train.add_argument("--models-dir", default="models")
+
+    score = sub.add_parser("score", help="score every customer into one table")
+    inputs(score, as_of_required=True)
+    score.add_argument("--output", required=True, help="scores file (.parquet or .csv)")
+    score.add_argument("--rejects", help="rejects file (default: <output stem>.rejects.csv)")
+    score.add_argument("--models", default="champion", help="registry alias or version")
+    score.add_argument("--chunk-size", type=int, default=200_000, help="customers per chunk")
+    score.add_argument("--engine", choices=["pandas", "spark"], default="pandas",
+                       help="spark: score with pyspark (output and rejects are Parquet folders)")
+    score.add_argument("--spark-master", default=None,
+                       help="Spark master for --engine spark (default: the session's, or local[*])")
+
+    fc = sub.add_parser("forecast", help="forecast sales (overall or per group)")
+    inputs(fc)
+    fc.add_argument("--freq", default="M", choices=["D", "W", "M", "Q"])
+    fc.add_argument("--by", help="one series per value of this column (e.g. region)")
+    fc.add_argument("--h", type=int, default=12, help="periods ahead")
+    fc.add_argument("--level", type=int, default=95, help="prediction interval level")
+    fc.add_argument("--output", required=True, help="forecast file (.parquet or .csv)")
+
     card = sub.add_parser("card", help="regenerate a model card from the registry")
     card.add_argument("model", help="registered model name, e.g. crm-churn")
     card.add_argument("--alias", default="champion", help="alias or version number")
@@ -40,6 +74,16 @@ def _run(args: argparse.Namespace) -> int:
         run_demo(output=args.output, n_customers=args.n_customers, seed=args.seed,
                  models_dir=args.models_dir)
         return 0
+    if args.command == "score" and args.engine == "spark":
+        return _score_spark(args)
+    if args.command in ("train", "score", "forecast"):
+        from crm_ml.scoring import load_inputs
+
+        data = load_inputs(args.transactions, interactions=args.interactions,
+                           customers=args.customers, as_of=args.as_of, columns=args.columns,
+                           drop_returns=args.drop_returns)
+        print(f"Read {data}")
+        return {"train": _train, "score": _score, "forecast": _forecast}[args.command](args, data)
     if args.command == "card":
         from crm_ml.cards import card_from_registry
 
@@ -48,6 +92,73 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{kind}: {path}")
         return 0
     raise AssertionError(f"unhandled command {args.command}")  # argparse prevents this
+
+
+def _train(args: argparse.Namespace, data) -> int:
+    from crm_ml.scoring import train_all
+
+    result = train_all(data, output_dir=args.output, models_dir=args.models_dir)
+    for module, out in result["modules"].items():
+        print(f"  {module}: version {out.get('registered_version')}, "
+              f"promoted={out.get('promoted')}, grade {out.get('grade')}")
+    return 0
+
+
+def _score(args: argparse.Namespace, data) -> int:
+    from pathlib import Path
+
+    from crm_ml.scoring import score_customers, stable_float, write_atomic
+
+    result = score_customers(data, alias=args.models, chunk_size=args.chunk_size)
+    out = Path(args.output)
+    rejects = Path(args.rejects) if args.rejects else out.with_name(out.stem + ".rejects.csv")
+    write_atomic(stable_float(result.scores), out)
+    write_atomic(result.rejects, rejects, index=False)
+    s = result.summary
+    print(f"Scored {s['customers_scored']:,} of {s['customers_in_input']:,} customers "
+          f"as of {s['as_of']} in {s['seconds']} s -> {out}")
+    for kind, n in s["rows_read"].items():
+        dropped = s["rows_dropped"].get(kind) or {}
+        print(f"  {kind}: {n:,} rows read, dropped {dict(dropped) or 'none'}")
+    print(f"  rejected {s['customers_rejected']:,} customers -> {rejects}: "
+          f"{s['rejects_by_reason'] or 'none'}")
+    print(f"  models: {s['models']}")
+    return 0
+
+
+def _score_spark(args: argparse.Namespace) -> int:
+    from crm_ml.scoring.spark_engine import _require_pyspark, score_files_spark
+
+    _require_pyspark()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("crm-ml score")
+    if args.spark_master:
+        builder = builder.master(args.spark_master)
+    spark = builder.getOrCreate()
+    result = score_files_spark(spark, args.transactions, args.as_of, args.output,
+                               interactions=args.interactions, customers=args.customers,
+                               alias=args.models, rejects=args.rejects, columns=args.columns)
+    print(f"Scored {result['customers_scored']:,} customers with Spark -> {result['output']}; "
+          f"rejected {result['customers_rejected']:,} -> {result['rejects']}")
+    return 0
+
+
+def _forecast(args: argparse.Namespace, data) -> int:
+    from crm_ml.forecast import forecast_many, sales_series
+    from crm_ml.scoring import stable_float, write_atomic
+
+    series = sales_series(data.transactions, freq=args.freq, by=args.by, as_of=data.as_of)
+    if isinstance(series, type(data.transactions)):  # long table (by=...)
+        long_df = series
+    else:
+        long_df = series.rename("y").rename_axis("timestamp").reset_index()
+        long_df.insert(0, "series_id", "total")
+    fc = forecast_many(long_df, h=args.h, level=args.level)
+    write_atomic(stable_float(fc), args.output, index=False)
+    print(f"Forecast {long_df['series_id'].nunique()} series {args.h} periods ahead "
+          f"-> {args.output}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,3 +36,24 @@ def small_dataset():
     from crm_ml.datasets import make_crm_dataset
 
     return make_crm_dataset(n_customers=800, seed=1)
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory, _isolated_environment):
+    """`crm-ml demo` run once on 1,500 customers in the session's MLflow store.
+
+    Registers the production model names (crm-churn, crm-clv, crm-segments, ...), which no
+    other test uses, so scoring tests can load their champions.
+    """
+    from crm_ml.demo import run_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        summary = run_demo(output=root / "output", models_dir=root / "models",
+                           n_customers=1500, seed=0, echo=False)
+    finally:
+        os.chdir(cwd)
+    return {"root": root, "output": root / "output", "models": root / "models",
+            "data": root / "output" / "data", "summary": summary}

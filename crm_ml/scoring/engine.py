@@ -1,0 +1,244 @@
+"""The pandas scoring engine: every customer, every registered champion, one table.
+
+Customers are scored in chunks (by customer, so a customer's history is never split) to bound
+memory. RFM cut points are fitted on the whole scored population first, so scores do not
+depend on the chunk size. Customers that cannot be scored go to a rejects table with the
+reason, so every customer in the input appears exactly once in one of the two.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crm_ml._logging import get_logger
+from crm_ml._progress import track
+from crm_ml.data.windows import history
+from crm_ml.scoring.inputs import CRMData
+from crm_ml.serve import CHURN_MODEL, CLV_MODEL, SEGMENT_MODEL, get_model
+from crm_ml.tracking.registry import get_version
+
+log = get_logger("scoring")
+
+#: Output columns and their dtypes, in order (``customer_id`` is the index). Both engines
+#: write exactly these, followed by one ``model_<name>`` column per model used.
+SCORE_DTYPES = {
+    "as_of": "datetime64[ns]",
+    "recency_days": "int64", "frequency": "int64", "monetary": "float64",
+    "r_score": "int64", "f_score": "int64", "m_score": "int64", "rfm_code": "object",
+    "rfm_segment": "object", "segment": "int64", "segment_name": "object",
+    "churn_probability": "float64", "reason_1": "object", "reason_2": "object",
+    "reason_3": "object", "expected_purchases": "float64", "p_alive": "float64",
+    "expected_value": "float64", "clv": "float64", "clv_tier": "object",
+    "value_at_risk": "float64",
+}
+SCORE_COLUMNS = [c for c in SCORE_DTYPES if c != "as_of"]
+MODEL_NAMES = ("crm-churn", "crm-clv", "crm-segments")
+REJECT_NO_PURCHASE = "no purchase on or before as_of"
+REJECT_ONLY_RETURNS = "only returns or zero amounts on or before as_of"
+
+
+@dataclass
+class ScoreResult:
+    """Scores (index ``customer_id``), rejects (``customer_id``, ``reason``) and a summary."""
+
+    scores: pd.DataFrame
+    rejects: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Champions:
+    """The registered models a scoring run uses, loaded once."""
+
+    churn: Any
+    clv: Any
+    segments: Any
+    versions: dict[str, str]
+
+    @classmethod
+    def load(cls, alias: str = "champion") -> Champions:
+        """Load the three registered models at ``alias`` (a clear error if one is missing)."""
+        versions = {name: str(get_version(name, alias).version) for name in MODEL_NAMES}
+        return cls(churn=get_model(CHURN_MODEL, alias), clv=get_model(CLV_MODEL, alias),
+                   segments=get_model(SEGMENT_MODEL, alias), versions=versions)
+
+
+def _universe(data: CRMData) -> tuple[pd.Index, pd.DataFrame]:
+    """All customers in the input and the rejects among them (sorted by customer_id)."""
+    hist = history(data.transactions, data.as_of)
+    ids = set(data.transactions["customer_id"].unique())
+    if data.customers is not None:
+        ids |= set(data.customers["customer_id"])
+    if data.interactions is not None:
+        ids |= set(data.interactions["customer_id"].unique())
+    everyone = pd.Index(sorted(ids), name="customer_id")
+    buyers = pd.Index(hist.loc[hist["amount"] > 0, "customer_id"].unique())
+    any_row = pd.Index(hist["customer_id"].unique())
+    reason = pd.Series(REJECT_NO_PURCHASE, index=everyone)
+    reason[everyone.isin(any_row)] = REJECT_ONLY_RETURNS
+    reason = reason[~everyone.isin(buyers)]
+    rejects = reason.rename("reason").reset_index()
+    return everyone[everyone.isin(buyers)], rejects
+
+
+def fit_rfm_scorer(rfm: pd.DataFrame):
+    """RFM cut points fitted on the whole scored population (not per chunk)."""
+    from crm_ml.rfm import RFMScorer
+
+    return RFMScorer().fit(rfm)
+
+
+def rfm_scores(rfm: pd.DataFrame, scorer) -> pd.DataFrame:
+    """RFM columns of the scores table for the customers in ``rfm``."""
+    scored = scorer.transform(rfm)
+    return scored[["recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
+                   "rfm_code", "segment"]].rename(columns={"segment": "rfm_segment"})
+
+
+def _subset(df: pd.DataFrame | None, ids: pd.Index) -> pd.DataFrame | None:
+    if df is None:
+        return None
+    return df.loc[df["customer_id"].isin(ids)]
+
+
+def score_chunk(data: CRMData, ids: pd.Index, models: Champions) -> pd.DataFrame:
+    """Churn (with reasons), segments and CLV for customers ``ids`` (all have a purchase)."""
+    from crm_ml.features import build, customer_summary
+    from crm_ml.segmentation import segmentation_features
+
+    tx = _subset(data.transactions, ids)
+    as_of = data.as_of
+    out = pd.DataFrame(index=ids)
+
+    churn_model = models.churn.unwrap_python_model().model
+    X = build(tx, as_of, interactions=_subset(data.interactions, ids),
+              customers=_subset(data.customers, ids)).reindex(ids)
+    reasons = churn_model.explain(X, top_k=3).reasons
+    out["churn_probability"] = reasons["churn_probability"]
+    for i in (1, 2, 3):
+        out[f"reason_{i}"] = reasons.get(f"reason_{i}")
+
+    seg_in = segmentation_features(tx, as_of).reindex(ids)
+    seg = models.segments.predict(seg_in.reset_index(drop=True))
+    out["segment"] = seg["segment"].to_numpy()
+    out["segment_name"] = seg["segment_name"].to_numpy()
+
+    clv_model = models.clv.unwrap_python_model().model
+    summary = customer_summary(tx, as_of, time_unit=clv_model.time_unit).reindex(ids)
+    clv_in = summary[["frequency", "recency", "T", "monetary_value"]].reset_index(drop=True)
+    clv = models.clv.predict(clv_in)
+    for c in ("expected_purchases", "p_alive", "expected_value", "clv", "clv_tier"):
+        out[c] = clv[c].to_numpy()
+    out["value_at_risk"] = out["clv"] * out["churn_probability"]
+    return out
+
+
+def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 200_000,
+                    show_progress: bool | None = None) -> ScoreResult:
+    """Score every customer with the registered models at ``alias``.
+
+    Parameters
+    ----------
+    data : CRMData
+        From :func:`crm_ml.scoring.load_inputs` (or a :class:`~crm_ml.datasets.CRMDataset`).
+    alias : str, default "champion"
+        Registry alias (or version) of ``crm-churn``, ``crm-clv`` and ``crm-segments``.
+    chunk_size : int, default 200,000
+        Customers per chunk; bounds memory, does not change results.
+    show_progress : bool, optional
+        Progress bar per chunk (default: the global setting).
+
+    Returns
+    -------
+    ScoreResult
+        ``scores`` indexed by ``customer_id`` with :data:`SCORE_COLUMNS` plus ``as_of`` and the
+        model versions used; ``rejects`` with the reason for every customer not scored.
+    """
+    from crm_ml.rfm import rfm_table
+
+    t0 = time.perf_counter()
+    models = Champions.load(alias)
+    ids, rejects = _universe(data)
+    scorer = fit_rfm_scorer(rfm_table(data.transactions, data.as_of))
+    chunks = [ids[i:i + chunk_size] for i in range(0, len(ids), max(1, int(chunk_size)))]
+    parts = []
+    for chunk in track(chunks, "Scoring customers", total=len(chunks), show=show_progress):
+        tx = _subset(data.transactions, chunk)
+        rfm = rfm_scores(rfm_table(tx, data.as_of), scorer).reindex(chunk)
+        parts.append(rfm.join(score_chunk(data, chunk, models)))
+    scores = finalize(pd.concat(parts) if parts else pd.DataFrame(index=ids), data.as_of,
+                      models.versions, alias)
+    summary = {
+        "as_of": str(data.as_of.date()),
+        "customers_in_input": int(len(ids) + len(rejects)),
+        "customers_scored": int(len(scores)),
+        "customers_rejected": int(len(rejects)),
+        "rejects_by_reason": {str(k): int(v) for k, v in
+                              rejects["reason"].value_counts().items()},
+        "rows_read": {k: int(v.get("rows_in", 0)) for k, v in data.quality.items()},
+        "rows_dropped": {k: v.get("dropped", {}) for k, v in data.quality.items()},
+        "models": models.versions,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    missing = scores["churn_probability"].isna() | scores["clv"].isna()
+    if missing.any():  # never expected; surfaced rather than hidden
+        log.warning("%d scored customers have a missing churn or CLV score", int(missing.sum()))
+        summary["customers_with_missing_scores"] = int(missing.sum())
+    return ScoreResult(scores=scores, rejects=rejects, summary=summary)
+
+
+def finalize(scores: pd.DataFrame, as_of, versions: dict[str, str], alias: str) -> pd.DataFrame:
+    """Order, type and label a scores frame the same way in every engine."""
+    scores = scores.copy()
+    scores["as_of"] = pd.Timestamp(as_of)
+    for column, dtype in SCORE_DTYPES.items():
+        if column not in scores:
+            scores[column] = None
+        if dtype == "object":
+            scores[column] = scores[column].astype(object).where(scores[column].notna(), None)
+            scores[column] = scores[column].map(lambda v: v if v is None else str(v))
+        else:
+            scores[column] = scores[column].astype(dtype)
+    scores = scores[list(SCORE_DTYPES)]
+    for name in MODEL_NAMES:
+        scores[f"model_{name.replace('-', '_')}"] = f"{name}@{alias}=v{versions[name]}"
+    scores.index = pd.Index(scores.index.astype(str), name="customer_id")
+    return scores.sort_index()
+
+
+def write_atomic(df: pd.DataFrame, path, index: bool = True) -> None:
+    """Write CSV or Parquet (by suffix) to a temporary file, then rename it into place.
+
+    A crash never leaves a half-written table, and the same frame gives the same bytes.
+    """
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df.to_parquet(tmp, index=index, engine="pyarrow", compression="zstd")
+        elif path.suffix.lower() in (".csv", ".txt"):
+            df.to_csv(tmp, index=index, float_format="%.10g", lineterminator="\n")
+        else:
+            raise ValueError(f"{path}: output must end in .parquet or .csv")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def stable_float(df: pd.DataFrame, decimals: int = 10) -> pd.DataFrame:
+    """Round float columns so re-runs write byte-identical files despite float noise."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype.kind == "f":
+            out[c] = np.round(out[c].to_numpy(), decimals)
+    return out

@@ -1,0 +1,222 @@
+"""The Spark scoring engine: the same scores as the pandas engine, for data beyond one machine.
+
+Customers are hashed into buckets; each bucket's transactions and interactions are cogrouped
+and scored by the pandas code (:func:`crm_ml.scoring.engine.score_chunk`) inside
+``applyInPandas``, so both engines compute exactly the same features and scores. RFM cut
+points need the whole population: a first pass computes each customer's recency, frequency
+and monetary value in Spark, the driver fits the cut points on them (three numbers per
+customer), and the second pass applies them.
+
+Executors load the registered models themselves (once per Python worker), so they need
+crm_ml installed and read access to the registry (``MLFLOW_TRACKING_URI``).
+pyspark is an optional extra: ``pip install "crm_ml[spark]"``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crm_ml.data.windows import as_of_day
+from crm_ml.errors import CrmMlError
+from crm_ml.scoring.engine import (
+    MODEL_NAMES,
+    REJECT_NO_PURCHASE,
+    REJECT_ONLY_RETURNS,
+    SCORE_DTYPES,
+    Champions,
+    finalize,
+    fit_rfm_scorer,
+    rfm_scores,
+    score_chunk,
+)
+from crm_ml.scoring.inputs import CRMData
+
+_SPARK_TYPES = {"datetime64[ns]": "timestamp", "int64": "bigint", "float64": "double",
+                "object": "string"}
+_TX_COLUMNS = ["customer_id", "timestamp", "amount", "order_id", "product_id", "channel",
+               "region"]
+_IX_COLUMNS = ["customer_id", "timestamp", "kind", "satisfaction", "resolution_hours"]
+
+
+def _require_pyspark():
+    try:
+        import pyspark  # noqa: F401
+        from pyspark.sql import functions
+    except ImportError as exc:
+        raise CrmMlError('the Spark engine needs pyspark: pip install "crm_ml[spark]"') from exc
+    return functions
+
+
+def scores_schema() -> str:
+    """Spark DDL schema of the scores table (same columns and types as the pandas engine)."""
+    cols = ["customer_id string"]
+    cols += [f"{c} {_SPARK_TYPES[t]}" for c, t in SCORE_DTYPES.items()]
+    cols += [f"model_{n.replace('-', '_')} string" for n in MODEL_NAMES]
+    return ", ".join(cols)
+
+
+def _keep(sdf, columns):
+    return sdf.select(*[c for c in columns if c in sdf.columns])
+
+
+def score_customers_spark(spark, transactions, as_of, *, interactions=None, customers=None,
+                          alias: str = "champion", n_buckets: int | None = None):
+    """Score every customer with Spark.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    transactions, interactions, customers : Spark DataFrame
+        Canonical columns (see :func:`crm_ml.data.standardize`); only transactions required.
+    as_of : date-like
+        Scoring day.
+    alias : str, default "champion"
+        Registry alias (or version) of the models.
+    n_buckets : int, optional
+        Customer buckets scored as one pandas frame each (default: 2 x default parallelism).
+
+    Returns
+    -------
+    (scores, rejects) : Spark DataFrames
+        ``scores`` has ``customer_id`` and the pandas engine's columns; ``rejects`` has
+        ``customer_id`` and ``reason``.
+    """
+    F = _require_pyspark()
+    # Pandas timestamps are naive UTC; a UTC session makes Spark round-trip them unchanged.
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    day = as_of_day(as_of)
+    end = day + pd.Timedelta(days=1)
+    versions = Champions.load(alias).versions  # fail fast on the driver if a model is missing
+    n_buckets = int(n_buckets or 2 * spark.sparkContext.defaultParallelism)
+
+    def bucketed(sdf):
+        return sdf.withColumn("_bucket", F.pmod(F.xxhash64("customer_id"), F.lit(n_buckets)))
+
+    tx = bucketed(_keep(transactions, _TX_COLUMNS))
+    hist = tx.where(F.col("timestamp") < F.lit(end.to_pydatetime()))
+
+    # Pass 1: per-customer recency/frequency/monetary, then cut points on the driver.
+    from crm_ml.rfm import rfm_table
+
+    rfm_cols = "customer_id string, recency_days bigint, frequency bigint, monetary double"
+
+    def rfm_bucket(pdf: pd.DataFrame) -> pd.DataFrame:
+        table = rfm_table(pdf.drop(columns="_bucket"), day)
+        return table[["recency_days", "frequency", "monetary"]].reset_index()
+
+    rfm = hist.groupBy("_bucket").applyInPandas(rfm_bucket, schema=rfm_cols).toPandas()
+    scorer = fit_rfm_scorer(rfm.set_index("customer_id"))
+
+    # Pass 2: everything else, bucket by bucket, with the pandas engine's code.
+    ix = bucketed(_keep(interactions, _IX_COLUMNS)) if interactions is not None else None
+    cust_pdf = customers.toPandas() if customers is not None else None
+
+    def score_bucket(key, tx_pdf: pd.DataFrame, ix_pdf: pd.DataFrame | None = None):
+        tx_pdf = tx_pdf.drop(columns="_bucket")
+        buys = tx_pdf.loc[(tx_pdf["timestamp"] < end) & (tx_pdf["amount"] > 0), "customer_id"]
+        ids = pd.Index(sorted(buys.unique()), name="customer_id")
+        if ids.empty:
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
+                                 [("customer_id", "object"), *SCORE_DTYPES.items()]}
+                                | {f"model_{n.replace('-', '_')}": pd.Series(dtype="object")
+                                   for n in MODEL_NAMES})
+        cust = None
+        if cust_pdf is not None:
+            cust = cust_pdf.loc[cust_pdf["customer_id"].isin(ids)]
+        ix_part = ix_pdf.drop(columns="_bucket") if ix_pdf is not None else None
+        data = CRMData(transactions=tx_pdf, as_of=day, customers=cust, interactions=ix_part)
+        models = Champions.load(alias)
+        rfm_part = rfm_scores(rfm_table(tx_pdf, day), scorer).reindex(ids)
+        scores = finalize(rfm_part.join(score_chunk(data, ids, models)), day, versions, alias)
+        return scores.reset_index()
+
+    schema = scores_schema()
+    if ix is not None:
+        scores = (tx.groupBy("_bucket").cogroup(ix.groupBy("_bucket"))
+                  .applyInPandas(score_bucket, schema=schema))
+    else:
+        scores = tx.groupBy("_bucket").applyInPandas(lambda pdf: score_bucket(None, pdf),
+                                                     schema=schema)
+
+    # Rejects: every customer in any input who is not scored, with the reason.
+    ids = tx.select("customer_id")
+    if customers is not None:
+        ids = ids.unionByName(customers.select("customer_id"))
+    if interactions is not None:
+        ids = ids.unionByName(interactions.select("customer_id"))
+    any_row = hist.select("customer_id").distinct().withColumn("_any", F.lit(True))
+    rejects = (ids.distinct().join(scores.select("customer_id"), "customer_id", "left_anti")
+               .join(any_row, "customer_id", "left")
+               .select("customer_id",
+                       F.when(F.col("_any"), F.lit(REJECT_ONLY_RETURNS))
+                       .otherwise(F.lit(REJECT_NO_PURCHASE)).alias("reason")))
+    return scores, rejects
+
+
+def _spark_type(dtype) -> str:
+    kind = pd.api.types
+    if kind.is_datetime64_any_dtype(dtype):
+        return "timestamp"
+    if kind.is_integer_dtype(dtype):
+        return "bigint"
+    if kind.is_float_dtype(dtype):
+        return "double"
+    if kind.is_bool_dtype(dtype):
+        return "boolean"
+    return "string"
+
+
+def read_standardized(spark, path: str, kind: str, columns: dict | None = None):
+    """Read a CSV/Parquet file with Spark and standardize it partition by partition.
+
+    The output schema (canonical columns; every column for customers) is learned by standardizing the first rows on
+    the driver; every partition then goes through :func:`crm_ml.data.standardize` with the same
+    rules as the pandas engine. A bad row fails the job with the same DataValidationError.
+    """
+    from crm_ml.data import standardize
+    from crm_ml.data.columns import SPECS
+
+    fmt = "parquet" if str(path).endswith((".parquet", ".pq")) else "csv"
+    reader = spark.read.format(fmt)
+    if fmt == "csv":
+        reader = reader.option("header", True)
+    raw = reader.load(str(path))
+    columns = dict(columns or {})
+    sample = standardize(raw.limit(1000).toPandas(), kind, columns=columns)
+    canonical = {spec.name for spec in SPECS[kind]}
+    # Customer attributes are all kept (models may use them); other kinds keep the contract.
+    keep = [c for c in sample.columns if kind == "customers" or c in canonical]
+    schema = ", ".join(f"{c} {_spark_type(sample[c].dtype)}" for c in keep)
+
+    def standardize_partitions(frames):
+        for pdf in frames:
+            if len(pdf):
+                yield standardize(pdf, kind, columns=columns)[keep]
+
+    return raw.mapInPandas(standardize_partitions, schema=schema)
+
+
+def score_files_spark(spark, transactions: str, as_of, output: str, *, interactions=None,
+                      customers=None, alias: str = "champion", rejects: str | None = None,
+                      columns=None) -> dict:
+    """Read CSV/Parquet inputs with Spark, score them and write Parquet output folders.
+
+    Returns the output paths and the number of customers scored and rejected.
+    """
+    from crm_ml.scoring.inputs import _column_maps
+
+    maps = _column_maps(columns)
+    tx = read_standardized(spark, transactions, "transactions", maps.get("transactions"))
+    ix = (read_standardized(spark, interactions, "interactions", maps.get("interactions"))
+          if interactions else None)
+    cust = (read_standardized(spark, customers, "customers", maps.get("customers"))
+            if customers else None)
+    scores, rej = score_customers_spark(spark, tx, as_of, interactions=ix, customers=cust,
+                                        alias=alias)
+    scores.orderBy("customer_id").write.mode("overwrite").parquet(output)
+    rej_path = rejects or f"{output.rstrip('/')}.rejects"
+    rej.orderBy("customer_id").write.mode("overwrite").parquet(rej_path)
+    read_back = spark.read.parquet
+    return {"output": output, "rejects": rej_path,
+            "customers_scored": read_back(output).count(),
+            "customers_rejected": read_back(rej_path).count()}

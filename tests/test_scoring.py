@@ -1,0 +1,137 @@
+"""Batch scoring: `crm-ml score` end to end on the demo's champions, and its failure modes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import pytest
+
+from crm_ml.cli import main
+from crm_ml.scoring import SCORE_COLUMNS, load_inputs, score_customers
+
+pytestmark = pytest.mark.slow
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def inputs(demo_workspace, tmp_path_factory):
+    """The demo's data, with one extra customer who never bought and one with only returns."""
+    data = demo_workspace["data"]
+    root = tmp_path_factory.mktemp("scoring")
+    customers = pd.read_csv(data / "customers.csv", dtype={"customer_id": str})
+    extra = pd.DataFrame({"customer_id": ["NEVER-BOUGHT", "ONLY-RETURNS"],
+                          "signup_date": ["2024-06-01", "2024-06-01"]})
+    pd.concat([customers, extra]).to_csv(root / "customers.csv", index=False)
+    tx = pd.read_csv(data / "transactions.csv", dtype={"customer_id": str})
+    ret = pd.DataFrame({"customer_id": ["ONLY-RETURNS"], "timestamp": ["2024-07-01"],
+                        "amount": [-20.0]})
+    pd.concat([tx, ret]).to_csv(root / "transactions.csv", index=False)
+    (root / "interactions.csv").write_bytes((data / "interactions.csv").read_bytes())
+    return root
+
+
+def _score_args(root, out, as_of="2024-12-31", **files):
+    args = ["--quiet", "score", "--transactions", str(files.get("tx", root / "transactions.csv")),
+            "--interactions", str(root / "interactions.csv"),
+            "--customers", str(root / "customers.csv"), "--as-of", as_of,
+            "--output", str(out)]
+    return args
+
+
+def test_score_writes_one_row_per_customer_and_rejects_the_rest(inputs, tmp_path, capsys):
+    out = tmp_path / "scores.parquet"
+    assert main(_score_args(inputs, out)) == 0
+    scores = pd.read_parquet(out)
+    rejects = pd.read_csv(tmp_path / "scores.rejects.csv", dtype={"customer_id": str})
+    customers = pd.read_csv(inputs / "customers.csv", dtype={"customer_id": str})
+    assert scores.index.is_unique and scores.index.name == "customer_id"
+    assert set(scores.index) | set(rejects["customer_id"]) == set(customers["customer_id"])
+    assert not set(scores.index) & set(rejects["customer_id"])
+    reasons = rejects.set_index("customer_id")["reason"]
+    assert reasons["NEVER-BOUGHT"] == "no purchase on or before as_of"
+    assert reasons["ONLY-RETURNS"].startswith("only returns")
+    for column in SCORE_COLUMNS:
+        assert column in scores.columns
+    assert scores["churn_probability"].between(0, 1).all()
+    assert scores["p_alive"].between(0, 1).all()
+    assert (scores["clv"] >= 0).all()
+    assert scores["reason_1"].notna().all()
+    assert scores["value_at_risk"].equals(scores["clv"] * scores["churn_probability"]) or \
+        ((scores["value_at_risk"] - scores["clv"] * scores["churn_probability"]).abs()
+         < 1e-6).all()
+    assert scores["model_crm_churn"].str.startswith("crm-churn@champion=v").all()
+    printed = capsys.readouterr().out
+    assert "Scored" in printed and "rejected 2 customers" in printed
+
+
+def test_same_input_gives_byte_identical_output(inputs, tmp_path):
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    assert main(_score_args(inputs, a)) == 0
+    assert main(_score_args(inputs, b)) == 0
+    assert _sha(a) == _sha(b)
+
+
+def test_chunking_does_not_change_scores(inputs):
+    data = load_inputs(inputs / "transactions.csv", interactions=inputs / "interactions.csv",
+                       customers=inputs / "customers.csv", as_of="2024-12-31")
+    whole = score_customers(data, chunk_size=10_000, show_progress=False).scores
+    chunked = score_customers(data, chunk_size=400, show_progress=False).scores
+    pd.testing.assert_frame_equal(whole, chunked, check_exact=False, rtol=1e-9)
+
+
+def test_scores_ignore_transactions_after_as_of(inputs, tmp_path):
+    data = load_inputs(inputs / "transactions.csv", as_of="2024-09-30")
+    before = score_customers(data, show_progress=False).scores
+    tx = data.transactions
+    later = tx[tx["timestamp"] > "2024-10-01"].head(1).copy()
+    later["amount"] = 1e6
+    data.transactions = pd.concat([tx, later], ignore_index=True)
+    after = score_customers(data, show_progress=False).scores
+    pd.testing.assert_frame_equal(before, after)
+
+
+@pytest.mark.parametrize("case", ["missing_column", "garbage_dates", "empty_file",
+                                  "wrong_delimiter"])
+def test_bad_input_gives_one_line_error_and_no_output(inputs, tmp_path, capsys, case):
+    tx = pd.read_csv(inputs / "transactions.csv", nrows=50)
+    bad = tmp_path / "bad.csv"
+    if case == "missing_column":
+        tx.drop(columns=["amount"]).to_csv(bad, index=False)
+    elif case == "garbage_dates":
+        tx.assign(timestamp="not a date").to_csv(bad, index=False)
+    elif case == "empty_file":
+        bad.write_text("")
+    else:
+        tx.to_csv(bad, index=False, sep=";")
+    out = tmp_path / "scores.parquet"
+    assert main(_score_args(inputs, out, tx=bad)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("crm-ml score: error:") and "Traceback" not in err
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_missing_model_is_a_clear_error(inputs, tmp_path, capsys):
+    out = tmp_path / "scores.csv"
+    assert main(_score_args(inputs, out) + ["--models", "no-such-alias"]) == 2
+    assert "no-such-alias" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_crash_while_writing_leaves_no_partial_file(inputs, tmp_path, monkeypatch):
+    out = tmp_path / "scores.parquet"
+
+    def explode(self, path, *args, **kwargs):
+        with open(path, "wb") as fh:
+            fh.write(b"PAR1 half a table")
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", explode)
+    with pytest.raises(KeyboardInterrupt):
+        main(_score_args(inputs, out))
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*tmp*"))

@@ -1,0 +1,70 @@
+"""The Spark engine gives the same scores as the pandas engine (pyspark on local[2])."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import shutil
+
+pyspark = pytest.importorskip("pyspark")
+if shutil.which("java") is None:  # Spark needs a Java 17+ runtime beside pyspark
+    pytest.skip("the Spark engine needs Java 17+ on PATH", allow_module_level=True)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("crm_ml-tests")
+               .config("spark.sql.shuffle.partitions", "4")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC")
+               .getOrCreate())
+    yield session
+    session.stop()
+
+
+def test_spark_and_pandas_engines_give_the_same_scores(demo_workspace, spark, tmp_path):
+    from crm_ml.scoring import load_inputs, score_customers
+    from crm_ml.scoring.spark_engine import score_files_spark
+
+    data_dir = demo_workspace["data"]
+    files = {"transactions": data_dir / "transactions.csv",
+             "interactions": data_dir / "interactions.csv",
+             "customers": data_dir / "customers.csv"}
+    as_of = "2024-10-31"
+    data = load_inputs(files["transactions"], interactions=files["interactions"],
+                       customers=files["customers"], as_of=as_of)
+    expected = score_customers(data, show_progress=False)
+
+    out = tmp_path / "scores"
+    result = score_files_spark(spark, str(files["transactions"]), as_of, str(out),
+                               interactions=str(files["interactions"]),
+                               customers=str(files["customers"]))
+    got = pd.read_parquet(out).set_index("customer_id").sort_index()
+    rejects = pd.read_parquet(result["rejects"]).sort_values("customer_id")
+
+    assert result["customers_scored"] == len(expected.scores)
+    assert list(got.columns) == list(expected.scores.columns)
+    pd.testing.assert_frame_equal(got, expected.scores, check_exact=False, rtol=1e-9,
+                                  check_dtype=False, check_index_type=False)
+    pd.testing.assert_frame_equal(
+        rejects.reset_index(drop=True),
+        expected.rejects.sort_values("customer_id").reset_index(drop=True))
+
+
+def test_cli_spark_engine_writes_parquet(demo_workspace, tmp_path, spark):
+    from crm_ml.cli import main
+
+    data_dir = demo_workspace["data"]
+    out = tmp_path / "scores"
+    code = main(["--quiet", "score", "--engine", "spark", "--transactions",
+                 str(data_dir / "transactions.csv"), "--as-of", "2024-12-31",
+                 "--output", str(out)])
+    assert code == 0
+    scores = pd.read_parquet(out)
+    assert scores["customer_id"].is_unique
+    assert scores["churn_probability"].between(0, 1).all()
