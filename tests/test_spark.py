@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
-
-import shutil
 
 pyspark = pytest.importorskip("pyspark")
 if shutil.which("java") is None:  # Spark needs a Java 17+ runtime beside pyspark
