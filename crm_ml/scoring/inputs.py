@@ -42,24 +42,23 @@ class CRMData:
 
 
 def _column_maps(columns) -> dict[str, dict]:
-    """``--columns`` as {kind: map}: a TOML file with [transactions]/[customers]/[interactions]
-    tables, or a flat TOML/dict map that applies to transactions."""
+    """``--columns`` as {kind: map}: a TOML file (or dict) with ``[transactions]``,
+    ``[customers]``, ``[interactions]`` tables, or a flat map that applies to transactions."""
+    kinds = ("transactions", "customers", "interactions")
     if columns is None:
         return {}
     if isinstance(columns, dict):
-        data = columns
-    else:
-        path = Path(columns)
-        if not path.is_file():
-            raise FileNotFoundError(f"column map file not found: {path}")
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        if not any(isinstance(v, dict) for v in data.values()):
-            return {"transactions": load_column_map(path)}
-    kinds = {"transactions", "customers", "interactions"}
-    if any(k in kinds for k in data):
-        return {k: {c: tuple(v) if isinstance(v, list) else v for c, v in m.items()}
-                for k, m in data.items() if k in kinds}
-    return {"transactions": dict(data)}
+        if any(k in kinds for k in columns):
+            return {k: dict(columns[k]) for k in kinds if k in columns}
+        return {"transactions": dict(columns)}
+    path = Path(columns)
+    if not path.is_file():
+        raise FileNotFoundError(f"column map file not found: {path}")
+    tables = tomllib.loads(path.read_text(encoding="utf-8"))
+    present = [k for k in kinds if isinstance(tables.get(k), dict)]
+    if present:
+        return {k: load_column_map(path, k) for k in present}
+    return {"transactions": load_column_map(path)}
 
 
 def _load(source: Source, kind: str, columns: dict, **policy) -> tuple[pd.DataFrame, dict]:
