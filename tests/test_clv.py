@@ -313,3 +313,16 @@ def test_fit_logs_parameters_to_mlflow(cdnow):
     assert vrun.data.metrics["holdout_gini"] == pytest.approx(res["gini"])
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(res["run_id"], "plots")}
     assert {"plots/clv_tracking.png", "plots/clv_calibration_holdout.png"} <= artifacts
+
+
+def test_time_unit_only_rescales_alpha(cdnow, cdnow_model):
+    for unit, days in (("D", 1.0), ("M", 30.4375)):
+        m = CLVModel(time_unit=unit, zero_amount="occasion", track=False).fit(cdnow, CAL_END)
+        assert m.params_["r"] == pytest.approx(cdnow_model.params_["r"], rel=1e-4)
+        assert m.params_["b"] == pytest.approx(cdnow_model.params_["b"], rel=1e-3)
+        assert m.params_["alpha"] == pytest.approx(cdnow_model.params_["alpha"] * 7 / days,
+                                                   rel=1e-4)
+        # the same calendar horizon gives the same expected purchases
+        a = m.predict(364 / days)["expected_purchases"]
+        b = cdnow_model.predict(52)["expected_purchases"]
+        np.testing.assert_allclose(a, b, rtol=1e-3)
