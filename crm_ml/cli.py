@@ -32,7 +32,8 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument("--customers", help="CSV or Parquet file (customer attributes)")
         p.add_argument("--as-of", required=as_of_required,
                        help="scoring day (default: day of the last transaction)")
-        p.add_argument("--columns", help="TOML column map for other schemas")
+        p.add_argument("--columns", help="column map for other schemas: a TOML file, or "
+                       "online_retail (UCI Online Retail layout)")
         p.add_argument("--drop-returns", action="store_true",
                        help="drop negative amounts (counted in the summary)")
 

@@ -78,6 +78,33 @@ def required_fields(model) -> list[str]:
     return [n for n in schema.input_names() if n != "customer_id"]
 
 
+def _match_types(model, frame: pd.DataFrame) -> pd.DataFrame:
+    """Cast whole-number inputs to float where the signature wants floats.
+
+    JSON and hand-written dicts give ``3`` for ``3.0``; MLflow's schema check would refuse it.
+    """
+    schema = model.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        return frame
+    frame = frame.copy()
+    for spec in schema.inputs:
+        wants_float = getattr(spec.type, "name", "") in ("double", "float")
+        if wants_float and spec.name in frame and (
+                pd.api.types.is_integer_dtype(frame[spec.name])
+                or pd.api.types.is_bool_dtype(frame[spec.name])
+                or frame[spec.name].dtype == object):
+            try:
+                frame[spec.name] = pd.to_numeric(frame[spec.name]).astype("float64")
+            except (TypeError, ValueError) as exc:
+                bad = frame[spec.name][pd.to_numeric(frame[spec.name], errors="coerce").isna()
+                                       & frame[spec.name].notna()]
+                raise DataValidationError(
+                    f"{spec.name}: must be a number (rule: numeric field); offending rows: "
+                    f"{bad.head(5).to_dict()}", column=spec.name, rule="numeric",
+                    rows=bad.index[:5].tolist()) from exc
+    return frame
+
+
 def _predict(name: str, records, alias: str) -> pd.DataFrame:
     frame = _as_frame(records)
     if frame.empty:
@@ -97,7 +124,8 @@ def _predict(name: str, records, alias: str) -> pd.DataFrame:
             f"{', '.join(missing)}: required by model {name}@{alias} but missing from the input "
             f"(rule: every field of the model's signature must be given; got columns "
             f"{sorted(frame.columns)[:20]})", column=missing[0], rule="required field")
-    out = model.predict(frame[needed] if needed else frame)
+    frame = _match_types(model, frame[needed] if needed else frame)
+    out = model.predict(frame)
     out = out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
     out = out.reset_index(drop=True)
     if ids is not None:

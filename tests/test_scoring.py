@@ -135,3 +135,22 @@ def test_a_crash_while_writing_leaves_no_partial_file(inputs, tmp_path, monkeypa
         main(_score_args(inputs, out))
     assert not out.exists()
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_online_retail_layout_is_scored_with_the_builtin_column_map(inputs, tmp_path):
+    tx = pd.read_csv(inputs / "transactions.csv", dtype={"customer_id": str})
+    tx = tx[tx["amount"] > 0]
+    retail = pd.DataFrame({
+        "InvoiceNo": tx["order_id"], "StockCode": tx["product_id"], "Quantity": 2,
+        "InvoiceDate": tx["timestamp"], "UnitPrice": tx["amount"] / 2,
+        "CustomerID": tx["customer_id"], "Country": tx["region"]})
+    retail.to_csv(tmp_path / "online_retail.csv", index=False)
+    out = tmp_path / "scores.csv"
+    assert main(["--quiet", "score", "--transactions", str(tmp_path / "online_retail.csv"),
+                 "--columns", "online_retail", "--as-of", "2024-12-31",
+                 "--output", str(out)]) == 0
+    scores = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")
+    assert set(scores.index) == set(tx["customer_id"])
+    by_hand = tx.groupby("customer_id")["amount"].sum()
+    monetary_total = scores["monetary"] * scores["frequency"]
+    assert (monetary_total - by_hand.reindex(scores.index)).abs().max() < 0.05

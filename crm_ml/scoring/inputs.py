@@ -11,12 +11,15 @@ from typing import Any
 
 import pandas as pd
 
-from crm_ml.data import load_column_map, read_table, standardize
+from crm_ml.data import ONLINE_RETAIL, load_column_map, read_table, standardize
 from crm_ml.data.quality import DataPolicyWarning
 from crm_ml.data.windows import as_of_day, history_end
 from crm_ml.errors import DataValidationError
 
 Source = str | os.PathLike | pd.DataFrame | None
+
+#: Column maps known by name (``--columns online_retail``).
+BUILTIN_MAPS = {"online_retail": ONLINE_RETAIL}
 
 
 @dataclass
@@ -42,11 +45,14 @@ class CRMData:
 
 
 def _column_maps(columns) -> dict[str, dict]:
-    """``--columns`` as {kind: map}: a TOML file (or dict) with ``[transactions]``,
-    ``[customers]``, ``[interactions]`` tables, or a flat map that applies to transactions."""
+    """``--columns`` as {kind: map}: a built-in layout name (``online_retail``), or a TOML file
+    (or dict) with ``[transactions]``, ``[customers]``, ``[interactions]`` tables, or a flat
+    map that applies to transactions."""
     kinds = ("transactions", "customers", "interactions")
     if columns is None:
         return {}
+    if isinstance(columns, str) and columns.lower().replace("-", "_") in BUILTIN_MAPS:
+        return {"transactions": dict(BUILTIN_MAPS[columns.lower().replace("-", "_")])}
     if isinstance(columns, dict):
         if any(k in kinds for k in columns):
             return {k: dict(columns[k]) for k in kinds if k in columns}
@@ -86,9 +92,10 @@ def load_inputs(transactions: Source, *, interactions: Source = None, customers:
     as_of : date-like, optional
         The scoring day; defaults to the day of the last transaction. Rows after it are kept
         in the data (they may be needed as labels when training) but no feature uses them.
-    columns : path or dict, optional
-        Column map for other schemas (see :func:`crm_ml.data.load_column_map`); a TOML file may
-        hold ``[transactions]``, ``[customers]`` and ``[interactions]`` tables.
+    columns : str, path or dict, optional
+        Column map for other schemas: ``"online_retail"`` (the UCI Online Retail layout), or a
+        TOML file / dict (see :func:`crm_ml.data.load_column_map`) that may hold
+        ``[transactions]``, ``[customers]`` and ``[interactions]`` tables.
     drop_returns, drop_duplicates : bool
         Row policies for transactions (counted in ``quality``; see
         :func:`crm_ml.data.standardize`). Exact duplicate rows are dropped by default: a file
