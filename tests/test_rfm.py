@@ -201,3 +201,22 @@ def test_plots_return_figures(small_dataset):
     summ = cm.rfm.segment_summary(s)
     assert summ["customers"].sum() == len(s)
     assert summ["value_share"].sum() == pytest.approx(1.0)
+
+
+def test_rfm_logging_records_aggregates_only(small_dataset, tmp_path, monkeypatch):
+    import mlflow
+
+    from crm_ml.rfm.demo import log_rfm
+    from crm_ml.tracking import find_in_run_artifacts, start_run
+
+    monkeypatch.chdir(tmp_path)
+    rfm = rfm_table(small_dataset.transactions, small_dataset.as_of)
+    scorer = RFMScorer().fit(rfm)
+    scored = scorer.transform(rfm)
+    with start_run("rfm") as run:
+        log_rfm(run, scored, scorer)
+    metrics = mlflow.get_run(run.run_id).data.metrics
+    assert metrics["segment_share.champions"] == pytest.approx(
+        (scored["segment"] == "Champions").mean())
+    assert "value_share.cant_lose_them" in metrics
+    assert not find_in_run_artifacts(run.run_id, list(rfm.index[:20]))

@@ -122,3 +122,14 @@ def test_tracking_logs_aggregates_and_registers_pyfunc(data, fitted, tmp_path, m
     assert list(out.columns) == ["segment", "segment_name"]
     assert (out["segment"].to_numpy() == s.predict(X.head(50)).to_numpy()).all()
     assert out["segment_name"].iloc[0] == s.names_[int(out["segment"].iloc[0])]
+
+
+def test_model_card(data, fitted):
+    from crm_ml.segmentation.card import build_card
+
+    _, X = data
+    fitted.stability(X, n_boot=2)
+    card = build_card(fitted, holdout_silhouette=0.5, baseline_silhouette=0.4, truth_ari=0.7)
+    assert card.grade == "A"
+    md = card.to_markdown()
+    assert "high value, frequent" in md and "bootstrap_stability_ari_mean" in md
