@@ -21,7 +21,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from crm_ml.data.windows import as_of_day, history
+from crm_ml.data.windows import as_of_day, history, history_end
 from crm_ml.errors import DataValidationError
 
 __all__ = ["build", "FEATURE_DESCRIPTIONS", "describe_feature", "feature_names"]
@@ -148,8 +148,9 @@ def _n_distinct(codes, other_codes, n):
     """Number of distinct ``other_codes`` per customer code (ignores other_codes < 0)."""
     ok = other_codes >= 0
     c, o = codes[ok], other_codes[ok].astype(np.int64)
-    key = np.unique(c * (int(o.max()) + 1 if len(o) else 1) + o)
-    return np.bincount(key // (int(o.max()) + 1 if len(o) else 1), minlength=n).astype(float)
+    m = int(o.max()) + 1 if len(o) else 1
+    key = pd.unique(c * m + o)
+    return np.bincount(key // m, minlength=n).astype(float)
 
 
 def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None = None,
@@ -189,43 +190,58 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
         raise DataValidationError(f"windows: need positive day counts, got {windows!r}",
                                   column="windows", rule="positive")
     day0 = int(as_of_day(as_of).to_datetime64().astype("datetime64[D]").astype(np.int64))
-    tx = history(transactions, as_of)
-    amount = tx["amount"].to_numpy(dtype=float)
-    if np.isnan(amount).any():
-        bad = tx.index[np.isnan(amount)][:5].tolist()
+    # Work on NumPy arrays with masks: no copies of the (wide, object-typed) frame.
+    end_ns = history_end(as_of).to_datetime64().astype("datetime64[ns]")
+    ts_all = transactions["timestamp"]
+    if ts_all.dt.tz is not None:
+        ts_all = ts_all.dt.tz_convert("UTC").dt.tz_localize(None)
+    ts_all = ts_all.to_numpy().astype("datetime64[ns]")
+    amount_all = transactions["amount"].to_numpy(dtype=float)
+    hist = ts_all < end_ns
+    if np.isnan(amount_all[hist]).any():
+        bad = transactions.index[hist & np.isnan(amount_all)][:5].tolist()
         raise DataValidationError("transactions: column 'amount' has missing values",
                                   column="amount", rule="not null", rows=bad)
-    is_buy = amount > 0
-    buys = tx.loc[is_buy]
-    codes, ids = _codes(buys["customer_id"])
+    buy = hist & (amount_all > 0)
+    ret = hist & (amount_all < 0)
+    codes_all, uniq = _codes(transactions["customer_id"])
+    has = np.bincount(codes_all[buy], minlength=len(uniq)) > 0
+    remap = np.where(has, np.cumsum(has) - 1, -1)
+    ids = uniq[has]
     n = len(ids)
-    amt = amount[is_buy]
-    day = _days(buys["timestamp"])
+    codes = remap[codes_all[buy]]
+    amt = amount_all[buy]
+    ts_buy = ts_all[buy]
+    day = ts_buy.astype("datetime64[D]").astype(np.int64)
     out: dict[str, np.ndarray] = {}
 
-    # Distinct purchase days, ordered per customer: the basis for recency, tenure and gaps.
-    order = np.lexsort((day, codes))
-    c_sorted, d_sorted = codes[order], day[order]
-    new_day = np.r_[True, (c_sorted[1:] != c_sorted[:-1]) | (d_sorted[1:] != d_sorted[:-1])]
-    uc, ud = c_sorted[new_day], d_sorted[new_day]
+    # Distinct purchase days per customer (sorted packed keys): recency, tenure and gaps.
+    dmin = int(day.min()) if len(day) else 0
+    span = int(day.max()) - dmin + 1 if len(day) else 1
+    sk = np.sort(codes * span + (day - dmin))
+    keep = np.r_[True, sk[1:] != sk[:-1]] if len(sk) else np.zeros(0, bool)
+    uk = sk[keep]
+    uc, ud = uk // span, uk % span + dmin
     n_days = np.bincount(uc, minlength=n).astype(float)
-    starts = np.r_[True, uc[1:] != uc[:-1]]
-    ends = np.r_[uc[1:] != uc[:-1], True]
+    starts = np.r_[True, uc[1:] != uc[:-1]] if len(uc) else np.zeros(0, bool)
+    ends = np.r_[uc[1:] != uc[:-1], True] if len(uc) else np.zeros(0, bool)
     first, last = np.empty(n), np.empty(n)
     first[uc[starts]] = ud[starts]
     last[uc[ends]] = ud[ends]
     out["recency_days"] = day0 - last
     out["tenure_days"] = day0 - first
 
-    # Orders: distinct order ids if present, else distinct purchase timestamps.
-    if "order_id" in buys.columns:
-        ocodes = pd.factorize(buys["order_id"])[0].astype(np.int64)
+    # Orders: distinct order ids if present, else distinct purchase timestamps (per customer).
+    if "order_id" in transactions.columns:
+        ocodes = pd.factorize(transactions["order_id"].to_numpy()[buy])[0].astype(np.int64)
     else:
-        ocodes = pd.factorize(buys["timestamp"])[0].astype(np.int64)
-    okey_all = codes * (int(ocodes.max()) + 1 if len(ocodes) else 1) + ocodes
-    okey, first_row = np.unique(okey_all, return_index=True)
-    o_cust = codes[first_row]
-    o_day = day[first_row]
+        ocodes = pd.factorize(ts_buy.view(np.int64))[0].astype(np.int64)
+    n_o = int(ocodes.max()) + 1 if len(ocodes) else 1
+    oi, okeys = pd.factorize(codes * n_o + ocodes)
+    o_cust = okeys // n_o
+    o_day = np.empty(len(okeys), dtype=np.int64)
+    o_day[oi] = day
+    order_amt = np.bincount(oi, weights=amt, minlength=len(okeys))
     n_orders = np.bincount(o_cust, minlength=n).astype(float)
     total = np.bincount(codes, weights=amt, minlength=n)
     out["n_orders"] = n_orders
@@ -234,15 +250,10 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
                                        where=n_orders > 0)
 
     # Returns belong to customers with purchases; others are ignored.
-    ret = tx.loc[~is_buy & (amount < 0)]
-    if len(ret):
-        rc = ids.get_indexer(ret["customer_id"])
-        ok = rc >= 0
-        n_ret = np.bincount(rc[ok], minlength=n).astype(float)
-        ret_amt = np.bincount(rc[ok], weights=-ret["amount"].to_numpy(dtype=float)[ok],
-                              minlength=n)
-    else:
-        n_ret, ret_amt = np.zeros(n), np.zeros(n)
+    rc = remap[codes_all[ret]]
+    ok = rc >= 0
+    n_ret = np.bincount(rc[ok], minlength=n).astype(float)
+    ret_amt = np.bincount(rc[ok], weights=-amount_all[ret][ok], minlength=n)
     out["total_spend"] = total - ret_amt  # net, as in crm_ml.features.customer_summary
     out["n_returns"] = n_ret
     out["return_share"] = np.divide(ret_amt, total, out=np.zeros(n), where=total > 0)
@@ -260,13 +271,17 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
                        np.nan)
     out["mean_gap_days"] = mean_gap
     out["std_gap_days"] = np.sqrt(np.clip(var, 0, None))
-    out["max_gap_days"] = _grouped_max(gc, gaps, n)
+    gfull = np.where(same, np.diff(ud, prepend=ud[:1]).astype(float), -np.inf)
+    mx = np.full(n, np.nan)
+    if len(gfull):
+        mx[uc[starts]] = np.maximum.reduceat(gfull, np.flatnonzero(starts))
+    mx[np.isneginf(mx)] = np.nan
+    out["max_gap_days"] = mx
     with np.errstate(invalid="ignore", divide="ignore"):
         out["gap_ratio"] = out["recency_days"] / mean_gap
     out["orders_per_month"] = n_orders / np.maximum(out["tenure_days"], 1.0) * 30.0
 
     # Per-window counts and trends (last window vs the one before).
-    order_amt = np.bincount(np.searchsorted(okey, okey_all), weights=amt, minlength=len(okey))
     age = day0 - o_day  # days before as_of of each order (0 = on the as_of day)
     for w in windows:
         cur = age < w
@@ -281,8 +296,8 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
         out[f"spend_change_{w}d"] = sc - sp
 
     for col, name in (("product_id", "n_products"), ("channel", "n_channels")):
-        if col in buys.columns:
-            out[name] = _n_distinct(codes, pd.factorize(buys[col])[0], n)
+        if col in transactions.columns:
+            out[name] = _n_distinct(codes, pd.factorize(transactions[col].to_numpy()[buy])[0], n)
         else:
             out[name] = np.full(n, np.nan)
 
