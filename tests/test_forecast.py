@@ -245,7 +245,7 @@ def test_fit_is_tracked_with_order_aicc_backtest_and_plot():
 
     y = pd.Series(_ar1(40, 0.5, seed=6), index=pd.date_range("2014-01-01", periods=40,
                                                            freq="QS"))
-    f = ARIMAForecaster(transform="none", track=True, backtest_windows=1).fit(y)
+    f = ARIMAForecaster(season_length=1, track=True, backtest_windows=1).fit(y)
     assert f.run_id_ is not None
     client = mlflow.MlflowClient(tracking_uri())
     run = client.get_run(f.run_id_)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,8 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
     import matplotlib.pyplot as plt
 
     from crm_ml.forecast import ARIMAForecaster, backtest, forecast_many, sales_series
-    from crm_ml.tracking import start_run
+    from crm_ml.forecast.pyfunc import ForecastPyfunc, save_forecaster
+    from crm_ml.tracking import log_pyfunc_model, promote, start_run
 
     output_dir, models_dir = Path(output_dir), Path(models_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +93,22 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         run.log_table(pred, "forecast_overall")
         if regions is not None:
             run.log_table(regions, "forecast_by_region")
+        decision, version = {"promoted": None}, None
+        with tempfile.TemporaryDirectory() as tmp:
+            path = save_forecaster(f, Path(tmp) / "forecaster.json")
+            logged = log_pyfunc_model(
+                run, ForecastPyfunc(), artifacts={"forecaster": str(path)},
+                input_example=pd.DataFrame({"h": [3]}),
+                registered_name=CARD_NAME,
+                metadata={"backtest_mase": bt.metrics["mase"], "model": s["model"]})
+        version = logged.registered_version
+        if version is not None:
+            # champion/challenger on the rolling-origin backtest MASE each version recorded
+            # on the revenue series (lower is better)
+            decision = promote(CARD_NAME, lambda pm: float(pm.metadata.metadata["backtest_mase"]),
+                               higher_is_better=False)
         card = _card(f, bt, y, run.run_id, fig)
+        card.model_details["registered_version"] = version
         card.log(run)
     card.write(models_dir / CARD_NAME)
     plt.close(fig)
@@ -108,4 +125,6 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         "next_12m_revenue": round(float(pred["forecast"].sum()), 2),
         "regions": int(regions["series_id"].nunique()) if regions is not None else 0,
         "grade": card.grade,
+        "registered_version": version,
+        "promoted": decision.get("promoted"),
     }
