@@ -8,6 +8,8 @@ import matplotlib.figure
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crm_ml as cm
 from crm_ml import DataValidationError
@@ -220,3 +222,20 @@ def test_rfm_logging_records_aggregates_only(small_dataset, tmp_path, monkeypatc
         (scored["segment"] == "Champions").mean())
     assert "value_share.cant_lose_them" in metrics
     assert not find_in_run_artifacts(run.run_id, list(rfm.index[:20]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 12), min_size=1, max_size=200), st.integers(2, 9))
+def test_binning_properties(values, bins):
+    from crm_ml.rfm import apply_bins
+
+    edges, smap = fit_bins(values, bins)
+    scores = apply_bins(values, edges, smap)
+    v = np.asarray(values)
+    assert scores.min() >= 1 and scores.max() <= bins
+    order = np.argsort(v, kind="stable")
+    assert (np.diff(scores[order]) >= 0).all()                   # monotone in the value
+    for x in np.unique(v):
+        assert len(set(scores[v == x])) == 1                     # ties share a score
+    if len(np.unique(v)) >= bins:
+        assert set(scores) == set(range(1, bins + 1))            # no empty score
