@@ -254,3 +254,15 @@ def test_fit_is_tracked_with_order_aicc_backtest_and_plot():
     assert "backtest_snaive_mase" in run.data.metrics
     arts = [a.path for a in client.list_artifacts(f.run_id_, "plots")]
     assert "plots/forecast.png" in arts
+
+
+def test_json_state_roundtrip_gives_identical_forecasts(tmp_path):
+    from crm_ml.forecast.pyfunc import load_forecaster, save_forecaster
+
+    y = _monthly(_ar1(60, 0.5, seed=12))
+    f = ARIMAForecaster(season_length=1, track=False).fit(y)
+    g = load_forecaster(save_forecaster(f, tmp_path / "f.json"))
+    pd.testing.assert_frame_equal(f.predict(4, level=[80, 95]), g.predict(4, level=[80, 95]))
+    assert g.model_ == f.model_
+    z = ARIMAForecaster(track=False).fit(_monthly(np.zeros(12)))
+    assert (load_forecaster(save_forecaster(z, tmp_path / "z.json")).predict(2) == 0).all().all()
