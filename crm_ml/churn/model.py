@@ -72,9 +72,9 @@ class ChurnModel:
     random_state : int, default 0
         Seeds folds, bagging and trees: same data and seed give identical probabilities.
     n_jobs : int, optional
-        Threads. Default: LightGBM uses one thread below 50,000 rows (threads cost more than
-        they save on small data, especially on a busy machine) and all cores above; the random
-        forest uses 2.
+        Threads. Default: LightGBM uses one thread below 200,000 rows (threads cost more than
+        they save on small data, and OpenMP threads slow down badly on a busy machine) and all
+        cores above; the random forest uses 2.
     track : bool, optional
         Log fits to MLflow (default: the global switch, :func:`crm_ml.tracking.tracking_enabled`).
 
@@ -291,7 +291,7 @@ class ChurnModel:
         self._leaves = self.num_leaves or (4 if n < 10_000 else 15 if n < 200_000 else 31)
         self._min_leaf = self.min_child_samples or int(np.clip(n // 40, 5, 50))
         self._threads = (self.n_jobs if self.n_jobs is not None
-                         else 1 if len(yv) < 50_000 else 0)  # 0 = LightGBM's default (all)
+                         else 1 if len(yv) < 200_000 else 0)  # 0 = LightGBM's default (all)
         self.calibrator_ = None
         oof = None
         trees = []

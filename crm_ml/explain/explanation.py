@@ -138,6 +138,14 @@ def explain_model(model, X: pd.DataFrame, top_k: int = 3, method: str = "auto",
         S = S[pre.columns_]
     data = X[pre.columns_]
     reasons = top_reasons(S, data, top_k=top_k, direction_filter=direction_filter)
-    reasons.insert(0, "churn_probability", model.predict_proba(X).to_numpy())
+    if used == "lightgbm pred_contrib":
+        # contributions sum to the raw log-odds: no second pass over the trees
+        from crm_ml.churn.calibration import _sigmoid
+
+        raw = vals.sum(axis=1) + base
+        proba = model.calibrator_.transform(raw) if model.calibrator_ else _sigmoid(raw)
+    else:
+        proba = model.predict_proba(X).to_numpy()
+    reasons.insert(0, "churn_probability", proba)
     return Explanation(shap_values=S, base_value=base, data=data, output=output,
                        reasons=reasons, method=used)
