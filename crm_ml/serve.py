@@ -75,7 +75,7 @@ def required_fields(model) -> list[str]:
     schema = model.metadata.get_input_schema()
     if schema is None or not schema.has_input_names():
         return []
-    return [n for n in schema.input_names() if n != "customer_id"]
+    return list(schema.input_names())
 
 
 def _match_types(model, frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,26 +110,29 @@ def _predict(name: str, records, alias: str) -> pd.DataFrame:
     if frame.empty:
         raise DataValidationError("records: no customers given", column="records",
                                   rule="non-empty")
-    ids = None
-    if "customer_id" in frame.columns:
-        ids = frame.pop("customer_id").astype(str)
-    elif frame.index.name == "customer_id":
-        ids = frame.index.astype(str).to_series(index=range(len(frame)))
-        frame = frame.reset_index(drop=True)
+    if "customer_id" not in frame.columns and frame.index.name == "customer_id":
+        frame = frame.reset_index()
+    has_ids = "customer_id" in frame.columns
+    if has_ids:
+        frame["customer_id"] = frame["customer_id"].astype(str)
     model = get_model(name, alias)
     needed = required_fields(model)
+    if "customer_id" in needed and not has_ids:
+        # The model keys its output by customer_id; row numbers stand in for missing ids.
+        frame["customer_id"] = [str(i) for i in range(len(frame))]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataValidationError(
             f"{', '.join(missing)}: required by model {name}@{alias} but missing from the input "
             f"(rule: every field of the model's signature must be given; got columns "
             f"{sorted(frame.columns)[:20]})", column=missing[0], rule="required field")
+    ids = frame["customer_id"].to_numpy() if has_ids else None
     frame = _match_types(model, frame[needed] if needed else frame)
     out = model.predict(frame)
     out = out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
-    out = out.reset_index(drop=True)
+    out = out.drop(columns="customer_id", errors="ignore").reset_index(drop=True)
     if ids is not None:
-        out.index = pd.Index(ids.to_numpy(), name="customer_id")
+        out.index = pd.Index(ids, name="customer_id")
     return out
 
 

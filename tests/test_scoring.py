@@ -84,10 +84,12 @@ def test_chunking_does_not_change_scores(inputs):
 
 
 def test_scores_ignore_transactions_after_as_of(inputs, tmp_path):
-    data = load_inputs(inputs / "transactions.csv", as_of="2024-09-30")
+    data = load_inputs(inputs / "transactions.csv", interactions=inputs / "interactions.csv",
+                       customers=inputs / "customers.csv", as_of="2024-09-30")
     before = score_customers(data, show_progress=False).scores
     tx = data.transactions
-    later = tx[tx["timestamp"] > "2024-10-01"].head(1).copy()
+    later = tx[(tx["timestamp"] > "2024-10-01")
+               & tx["customer_id"].isin(before.index)].head(1).copy()
     later["amount"] = 1e6
     data.transactions = pd.concat([tx, later], ignore_index=True)
     after = score_customers(data, show_progress=False).scores
@@ -147,10 +149,12 @@ def test_online_retail_layout_is_scored_with_the_builtin_column_map(inputs, tmp_
     retail.to_csv(tmp_path / "online_retail.csv", index=False)
     out = tmp_path / "scores.csv"
     assert main(["--quiet", "score", "--transactions", str(tmp_path / "online_retail.csv"),
+                 "--interactions", str(inputs / "interactions.csv"),
+                 "--customers", str(inputs / "customers.csv"),
                  "--columns", "online_retail", "--as-of", "2024-12-31",
                  "--output", str(out)]) == 0
     scores = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")
-    assert set(scores.index) == set(tx["customer_id"])
+    assert set(scores.index) == set(tx["customer_id"])  # customers.csv extras are rejected
     by_hand = tx.groupby("customer_id")["amount"].sum()
     monetary_total = scores["monetary"] * scores["frequency"]
     assert (monetary_total - by_hand.reindex(scores.index)).abs().max() < 0.05

@@ -62,7 +62,9 @@ def test_cli_spark_engine_writes_parquet(demo_workspace, tmp_path, spark):
     data_dir = demo_workspace["data"]
     out = tmp_path / "scores"
     code = main(["--quiet", "score", "--engine", "spark", "--transactions",
-                 str(data_dir / "transactions.csv"), "--as-of", "2024-12-31",
+                 str(data_dir / "transactions.csv"), "--interactions",
+                 str(data_dir / "interactions.csv"), "--customers", str(data_dir / "customers.csv"),
+                 "--as-of", "2024-12-31",
                  "--output", str(out)])
     assert code == 0
     scores = pd.read_parquet(out)
