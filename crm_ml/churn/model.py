@@ -60,6 +60,7 @@ class ChurnModel:
     num_leaves : int, optional
         LightGBM only. Default grows with the data: 4 below 10,000 rows, 15 below 200,000,
         31 above (small churn tables reward shallow trees; see benchmarks/bench_churn_cdnow.py).
+        Depth is capped at ``ceil(log2(num_leaves)) + 1``.
     min_child_samples : int, optional
         Minimum rows per leaf, both algorithms. Default ``clip(n_rows // 40, 5, 50)``.
     early_stopping_rounds : int, default 50
@@ -188,6 +189,8 @@ class ChurnModel:
     def _lgb_params(self) -> dict:
         p = {"objective": "binary", "learning_rate": self.learning_rate,
              "num_leaves": self._leaves, "min_data_in_leaf": self._min_leaf,
+             # near-balanced trees: regularises, and TreeSHAP cost grows with depth squared
+             "max_depth": int(np.ceil(np.log2(max(self._leaves, 2)))) + 1,
              "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
              "lambda_l2": 1.0, "min_data_per_group": 20, "cat_smooth": 10.0,
              "seed": self.random_state, "deterministic": True, "force_col_wise": True,

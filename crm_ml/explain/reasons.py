@@ -17,26 +17,29 @@ import pandas as pd
 _WIN = re.compile(r"^(?P<stem>[a-z_]+?)_(?P<w>\d+)d$")
 
 
-def _num(v, digits=0):
+def _num(v, digits=0) -> np.ndarray:
+    """Numbers as an object array of strings (vectorised; no thousands separators)."""
     v = np.asarray(v, dtype=float)
     if digits == 0:
-        return [f"{x:,.0f}" for x in v]
-    return [f"{x:,.{digits}f}" for x in v]
+        return np.round(v).astype(np.int64).astype(str).astype(object)
+    return np.array([f"{x:.{digits}f}" for x in v], dtype=object)
 
 
 def _static(fmt, digits=0):
+    head, _, tail = fmt.partition("{}")
+
     def f(v, ctx):
-        return [fmt.format(x) for x in _num(v, digits)]
+        return head + _num(v, digits) + tail
     return f
 
 
 def _recency(v, ctx):
     gap = ctx.get("mean_gap_days")
-    out = []
     gaps = np.full(len(v), np.nan) if gap is None else np.asarray(gap, dtype=float)
-    for x, g in zip(_num(v), gaps, strict=True):
-        out.append(f"no purchase for {x} days" + ("" if np.isnan(g) else f" (usual gap {g:.0f})"))
-    return out
+    text = "no purchase for " + _num(v) + " days"
+    has = ~np.isnan(gaps)
+    text[has] = text[has] + " (usual gap " + _num(gaps[has]) + ")"
+    return text
 
 
 def _gap_ratio(v, ctx):
@@ -62,8 +65,10 @@ def _change(noun):
 
 
 def _windowed(fmt):
+    head, _, tail = fmt.partition("{}")
+
     def f(v, ctx, w):
-        return [fmt.format(x, w=w) for x in _num(v)]
+        return head + _num(v) + tail.replace("{w}", str(w))
     return f
 
 
@@ -118,12 +123,22 @@ def phrases(feature: str, values, context: dict | None = None) -> list[str]:
     ``context`` maps other feature names to aligned arrays (e.g. ``mean_gap_days`` for the
     "usual gap" part of the recency phrase).
     """
+    return list(_phrase_array(feature, values, context))
+
+
+def _phrase_array(feature: str, values, context: dict | None = None) -> np.ndarray:
+    """Plain-words phrases for ``values`` of one feature (NaN -> a "missing" phrase).
+
+    ``context`` maps other feature names to aligned arrays (e.g. ``mean_gap_days`` for the
+    "usual gap" part of the recency phrase).
+    """
     context = context or {}
     values = pd.Series(values).reset_index(drop=True)
     n = len(values)
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if not numeric:
-        return [f"{feature} is {v}" if pd.notna(v) else f"{feature} unknown" for v in values]
+        return np.array([f"{feature} is {v}" if pd.notna(v) else f"{feature} unknown"
+                         for v in values], dtype=object)
     v = values.to_numpy(dtype=float)
     out = np.empty(n, dtype=object)
     miss = np.isnan(v)
@@ -139,7 +154,7 @@ def phrases(feature: str, values, context: dict | None = None) -> list[str]:
         else:
             texts = [f"{feature} = {x:.4g}" for x in v[ok]]
         out[ok] = texts
-    return out.tolist()
+    return out
 
 
 def direction(shap_values) -> np.ndarray:
@@ -192,9 +207,10 @@ def top_reasons(shap_values: pd.DataFrame, data: pd.DataFrame, top_k: int = 3,
             rows = np.flatnonzero(fidx == j)
             name = cols[j]
             ctx = {c: data[c].to_numpy()[rows] for c in ctx_cols}
-            text[rows] = phrases(name, data[name].iloc[rows], ctx)
-        dirn = direction(sv)
-        full = np.array([f"{t} ({d})" for t, d in zip(text, dirn, strict=True)], dtype=object)
+            text[rows] = _phrase_array(name, data[name].iloc[rows], ctx)
+        dirn = np.where(sv > 0, " (raises churn risk)",
+                        np.where(sv < 0, " (lowers churn risk)", " (no effect)")).astype(object)
+        full = text + dirn
         feat = np.array(cols, dtype=object)[fidx]
         if direction_filter != "both":
             blank = np.isnan(sv)
