@@ -139,8 +139,10 @@ def accuracy(series, methods, pmd_max_m):
             rows.append({"series": name, "method": meth, "m": m, "ok": ok,
                          "mase": mase(test, fc, train, m), "smape": smape(test, fc),
                          "coverage95": float(np.mean((test >= lo) & (test <= hi)))})
-        if (i + 1) % 10 == 0:
-            print(f"  {i + 1}/{len(series)} series", flush=True)
+        if (i + 1) % 5 == 0:
+            run = pd.DataFrame(rows).groupby("method", sort=False)["mase"].mean().round(3)
+            print(f"  {i + 1}/{len(series)} series; running mean MASE {run.to_dict()}; "
+                  f"seconds {({k: round(v, 1) for k, v in times.items()})}", flush=True)
     return pd.DataFrame(rows), times
 
 
@@ -185,9 +187,10 @@ def main():
         methods["pmdarima"] = run_pmdarima
     methods["seasonal_naive"] = run_snaive
     # warm up imports / compiled code outside the timed loop for every method alike
-    warm = series[0]
-    for fn in methods.values():
-        fn(warm[1][:-warm[2]], warm[2], warm[2])
+    quarterly = next(s for s in series if s[2] == 4)
+    for meth, fn in methods.items():
+        _, v, m = quarterly if meth == "pmdarima" else series[0]
+        fn(v[:-m], m, m)
     res, times = accuracy(series, methods, args.pmdarima_max_m)
     pd.set_option("display.width", 160)
     if "pmdarima" in methods and args.pmdarima_max_m < 12:
