@@ -18,7 +18,7 @@ import pandas as pd
 
 
 def feature_table(n: int, seed: int = 0):
-    from crm_ml.features.build import feature_names
+    from crm_ml.features.snapshot import feature_names
 
     rng = np.random.default_rng(seed)
     cols = feature_names(interactions=True)

@@ -9,7 +9,7 @@ import pytest
 import crm_ml as cm
 from crm_ml.errors import DataValidationError
 from crm_ml.features import FEATURE_DESCRIPTIONS, build
-from crm_ml.features.build import describe_feature
+from crm_ml.features.snapshot import describe_feature
 
 
 def _tx(rows):

@@ -45,7 +45,7 @@ def backtest(transactions: pd.DataFrame, as_of_dates, horizon_days: int = 90, *,
     """
     from crm_ml.churn.labels import make_labels
     from crm_ml.churn.model import ChurnModel
-    from crm_ml.features.build import build
+    from crm_ml.features.snapshot import build
 
     model_params.setdefault("track", False)
     data_end = transactions["timestamp"].max()

@@ -34,7 +34,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
     from crm_ml.churn.card import churn_card
     from crm_ml.churn.labels import make_labels
     from crm_ml.churn.model import ChurnModel
-    from crm_ml.features.build import build
+    from crm_ml.features.snapshot import build
     from crm_ml.tracking import TrackedRun, promote, register, tracking_enabled
 
     output_dir, models_dir = Path(output_dir), Path(models_dir)

@@ -44,7 +44,7 @@ class Explanation:
 
     def importance(self) -> pd.DataFrame:
         """Global importance: mean |SHAP| per feature (and mean signed SHAP), largest first."""
-        from crm_ml.features.build import describe_feature
+        from crm_ml.features.snapshot import describe_feature
 
         s = self.shap_values
         imp = pd.DataFrame({"mean_abs_shap": s.abs().mean(), "mean_shap": s.mean()})

@@ -1,7 +1,7 @@
 """Customer features at an as_of date, built from transactions (+ interactions, customers).
 
 Names are loaded lazily from their modules: ``customer_summary`` (summary.py, the single pass
-shared by RFM and CLV) and ``build`` / ``FEATURE_DESCRIPTIONS`` (build.py).
+shared by RFM and CLV) and ``build`` / ``FEATURE_DESCRIPTIONS`` / ``describe_feature`` (snapshot.py).
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ import importlib
 
 _EXPORTS = {
     "customer_summary": "crm_ml.features.summary",
-    "build": "crm_ml.features.build",
-    "FEATURE_DESCRIPTIONS": "crm_ml.features.build",
+    "build": "crm_ml.features.snapshot",
+    "FEATURE_DESCRIPTIONS": "crm_ml.features.snapshot",
+    "describe_feature": "crm_ml.features.snapshot",
+    "feature_names": "crm_ml.features.snapshot",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -383,14 +383,3 @@ def _customer_attributes(customers: pd.DataFrame, as_of, day0: int) -> pd.DataFr
         else:
             out[col] = s.astype("category")
     return pd.DataFrame(out, index=cust.index)
-
-
-class _CallableModule(__import__("types").ModuleType):
-    """Importing ``crm_ml.features.build`` binds the *module* to the package attribute
-    ``build``; making the module callable keeps ``cm.features.build(tx, as_of)`` working."""
-
-    def __call__(self, *args, **kwargs):
-        return build(*args, **kwargs)
-
-
-__import__("sys").modules[__name__].__class__ = _CallableModule
