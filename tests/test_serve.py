@@ -87,7 +87,8 @@ def test_mlflow_models_serve_returns_churn_probabilities(tmp_path):
                                 start_new_session=True)
     try:
         _wait_until_up(proc, port, log_path)
-        query = pd.DataFrame({"recency_days": [5.0, 150.0, 400.0], "n_orders": [8.0, 2.0, 1.0],
+        query = pd.DataFrame({"customer_id": ["q1", "q2", "q3"],
+                              "recency_days": [5.0, 150.0, 400.0], "n_orders": [8.0, 2.0, 1.0],
                               "region": ["north", "south", "north"]})
         body = json.dumps({"dataframe_split": query.to_dict(orient="split")}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
@@ -97,6 +98,7 @@ def test_mlflow_models_serve_returns_churn_probabilities(tmp_path):
     finally:
         _stop(proc)
 
+    assert [row["customer_id"] for row in answer["predictions"]] == ["q1", "q2", "q3"]
     got = np.array([row["churn_probability"] for row in answer["predictions"]])
     np.testing.assert_allclose(got, model.predict_proba(query).to_numpy(), rtol=1e-6)
     assert ((got >= 0) & (got <= 1)).all()
