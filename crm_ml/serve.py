@@ -160,7 +160,7 @@ def predict_clv(records, alias: str = "champion", name: str = CLV_MODEL) -> pd.D
     """Expected purchases, p_alive and CLV from each customer's purchase summary.
 
     ``records`` holds ``frequency``, ``recency``, ``T`` and ``monetary_value`` in the model's
-    time unit (``crm_ml.features.customer_summary``).
+    time unit (``crm_ml.clv.purchase_summary(tx, as_of, time_unit)``).
     """
     return _predict(name, records, alias)
 

@@ -76,3 +76,41 @@ def test_card_command_on_unknown_model_is_a_one_line_error(capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("crm-ml card: error:") and "no-such-model" in err
     assert "Traceback" not in err
+
+
+def test_champions_reload_in_a_fresh_process_and_match_the_in_memory_models(demo_workspace):
+    """Each registered champion, loaded with mlflow.pyfunc in a new process, reproduces what the
+    in-memory model wrote during the demo (churn scores, CLV predictions, segments)."""
+    from crm_ml.clv import purchase_summary
+    from crm_ml.features import build
+    from crm_ml.segmentation import segmentation_features
+    from crm_ml.tracking.testing import predict_in_fresh_process
+
+    data, out = demo_workspace["data"], demo_workspace["output"]
+    read = {"dtype": {"customer_id": str}}
+    tx = pd.read_csv(data / "transactions.csv", parse_dates=["timestamp"], **read)
+    ix = pd.read_csv(data / "interactions.csv", parse_dates=["timestamp"], **read)
+    cust = pd.read_csv(data / "customers.csv", parse_dates=["signup_date"], **read)
+    as_of = demo_workspace["summary"]["dataset"]["as_of"]
+    ids = sorted(tx["customer_id"].unique())[:150]
+
+    X = build(tx[tx["customer_id"].isin(ids)], as_of, ix, cust)
+    churn_in = X.reset_index()
+    cats = churn_in.select_dtypes("category").columns
+    churn_in[cats] = churn_in[cats].astype(object).where(churn_in[cats].notna(), None)
+    got = predict_in_fresh_process("models:/crm-churn@champion", churn_in)
+    expected = pd.read_csv(out / "churn_scores.csv", **read).set_index("customer_id")
+    assert (got["churn_probability"].to_numpy()
+            - expected.loc[X.index, "churn_probability"].to_numpy()).max() < 1e-9
+
+    summary = purchase_summary(tx, as_of, "W").loc[ids]
+    got = predict_in_fresh_process("models:/crm-clv@champion",
+                                   summary[["frequency", "recency", "T", "monetary_value"]]
+                                   .reset_index(drop=True))
+    expected = pd.read_csv(out / "clv_predictions.csv", **read).set_index("customer_id")
+    assert abs(got["clv"].to_numpy() - expected.loc[ids, "clv"].to_numpy()).max() < 1e-6
+
+    feats = segmentation_features(tx, as_of).loc[ids]
+    got = predict_in_fresh_process("models:/crm-segments@champion", feats.reset_index(drop=True))
+    expected = pd.read_csv(out / "segments.csv", **read).set_index("customer_id")
+    assert (got["segment"].to_numpy() == expected.loc[ids, "segment"].to_numpy()).all()

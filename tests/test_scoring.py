@@ -158,3 +158,18 @@ def test_online_retail_layout_is_scored_with_the_builtin_column_map(inputs, tmp_
     by_hand = tx.groupby("customer_id")["amount"].sum()
     monetary_total = scores["monetary"] * scores["frequency"]
     assert (monetary_total - by_hand.reindex(scores.index)).abs().max() < 0.05
+
+
+def test_batch_scores_equal_the_demo_models_outputs(demo_workspace, inputs, tmp_path):
+    """The scores table carries the same churn probability and CLV as the models that made
+    them (the demo wrote both from the in-memory models at the same as_of)."""
+    out = tmp_path / "scores.parquet"
+    assert main(_score_args(inputs, out)) == 0
+    scores = pd.read_parquet(out)
+    demo = demo_workspace["output"]
+    churn = pd.read_csv(demo / "churn_scores.csv", dtype={"customer_id": str}
+                        ).set_index("customer_id")["churn_probability"]
+    clv = pd.read_csv(demo / "clv_predictions.csv", dtype={"customer_id": str}
+                      ).set_index("customer_id")["clv"]
+    assert (scores["churn_probability"] - churn.reindex(scores.index)).abs().max() < 1e-9
+    assert (scores["clv"] - clv.reindex(scores.index)).abs().max() < 1e-6

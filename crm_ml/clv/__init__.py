@@ -12,6 +12,7 @@ import importlib
 _EXPORTS = {
     "CLVModel": "crm_ml.clv.model",
     "assign_tiers": "crm_ml.clv.model",
+    "purchase_summary": "crm_ml.clv._data",
     "CLVAssumptionWarning": "crm_ml.clv._fitting",
     "CLVConvergenceError": "crm_ml.clv._fitting",
     "validate": "crm_ml.clv.validation",

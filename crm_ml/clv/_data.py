@@ -153,3 +153,21 @@ def check_summary(summary: pd.DataFrame, need_monetary: bool = True) -> pd.DataF
             raise DataValidationError(f"summary: {col} breaks rule '{rule}'", column=col,
                                       rule=rule, rows=s[mask].head(5))
     return s
+
+
+def purchase_summary(transactions: pd.DataFrame, as_of, time_unit: str = "W",
+                     zero_amount: str = "drop") -> pd.DataFrame:
+    """The per-customer table ``CLVModel.fit`` is fitted on, under the same data policy.
+
+    This is also the input of the registered ``crm-clv`` pyfunc model, so scoring with it
+    must build its input here (returns dropped, zero amounts per ``zero_amount``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``customer_id``: ``frequency``, ``recency``, ``T``, ``monetary_value`` (in
+        ``time_unit``) and the other :func:`crm_ml.features.customer_summary` columns.
+    """
+    check_time_unit(time_unit)
+    tx, _ = apply_policy(transactions, as_of, zero_amount)
+    return summarise(tx, as_of, time_unit, zero_amount)

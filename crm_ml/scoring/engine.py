@@ -108,7 +108,8 @@ def _subset(df: pd.DataFrame | None, ids: pd.Index) -> pd.DataFrame | None:
 
 def score_chunk(data: CRMData, ids: pd.Index, models: Champions) -> pd.DataFrame:
     """Churn (with reasons), segments and CLV for customers ``ids`` (all have a purchase)."""
-    from crm_ml.features import build, customer_summary
+    from crm_ml.clv import purchase_summary
+    from crm_ml.features import build
     from crm_ml.segmentation import segmentation_features
 
     tx = _subset(data.transactions, ids)
@@ -129,7 +130,8 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions) -> pd.DataFrame
     out["segment_name"] = seg["segment_name"].to_numpy()
 
     clv_model = models.clv.unwrap_python_model().model
-    summary = customer_summary(tx, as_of, time_unit=clv_model.time_unit).reindex(ids)
+    summary = purchase_summary(tx, as_of, clv_model.time_unit,
+                               clv_model.zero_amount).reindex(ids)
     clv_in = summary[["frequency", "recency", "T", "monetary_value"]].reset_index(drop=True)
     clv = models.clv.predict(clv_in)
     for c in ("expected_purchases", "p_alive", "expected_value", "clv", "clv_tier"):
