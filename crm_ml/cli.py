@@ -128,9 +128,10 @@ def _score(args: argparse.Namespace, data) -> int:
 
 
 def _score_spark(args: argparse.Namespace) -> int:
-    from crm_ml.scoring.spark_engine import _require_pyspark, score_files_spark
+    from crm_ml.scoring.spark_engine import _require_pyspark, score_files_spark, use_this_python
 
     _require_pyspark()
+    use_this_python()
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("crm-ml score")

@@ -81,7 +81,11 @@ def test_mlflow_models_serve_returns_churn_probabilities(tmp_path):
     log_path = tmp_path / "serve.log"
     cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{name}@champion",
            "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()}
+    # mlflow serve execs `uvicorn` by name: the venv's bin must be on PATH even when the tests
+    # run as .venv/bin/python -m pytest without an activated venv.
+    bin_dir = os.path.dirname(sys.executable)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(),
+           "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)

@@ -18,6 +18,9 @@ pytestmark = pytest.mark.slow
 def spark():
     from pyspark.sql import SparkSession
 
+    from crm_ml.scoring.spark_engine import use_this_python
+
+    use_this_python()
     session = (SparkSession.builder.master("local[2]").appName("crm_ml-tests")
                .config("spark.sql.shuffle.partitions", "4")
                .config("spark.ui.enabled", "false")

@@ -8,7 +8,8 @@ and monetary value in Spark, the driver fits the cut points on them (three numbe
 customer), and the second pass applies them.
 
 Executors load the registered models themselves (once per Python worker), so they need
-crm_ml installed and read access to the registry (``MLFLOW_TRACKING_URI``).
+crm_ml installed (``PYSPARK_PYTHON`` pointing at that Python) and read access to the registry
+(``MLFLOW_TRACKING_URI``).
 pyspark is an optional extra: ``pip install "crm_ml[spark]"``.
 """
 
@@ -45,6 +46,20 @@ def _require_pyspark():
     except ImportError as exc:
         raise CrmMlError('the Spark engine needs pyspark: pip install "crm_ml[spark]"') from exc
     return functions
+
+
+def use_this_python() -> None:
+    """Make Spark's Python workers run this interpreter (the one with crm_ml installed).
+
+    Without it, local Spark starts workers with whatever ``python3`` is first on PATH, which
+    need not have crm_ml or pandas. Call before the SparkSession is created; an explicit
+    ``PYSPARK_PYTHON`` is left alone.
+    """
+    import os
+    import sys
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
 def scores_schema() -> str:
