@@ -73,3 +73,19 @@ def test_cli_spark_engine_writes_parquet(demo_workspace, tmp_path, spark):
     scores = pd.read_parquet(out)
     assert scores["customer_id"].is_unique
     assert scores["churn_probability"].between(0, 1).all()
+
+
+def test_forecast_many_on_spark_equals_pandas(demo_workspace, spark):
+    from crm_ml.forecast import forecast_many, sales_series
+    from crm_ml.scoring.spark_engine import forecast_many_spark
+
+    tx = pd.read_csv(demo_workspace["data"] / "transactions.csv", parse_dates=["timestamp"],
+                     dtype={"customer_id": str})
+    long = sales_series(tx, freq="M", by="region")
+    expected = forecast_many(long, h=4, n_jobs=1, track=False, show_progress=False)
+    got = forecast_many_spark(spark.createDataFrame(long), h=4).toPandas()
+    got = got.sort_values(["series_id", "timestamp"]).reset_index(drop=True)
+    expected = expected.sort_values(["series_id", "timestamp"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[["series_id", "timestamp", "forecast", "lower", "upper"]],
+                                  expected[["series_id", "timestamp", "forecast", "lower",
+                                            "upper"]], check_dtype=False, rtol=1e-9)

@@ -235,3 +235,39 @@ def score_files_spark(spark, transactions: str, as_of, output: str, *, interacti
     return {"output": output, "rejects": rej_path,
             "customers_scored": read_back(output).count(),
             "customers_rejected": read_back(rej_path).count()}
+
+
+def forecast_many_spark(long_sdf, h: int, *, level: int = 95, **forecaster_params):
+    """:func:`crm_ml.forecast.forecast_many` on Spark: one group per series.
+
+    Parameters
+    ----------
+    long_sdf : Spark DataFrame
+        Columns ``series_id``, ``timestamp``, ``y`` (e.g. ``sales_series(..., by=...)``).
+    h : int
+        Horizon in periods.
+    level : int, default 95
+        Interval level.
+    **forecaster_params
+        Passed to every :class:`~crm_ml.forecast.ARIMAForecaster`.
+
+    Returns
+    -------
+    Spark DataFrame
+        ``series_id``, ``timestamp``, ``forecast``, ``lower``, ``upper``, ``model``,
+        ``fallback``: the same rows as the pandas version.
+    """
+    _require_pyspark()
+    schema = ("series_id string, timestamp timestamp, forecast double, lower double, "
+              "upper double, model string, fallback string")
+
+    def one_series(pdf: pd.DataFrame) -> pd.DataFrame:
+        from crm_ml.forecast import forecast_many
+
+        out = forecast_many(pdf, h=h, n_jobs=1, level=level, show_progress=False, track=False,
+                            **forecaster_params)
+        out["fallback"] = out["fallback"].astype(object).where(out["fallback"].notna(), None)
+        return out[["series_id", "timestamp", "forecast", "lower", "upper", "model",
+                    "fallback"]]
+
+    return long_sdf.groupBy("series_id").applyInPandas(one_series, schema=schema)
