@@ -8,8 +8,10 @@ reason, so every customer in the input appears exactly once in one of the two.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -106,19 +108,30 @@ def _subset(df: pd.DataFrame | None, ids: pd.Index) -> pd.DataFrame | None:
     return df.loc[df["customer_id"].isin(ids)]
 
 
-def score_chunk(data: CRMData, ids: pd.Index, models: Champions) -> pd.DataFrame:
-    """Churn (with reasons), segments and CLV for customers ``ids`` (all have a purchase)."""
+def chunk_data(data: CRMData, ids: pd.Index) -> CRMData:
+    """The rows of ``data`` that belong to customers ``ids`` (each frame filtered once)."""
+    return CRMData(transactions=_subset(data.transactions, ids), as_of=data.as_of,
+                   customers=_subset(data.customers, ids),
+                   interactions=_subset(data.interactions, ids))
+
+
+def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
+                rfm: pd.DataFrame) -> pd.DataFrame:
+    """Scores for customers ``ids`` (all have a purchase).
+
+    ``data`` holds those customers' rows (it may hold others too); ``rfm`` holds their RFM
+    columns (:func:`rfm_scores`), scored with the population's cut points. Adds churn with
+    reasons, cluster segments, CLV and value at risk.
+    """
     from crm_ml.clv import purchase_summary
     from crm_ml.features import build
     from crm_ml.segmentation import segmentation_features
 
-    tx = _subset(data.transactions, ids)
-    as_of = data.as_of
-    out = pd.DataFrame(index=ids)
+    tx, as_of = data.transactions, data.as_of
+    out = rfm.reindex(ids)
 
     churn_model = models.churn.unwrap_python_model().model
-    X = build(tx, as_of, interactions=_subset(data.interactions, ids),
-              customers=_subset(data.customers, ids)).reindex(ids)
+    X = build(tx, as_of, interactions=data.interactions, customers=data.customers).reindex(ids)
     reasons = churn_model.explain(X, top_k=3).reasons
     out["churn_probability"] = reasons["churn_probability"]
     for i in (1, 2, 3):
@@ -166,13 +179,12 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
     t0 = time.perf_counter()
     models = Champions.load(alias)
     ids, rejects = _universe(data)
-    scorer = fit_rfm_scorer(rfm_table(data.transactions, data.as_of))
+    rfm = rfm_table(data.transactions, data.as_of)
+    rfm = rfm_scores(rfm, fit_rfm_scorer(rfm))
     chunks = [ids[i:i + chunk_size] for i in range(0, len(ids), max(1, int(chunk_size)))]
-    parts = []
-    for chunk in track(chunks, "Scoring customers", total=len(chunks), show=show_progress):
-        tx = _subset(data.transactions, chunk)
-        rfm = rfm_scores(rfm_table(tx, data.as_of), scorer).reindex(chunk)
-        parts.append(rfm.join(score_chunk(data, chunk, models)))
+    parts = [score_chunk(chunk_data(data, chunk), chunk, models, rfm.reindex(chunk))
+             for chunk in track(chunks, "Scoring customers", total=len(chunks),
+                                show=show_progress)]
     scores = finalize(pd.concat(parts) if parts else pd.DataFrame(index=ids), data.as_of,
                       models.versions, alias)
     summary = {
@@ -218,9 +230,6 @@ def write_atomic(df: pd.DataFrame, path, index: bool = True) -> None:
 
     A crash never leaves a half-written table, and the same frame gives the same bytes.
     """
-    import os
-    from pathlib import Path
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -140,9 +140,9 @@ def score_customers_spark(spark, transactions, as_of, *, interactions=None, cust
             cust = cust_pdf.loc[cust_pdf["customer_id"].isin(ids)]
         ix_part = ix_pdf.drop(columns="_bucket") if ix_pdf is not None else None
         data = CRMData(transactions=tx_pdf, as_of=day, customers=cust, interactions=ix_part)
-        models = Champions.load(alias)
-        rfm_part = rfm_scores(rfm_table(tx_pdf, day), scorer).reindex(ids)
-        scores = finalize(rfm_part.join(score_chunk(data, ids, models)), day, versions, alias)
+        rfm_part = rfm_scores(rfm_table(tx_pdf, day), scorer)
+        scores = finalize(score_chunk(data, ids, Champions.load(alias), rfm_part), day,
+                          versions, alias)
         return scores.reset_index()
 
     schema = scores_schema()
