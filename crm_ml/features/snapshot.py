@@ -144,6 +144,14 @@ def _grouped_max(codes, values, n):
     return out
 
 
+def _grouped_mean(codes, values, n):
+    """Mean of the non-NaN ``values`` per customer code (NaN for customers with none)."""
+    has = ~np.isnan(values)
+    cnt = np.bincount(codes[has], minlength=n)
+    tot = np.bincount(codes[has], weights=values[has], minlength=n)
+    return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+
+
 def _n_distinct(codes, other_codes, n):
     """Number of distinct ``other_codes`` per customer code (ignores other_codes < 0)."""
     ok = other_codes >= 0
@@ -330,9 +338,7 @@ def _interaction_features(interactions, as_of, day0, ids, windows) -> dict[str, 
     if "satisfaction" in it.columns:
         s = pd.to_numeric(it["satisfaction"], errors="coerce").to_numpy(dtype=float)
         has = ~np.isnan(s)
-        cnt = np.bincount(c[has], minlength=n)
-        tot = np.bincount(c[has], weights=s[has], minlength=n)
-        out["mean_satisfaction"] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+        out["mean_satisfaction"] = _grouped_mean(c, s, n)
         # last satisfaction: the latest rated interaction per customer
         ts = it["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64)[has]
         cc, ss = c[has], s[has]
@@ -347,10 +353,7 @@ def _interaction_features(interactions, as_of, day0, ids, windows) -> dict[str, 
         out["last_satisfaction"] = np.full(n, np.nan)
     if "resolution_hours" in it.columns:
         r = pd.to_numeric(it["resolution_hours"], errors="coerce").to_numpy(dtype=float)
-        has = ~np.isnan(r)
-        cnt = np.bincount(c[has], minlength=n)
-        tot = np.bincount(c[has], weights=r[has], minlength=n)
-        out["mean_resolution_hours"] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+        out["mean_resolution_hours"] = _grouped_mean(c, r, n)
     else:
         out["mean_resolution_hours"] = np.full(n, np.nan)
     out["days_since_last_interaction"] = day0 - _grouped_max(c, day.astype(float), n)
