@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-import importlib
+from crm_ml._lazy import lazy_exports
 
 _EXPORTS = {
     "CLVModel": "crm_ml.clv.model",
@@ -28,8 +28,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'crm_ml.clv' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

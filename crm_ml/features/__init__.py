@@ -6,7 +6,7 @@ shared by RFM and CLV) and ``build`` / ``FEATURE_DESCRIPTIONS`` / ``describe_fea
 
 from __future__ import annotations
 
-import importlib
+from crm_ml._lazy import lazy_exports
 
 _EXPORTS = {
     "customer_summary": "crm_ml.features.summary",
@@ -18,8 +18,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'crm_ml.features' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
