@@ -147,11 +147,13 @@ def _score_spark(args: argparse.Namespace) -> int:
 
 
 def _forecast(args: argparse.Namespace, data) -> int:
+    import pandas as pd
+
     from crm_ml.forecast import forecast_many, sales_series
     from crm_ml.scoring import stable_float, write_atomic
 
     series = sales_series(data.transactions, freq=args.freq, by=args.by, as_of=data.as_of)
-    if isinstance(series, type(data.transactions)):  # long table (by=...)
+    if isinstance(series, pd.DataFrame):  # long table (by=...)
         long_df = series
     else:
         long_df = series.rename("y").rename_axis("timestamp").reset_index()
