@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_ml._logging import get_logger
+from crm_ml.cards.card import _jsonable
 from crm_ml.datasets import make_crm_dataset
 from crm_ml.tracking import start_run, tracking_uri
 
@@ -38,21 +39,6 @@ def _load_step(module: str):
         if exc.name in (name, f"crm_ml.{module}"):
             return None
         raise
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):
-        try:
-            return value.item()
-        except (TypeError, ValueError):
-            pass
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
 
 
 def run_demo(output: str | Path = "output", n_customers: int = 5000, seed: int = 0,

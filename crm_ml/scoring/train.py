@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crm_ml.demo import STEPS, _jsonable, _load_step
+from crm_ml.cards.card import _jsonable
+from crm_ml.demo import STEPS, _load_step
 from crm_ml.scoring.inputs import CRMData
 from crm_ml.tracking import start_run
 
