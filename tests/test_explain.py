@@ -1,4 +1,4 @@
-"""SHAP explanations: pred_contrib == TreeExplainer, additivity, reasons follow SHAP signs."""
+"""SHAP explanations: LightGBM TreeSHAP == TreeExplainer, additivity, reasons follow SHAP signs."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ def fitted():
     return X, y, ChurnModel(track=False, cv=3).fit(X, y)
 
 
-def test_pred_contrib_identical_to_shap_tree_explainer(fitted):
+def test_lightgbm_treeshap_identical_to_shap_tree_explainer(fitted):
     X, _, m = fitted
     fast = m.explain(X.head(100))
     slow = m.explain(X.head(100), method="shap")
-    assert fast.method == "lightgbm pred_contrib" and slow.method == "shap.TreeExplainer"
+    assert fast.method == "lightgbm TreeSHAP" and slow.method == "shap.TreeExplainer"
     np.testing.assert_allclose(fast.shap_values, slow.shap_values, atol=1e-6)
     assert fast.base_value == pytest.approx(slow.base_value, abs=1e-6)
 

@@ -91,7 +91,7 @@ def churn_card(model, X_test: pd.DataFrame, y_test, *, horizon_days: int = 90,
             "share your team can handle (`contact_rate=`)."),
         "Explanations": (
             "Drivers are SHAP values of the uncalibrated model: LightGBM log-odds (via "
-            "LightGBM's pred_contrib, identical to shap.TreeExplainer) or the random forest's "
+            "LightGBM's TreeSHAP, identical to shap.TreeExplainer) or the random forest's "
             "probability. Calibration is a monotone map on top, so drivers and signs carry "
             "over."),
     }

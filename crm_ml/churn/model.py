@@ -449,8 +449,9 @@ class ChurnModel:
 
         SHAP values explain the *uncalibrated* model: LightGBM's raw log-odds (calibration is a
         monotone map on top, so the drivers and their signs are the same), or the random
-        forest's churn probability. ``method="auto"`` uses LightGBM's built-in
-        ``pred_contrib`` (the same TreeSHAP values as ``shap.TreeExplainer``, faster) and
+        forest's churn probability. ``method="auto"`` uses LightGBM's built-in TreeSHAP
+        (the same values as ``shap.TreeExplainer``; on large inputs computed once per group of
+        rows the trees cannot tell apart, see :mod:`crm_ml.explain.grouped_treeshap`) and
         ``shap.TreeExplainer`` for the random forest; ``method="shap"`` forces SHAP.
 
         Returns

@@ -32,7 +32,9 @@ class Explanation:
         Per customer: ``churn_probability`` (calibrated) and ``reason_i``, ``feature_i``,
         ``shap_i`` for the top drivers.
     method : str
-        ``"lightgbm pred_contrib"`` or ``"shap.TreeExplainer"``.
+        ``"lightgbm TreeSHAP"`` (LightGBM's own TreeSHAP, on large inputs run once per
+        group of rows that every split treats alike: see
+        :mod:`crm_ml.explain.grouped_treeshap`) or ``"shap.TreeExplainer"``.
     """
 
     shap_values: pd.DataFrame
@@ -106,11 +108,12 @@ def tree_shap_values(model, Xe: np.ndarray, method: str = "auto"):
     Returns (values n x encoded-features, base value, output units, method name).
     """
     if model.algorithm == "lightgbm" and method in ("auto", "pred_contrib"):
+        from crm_ml.explain.grouped_treeshap import lightgbm_shap_values
+
         # prediction rows are independent: use every core on big inputs
         threads = 0 if len(Xe) >= 100_000 else 1
-        contrib = model.booster_.predict(Xe, pred_contrib=True, num_threads=threads)
-        return contrib[:, :-1], float(contrib[0, -1]) if len(contrib) else 0.0, "log-odds", \
-            "lightgbm pred_contrib"
+        vals, base = lightgbm_shap_values(model.booster_, Xe, num_threads=threads)
+        return vals, base, "log-odds", "lightgbm TreeSHAP"
     import shap
 
     est = model.booster_ if model.algorithm == "lightgbm" else model.forest_
@@ -140,7 +143,7 @@ def explain_model(model, X: pd.DataFrame, top_k: int = 3, method: str = "auto",
         S = S[pre.columns_]
     data = X[pre.columns_]
     reasons = top_reasons(S, data, top_k=top_k, direction_filter=direction_filter)
-    if used == "lightgbm pred_contrib":
+    if used == "lightgbm TreeSHAP":
         # contributions sum to the raw log-odds: no second pass over the trees
         from crm_ml.churn.calibration import _sigmoid
 
