@@ -155,3 +155,110 @@ class AutoArimaEngine:
         mean = np.asarray(fc["mean"], dtype=float)
         upper = np.asarray(fc["upper"]).reshape(h, -1)[:, -1].astype(float)
         return mean, np.maximum(upper - mean, 0.0) / Z95
+
+
+class FastArimaEngine:
+    """crm_ml's own auto.arima (:mod:`crm_ml.forecast.fast_arima`): same search, compiled fits.
+
+    Orders are searched with conditional-sum-of-squares fits (``search_method``) and the
+    chosen model is refitted by exact maximum likelihood (``final_method``); both in numba.
+    Same interface as :class:`AutoArimaEngine`.
+    """
+
+    def __init__(self, season_length: int = 1, *, max_p: int = 5, max_q: int = 5,
+                 max_P: int = 2, max_Q: int = 2, stepwise: bool = True,
+                 approximation: bool | None = None, d: int | None = None,
+                 D: int | None = None, search_method: str = "CSS",
+                 final_method: str | None = "ML"):
+        self.season_length = int(season_length)
+        self.options = dict(max_p=max_p, max_q=max_q, max_P=max_P, max_Q=max_Q,
+                            stepwise=stepwise, d=d, D=D, search_method=search_method,
+                            final_method=None if approximation else final_method)
+        self.fit_ = None
+
+    @property
+    def model(self) -> dict:
+        return self.fit_.to_dict()
+
+    @model.setter
+    def model(self, value: dict):
+        from crm_ml.forecast.fast_arima import ArimaFit
+
+        self.fit_ = ArimaFit.from_dict(value)
+
+    def fit(self, z: np.ndarray, xreg: np.ndarray | None = None) -> FastArimaEngine:
+        from crm_ml.forecast.fast_arima import auto_arima
+
+        with np.errstate(all="ignore"):
+            self.fit_ = auto_arima(np.asarray(z, dtype=float), max(self.season_length, 1),
+                                   xreg, **self.options)
+        return self
+
+    def fit_fixed(self, z: np.ndarray, order, seasonal_order, include_constant: bool,
+                  xreg: np.ndarray | None = None) -> FastArimaEngine:
+        """Fit one given order (no search)."""
+        from crm_ml.forecast.fast_arima import fit_arima
+
+        method = self.options["final_method"] or self.options["search_method"]
+        with np.errstate(all="ignore"):
+            self.fit_ = fit_arima(np.asarray(z, dtype=float), tuple(order),
+                                  (*tuple(seasonal_order)[:3], max(self.season_length, 1)),
+                                  include_constant, xreg, "CSS-ML" if method == "ML" else method)
+        if not np.isfinite(self.fit_.loglik):
+            raise ValueError(f"ARIMA{tuple(order)}{tuple(seasonal_order)} could not be fitted")
+        return self
+
+    # --- description -------------------------------------------------------------------
+    @property
+    def arma(self) -> tuple[int, ...]:
+        p, d, q = self.fit_.order
+        P, D, Q, m = self.fit_.seasonal
+        return (p, q, P, Q, m, d, D)
+
+    @property
+    def order(self) -> tuple[int, int, int]:
+        return tuple(self.fit_.order)
+
+    @property
+    def seasonal_order(self) -> tuple[int, int, int, int]:
+        return tuple(self.fit_.seasonal)
+
+    @property
+    def label(self) -> str:
+        p, d, q = self.fit_.order
+        P, D, Q, m = self.fit_.seasonal
+        out = f"ARIMA({p},{d},{q})"
+        if m > 1 and P + D + Q > 0:
+            out += f"({P},{D},{Q})[{m}]"
+        names = self.fit_.names
+        if self.fit_.n_exog:
+            return f"Regression with {out} errors"
+        if "drift" in names:
+            return out + " with drift"
+        if "intercept" in names:
+            return out + " with non-zero mean"
+        if d == 0 and D == 0:
+            return out + " with zero mean"
+        return out
+
+    @property
+    def residuals(self) -> np.ndarray:
+        return np.asarray(self.fit_.residuals, dtype=float)
+
+    def criteria(self) -> dict[str, float]:
+        f = self.fit_
+        return {"aicc": float(f.aicc), "aic": float(f.aic), "bic": float(f.bic),
+                "sigma2": float(f.sigma2), "loglik": float(f.loglik), "nobs": int(f.nobs)}
+
+    def coefficients(self) -> dict[str, float]:
+        return {str(k): float(v) for k, v in zip(self.fit_.names, self.fit_.coef, strict=True)}
+
+    def n_params(self) -> int:
+        return len(self.fit_.coef)
+
+    # --- forecasting -------------------------------------------------------------------
+    def forecast(self, h: int, xreg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        from crm_ml.forecast.fast_arima import forecast
+
+        with np.errstate(all="ignore"):
+            return forecast(self.fit_, int(h), xreg)

@@ -42,12 +42,13 @@ from scipy.stats import norm
 from crm_ml._logging import get_logger
 from crm_ml.errors import DataValidationError, NotFittedError
 from crm_ml.forecast._index import infer_freq, regularize, season_length_for
-from crm_ml.forecast.engine import AutoArimaEngine, SimpleEngine
+from crm_ml.forecast.engine import AutoArimaEngine, FastArimaEngine, SimpleEngine
 from crm_ml.forecast.transforms import bias_adjust, boxcox, guerrero_lambda, inv_boxcox
 
 log = get_logger("forecast")
 
 _TRANSFORMS = ("auto", "none", "log", "boxcox")
+_ENGINES = {"fast": FastArimaEngine, "statsforecast": AutoArimaEngine}
 
 
 def _as_series(y) -> pd.Series:
@@ -99,8 +100,13 @@ class ARIMAForecaster:
     stepwise : bool, default True
         Stepwise (Hyndman-Khandakar) search rather than all models.
     approximation : bool, optional
-        Select orders with the conditional-sum-of-squares likelihood (faster); default:
-        statsforecast's rule (exact likelihood).
+        statsforecast engine: select orders with the conditional-sum-of-squares likelihood
+        (faster); default: statsforecast's rule (exact likelihood). Fast engine: True skips
+        the final exact-likelihood refit.
+    engine : {"fast", "statsforecast"}, default "statsforecast"
+        ``"fast"``: crm_ml's compiled auto.arima (:mod:`crm_ml.forecast.fast_arima`; CSS
+        search, exact ML refit of the chosen model). ``"statsforecast"``: statsforecast's
+        port of R's auto.arima (exact ML throughout, ~50x slower). Both support ``X``.
     min_obs : int, default 6
         Fewer observations than this use the mean fallback.
     track : bool, optional
@@ -131,7 +137,8 @@ class ARIMAForecaster:
                  level=(80, 95), *, fill: str = "zero", biasadj: bool = False,
                  nonnegative="auto", max_p: int = 5, max_q: int = 5, max_P: int = 2,
                  max_Q: int = 2, stepwise: bool = True, approximation: bool | None = None,
-                 min_obs: int = 6, track: bool | None = None, backtest_windows: int = 2):
+                 min_obs: int = 6, track: bool | None = None, backtest_windows: int = 2,
+                 engine: str = "statsforecast"):
         self.season_length = season_length
         self.transform = transform
         self.level = level
@@ -147,11 +154,18 @@ class ARIMAForecaster:
         self.min_obs = min_obs
         self.track = track
         self.backtest_windows = backtest_windows
+        self.engine = engine
 
     # ------------------------------------------------------------------ fitting
     def _engine_options(self) -> dict:
         return dict(max_p=self.max_p, max_q=self.max_q, max_P=self.max_P, max_Q=self.max_Q,
                     stepwise=self.stepwise, approximation=self.approximation)
+
+    def _engine_class(self):
+        if self.engine not in _ENGINES:
+            raise DataValidationError(f"engine: must be one of {tuple(_ENGINES)}, got "
+                                      f"{self.engine!r}", column="engine", rule="known engine")
+        return _ENGINES[self.engine]
 
     def _check_transform(self):
         t = self.transform
@@ -217,6 +231,7 @@ class ARIMAForecaster:
         self
         """
         transform = self._check_transform()
+        self._engine_class()
         y, freq, n_filled, Xv = self._prepare(y, X)
         self.freq_ = freq
         self.n_filled_ = n_filled
@@ -294,7 +309,7 @@ class ARIMAForecaster:
         fixed: dict = {}
         for lam in candidates:
             z = values if lam is None else boxcox(values, lam)
-            eng = AutoArimaEngine(m_fit, **self._engine_options(), **fixed).fit(z, Xv)
+            eng = self._engine_class()(m_fit, **self._engine_options(), **fixed).fit(z, Xv)
             if transform == "auto" and lam is None:
                 # the log candidate keeps the raw model's differencing, so both likelihoods
                 # describe the same observations and the AICc comparison is valid
@@ -320,7 +335,7 @@ class ARIMAForecaster:
     @property
     def is_arima_(self) -> bool:
         self._check_fitted()
-        return isinstance(self.engine_, AutoArimaEngine)
+        return isinstance(self.engine_, AutoArimaEngine | FastArimaEngine)
 
     @property
     def model_(self) -> str:
@@ -544,7 +559,7 @@ class ARIMAForecaster:
         return {k: getattr(self, k) for k in (
             "season_length", "transform", "level", "fill", "biasadj", "nonnegative", "max_p",
             "max_q", "max_P", "max_Q", "stepwise", "approximation", "min_obs", "track",
-            "backtest_windows")}
+            "backtest_windows", "engine")}
 
     def set_params(self, **params) -> ARIMAForecaster:
         """Set constructor parameters (scikit-learn convention)."""

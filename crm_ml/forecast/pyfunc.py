@@ -50,11 +50,13 @@ def _decode(obj):
 
 def forecaster_to_dict(f) -> dict:
     """JSON-ready state of a fitted :class:`~crm_ml.forecast.ARIMAForecaster`."""
-    from crm_ml.forecast.engine import AutoArimaEngine
+    from crm_ml.forecast.engine import AutoArimaEngine, FastArimaEngine
 
     f._check_fitted()
     eng = f.engine_
-    if isinstance(eng, AutoArimaEngine):
+    if isinstance(eng, FastArimaEngine):
+        engine = {"type": "fast_arima", "season_length": eng.season_length, "model": eng.model}
+    elif isinstance(eng, AutoArimaEngine):
         engine = {"type": "arima", "season_length": eng.season_length, "model": eng.model}
     else:
         engine = {"type": "simple", "kind": eng.kind, "season_length": eng.season_length,
@@ -69,7 +71,7 @@ def forecaster_to_dict(f) -> dict:
 
 def forecaster_from_dict(d: dict):
     """Rebuild a fitted :class:`~crm_ml.forecast.ARIMAForecaster` from :func:`forecaster_to_dict`."""
-    from crm_ml.forecast.engine import AutoArimaEngine, SimpleEngine
+    from crm_ml.forecast.engine import AutoArimaEngine, FastArimaEngine, SimpleEngine
     from crm_ml.forecast.forecaster import ARIMAForecaster
 
     d = _decode(d)
@@ -77,7 +79,10 @@ def forecaster_from_dict(d: dict):
     for k, v in d["state"].items():
         setattr(f, k, v)
     e = d["engine"]
-    if e["type"] == "arima":
+    if e["type"] == "fast_arima":
+        f.engine_ = FastArimaEngine(e["season_length"])
+        f.engine_.model = e["model"]
+    elif e["type"] == "arima":
         f.engine_ = AutoArimaEngine(e["season_length"])
         f.engine_.model = e["model"]
     else:
