@@ -146,7 +146,7 @@ def accuracy(series, methods, pmd_max_m):
     return pd.DataFrame(rows), times
 
 
-def scale_test(n: int, seed: int = 0) -> float:
+def scale_test(n: int, seed: int = 0, **params) -> float:
     from crm_ml.forecast import forecast_many
 
     rng = np.random.default_rng(seed)
@@ -162,7 +162,7 @@ def scale_test(n: int, seed: int = 0) -> float:
                                     "y": np.exp(level + season + trend + noise)}))
     long = pd.concat(frames, ignore_index=True)
     t0 = time.perf_counter()
-    out = forecast_many(long, h=12, n_jobs=-1, show_progress=False, track=False)
+    out = forecast_many(long, h=12, n_jobs=-1, show_progress=False, track=False, **params)
     elapsed = time.perf_counter() - t0
     assert len(out) == 12 * n and out["forecast"].notna().all()
     return elapsed

@@ -160,19 +160,22 @@ class AutoArimaEngine:
 class FastArimaEngine:
     """crm_ml's own auto.arima (:mod:`crm_ml.forecast.fast_arima`): same search, compiled fits.
 
-    Orders are searched with conditional-sum-of-squares fits (``search_method``) and the
-    chosen model is refitted by exact maximum likelihood (``final_method``); both in numba.
-    Same interface as :class:`AutoArimaEngine`.
+    Each candidate order is estimated by conditional sum of squares and scored by the exact
+    Gaussian likelihood at that estimate (``search_method="CSS-EL"``, chosen on the M1
+    development set: see benchmarks/README.md); ``final_method="ML"`` would refit the chosen
+    model by exact maximum likelihood. ``approximation=True`` scores by the CSS criterion
+    (R's approximation). Same interface as :class:`AutoArimaEngine`.
     """
 
     def __init__(self, season_length: int = 1, *, max_p: int = 5, max_q: int = 5,
                  max_P: int = 2, max_Q: int = 2, stepwise: bool = True,
                  approximation: bool | None = None, d: int | None = None,
-                 D: int | None = None, search_method: str = "CSS",
-                 final_method: str | None = "ML"):
+                 D: int | None = None, search_method: str = "CSS-EL",
+                 final_method: str | None = None):
         self.season_length = int(season_length)
         self.options = dict(max_p=max_p, max_q=max_q, max_P=max_P, max_Q=max_Q,
-                            stepwise=stepwise, d=d, D=D, search_method=search_method,
+                            stepwise=stepwise, d=d, D=D,
+                            search_method="CSS" if approximation else search_method,
                             final_method=None if approximation else final_method)
         self.fit_ = None
 

