@@ -230,3 +230,31 @@ def test_pyfunc_round_trip_in_fresh_process(tmp_path, churn_data):
     assert list(out.columns) == ["customer_id", "churn_probability"]
     np.testing.assert_allclose(out["churn_probability"],
                                m.predict_proba(Xt.head(25)).to_numpy(), atol=1e-9)
+
+
+def test_encoding_one_customer_equals_encoding_the_whole_table():
+    """Online scoring encodes a few rows on a fast path; it must match the batch path."""
+    from crm_ml.churn.preprocess import TabularPreprocessor
+
+    rng = np.random.default_rng(3)
+    n = 400
+    train = pd.DataFrame({
+        "spend": rng.gamma(2, 50, n),
+        "orders": rng.poisson(3, n),  # int
+        "vip": rng.random(n) < 0.2,  # bool
+        "plan": rng.choice(["basic", "pro", "team"] + [f"rare{i}" for i in range(40)], n,
+                           p=[0.3, 0.3, 0.2] + [0.2 / 40] * 40),  # rare levels -> __other__
+        "region": pd.Categorical(rng.choice(["N", "S", "E"], n)),
+        "store": rng.choice([1.0, 2.0, 3.0], n).astype(object),  # numbers in an object column
+    })
+    pre = TabularPreprocessor(max_categories=3)
+    pre.fit_transform(train)
+    new = train.head(150).copy()
+    new.loc[new.index[:5], "plan"] = ["unseen", None, "rare7", "pro", np.nan]
+    new.loc[new.index[5:8], "region"] = np.nan
+    new.loc[new.index[8:10], "spend"] = np.nan
+    batch = pre.transform(new)  # > 100 rows: the pandas path
+    one_by_one = pd.concat([pre.transform(new.iloc[[i]]) for i in range(len(new))])
+    pd.testing.assert_frame_equal(one_by_one, batch)
+    assert np.isnan(batch["plan"].iloc[[0, 1, 4]]).all()  # unseen and missing
+    assert batch["plan"].iloc[2] == pre.categories_["plan"].index("__other__")

@@ -250,7 +250,9 @@ class ChurnModel:
         """Raw score: LightGBM log-odds, or the logit of the forest's probability."""
         if self.algorithm == "random_forest":
             return _logit(self._forest_proba(est, X))
-        return est.predict(X, raw_score=True)
+        # one thread for small inputs: OpenMP start-up and spinning cost more than the work
+        # (and make single-customer latency jitter on a busy machine)
+        return est.predict(X, raw_score=True, num_threads=1 if len(X) < 10_000 else 0)
 
     @staticmethod
     def _forest_proba(est, X):
@@ -372,7 +374,7 @@ class ChurnModel:
         X = as_customer_frame(X)
         Xe = self.preprocessor_.transform(X).to_numpy(dtype=float)
         if self.algorithm == "lightgbm":
-            raw = self.booster_.predict(Xe, raw_score=True)
+            raw = self._raw(self.booster_, Xe)
             p = self.calibrator_.transform(raw) if self.calibrator_ else _sigmoid(raw)
         else:
             prob = self._forest_proba(self.forest_, Xe)
