@@ -79,3 +79,13 @@ def test_assign_segment_returns_label_and_name(features):
     assert list(out.index) == list(seg_in.index)
     assert {"segment", "segment_name"} <= set(out.columns)
     assert out["segment_name"].str.len().gt(0).all()
+
+
+def test_text_in_a_numeric_field_is_a_clear_error(features):
+    X, _ = features
+    record = X.reset_index().to_dict("records")[0]
+    record["recency_days"] = "yesterday"
+    with pytest.raises(DataValidationError, match="recency_days: must be a number"):
+        predict_churn([record])
+    record["recency_days"] = "12"  # numbers sent as text are accepted
+    assert predict_churn([record])["churn_probability"].between(0, 1).all()
