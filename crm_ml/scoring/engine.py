@@ -21,7 +21,7 @@ from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.data.windows import history
 from crm_ml.scoring.inputs import CRMData
-from crm_ml.serve import CHURN_MODEL, CLV_MODEL, SEGMENT_MODEL, get_model
+from crm_ml.serve import CHURN_MODEL, CLV_MODEL, SEGMENT_MODEL, get_model, required_fields
 from crm_ml.tracking.registry import get_version
 
 log = get_logger("scoring")
@@ -102,17 +102,32 @@ def rfm_scores(rfm: pd.DataFrame, scorer) -> pd.DataFrame:
                    "rfm_code", "segment"]].rename(columns={"segment": "rfm_segment"})
 
 
-def _subset(df: pd.DataFrame | None, ids: pd.Index) -> pd.DataFrame | None:
+def _rows_by_chunk(df: pd.DataFrame | None, ids: pd.Index, chunk_size: int):
+    """Row positions of ``df`` per chunk of ``ids`` (in row order), from one hash pass.
+
+    Returns a function chunk number -> the chunk's rows of ``df`` (``None`` if ``df`` is).
+    Rows of customers outside ``ids`` (rejects) belong to no chunk.
+    """
     if df is None:
-        return None
-    return df.loc[df["customer_id"].isin(ids)]
+        return lambda i: None
+    chunk = ids.get_indexer(df["customer_id"]) // chunk_size  # -1 (not scored) stays -1
+    order = np.argsort(chunk, kind="stable")  # stable: rows keep their input order
+    bounds = np.searchsorted(chunk[order], np.arange(-(-len(ids) // chunk_size) + 1))
+    return lambda i: df.iloc[order[bounds[i]:bounds[i + 1]]]
 
 
-def chunk_data(data: CRMData, ids: pd.Index) -> CRMData:
-    """The rows of ``data`` that belong to customers ``ids`` (each frame filtered once)."""
-    return CRMData(transactions=_subset(data.transactions, ids), as_of=data.as_of,
-                   customers=_subset(data.customers, ids),
-                   interactions=_subset(data.interactions, ids))
+def chunk_data(data: CRMData, ids: pd.Index, chunk_size: int):
+    """The data of every chunk of ``chunk_size`` customers of ``ids``, one chunk at a time.
+
+    Yields (customer ids, CRMData with just their rows); each frame is hashed once, not once
+    per chunk.
+    """
+    parts = {name: _rows_by_chunk(getattr(data, name), ids, chunk_size)
+             for name in ("transactions", "customers", "interactions")}
+    for i, start in enumerate(range(0, len(ids), chunk_size)):
+        yield ids[start:start + chunk_size], CRMData(
+            transactions=parts["transactions"](i), as_of=data.as_of,
+            customers=parts["customers"](i), interactions=parts["interactions"](i))
 
 
 def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
@@ -138,7 +153,8 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
         out[f"reason_{i}"] = reasons.get(f"reason_{i}")
 
     seg_in = segmentation_features(tx, as_of).reindex(ids)
-    seg = models.segments.predict(seg_in.reset_index(drop=True))
+    needed = required_fields(models.segments)  # the model's own features, nothing extra
+    seg = models.segments.predict(seg_in[needed or seg_in.columns].reset_index(drop=True))
     out["segment"] = seg["segment"].to_numpy()
     out["segment_name"] = seg["segment_name"].to_numpy()
 
@@ -181,10 +197,12 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
     ids, rejects = _universe(data)
     rfm = rfm_table(data.transactions, data.as_of)
     rfm = rfm_scores(rfm, fit_rfm_scorer(rfm))
-    chunks = [ids[i:i + chunk_size] for i in range(0, len(ids), max(1, int(chunk_size)))]
-    parts = [score_chunk(chunk_data(data, chunk), chunk, models, rfm.reindex(chunk))
-             for chunk in track(chunks, "Scoring customers", total=len(chunks),
-                                show=show_progress)]
+    chunk_size = max(1, int(chunk_size))
+    chunks = chunk_data(data, ids, chunk_size)
+    parts = [score_chunk(chunk, chunk_ids, models, rfm.reindex(chunk_ids))
+             for chunk_ids, chunk in track(chunks, "Scoring customers",
+                                           total=-(-len(ids) // chunk_size),
+                                           show=show_progress)]
     scores = finalize(pd.concat(parts) if parts else pd.DataFrame(index=ids), data.as_of,
                       models.versions, alias)
     summary = {
