@@ -26,11 +26,11 @@ import numpy as np
 
 def _train(workdir: Path) -> None:
     from crm_ml.datasets import make_crm_dataset
-    from crm_ml.demo import _load_step
+    from crm_ml.demo import load_pipeline
 
     ds = make_crm_dataset(n_customers=20_000, seed=1)
     for module in ("rfm", "churn", "clv"):
-        _load_step(module).run(ds, output_dir=workdir / "train_out",
+        load_pipeline(module).run(ds, output_dir=workdir / "train_out",
                                models_dir=workdir / "models")
 
 

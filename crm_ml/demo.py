@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_ml._logging import get_logger
-from crm_ml.cards.card import _jsonable
+from crm_ml.cards.card import to_jsonable
 from crm_ml.datasets import make_crm_dataset
 from crm_ml.tracking import start_run, tracking_uri
 
@@ -30,8 +30,12 @@ STEPS = (
 )
 
 
-def _load_step(module: str):
-    """The module's demo step, or None when that module is not part of this build."""
+def load_pipeline(module: str):
+    """The module's pipeline (``crm_ml.<module>.demo``: ``run(ds, output_dir, models_dir)``
+    fits, tracks, registers and writes the card), or None when the module is not installed.
+
+    The same pipelines serve ``crm-ml demo`` and ``crm-ml train``.
+    """
     name = f"crm_ml.{module}.demo"
     try:
         return importlib.import_module(name)
@@ -94,7 +98,7 @@ def run_demo(output: str | Path = "output", n_customers: int = 5000, seed: int =
         for module, what in STEPS:
             if module not in wanted:
                 continue
-            step = _load_step(module)
+            step = load_pipeline(module)
             if step is None:
                 summary["skipped"].append(module)
                 say(f"- {module}: not in this build, skipped")
@@ -104,7 +108,7 @@ def run_demo(output: str | Path = "output", n_customers: int = 5000, seed: int =
             result = step.run(ds, output_dir=output, models_dir=models_dir)
             result = dict(result or {})
             result["seconds"] = round(time.perf_counter() - t, 1)
-            summary["modules"][module] = _jsonable(result)
+            summary["modules"][module] = to_jsonable(result)
             say(f"  done in {result['seconds']} s: {_headline(result)}")
         summary["seconds"] = round(time.perf_counter() - t0, 1)
         summary["mlflow_run_id"] = pipeline.run_id

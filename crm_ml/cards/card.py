@@ -151,7 +151,7 @@ class ModelCard:
         for f in _FRAME_FIELDS:
             df = getattr(self, f)
             out[f] = None if df is None else _records(df)
-        return _jsonable(out)
+        return to_jsonable(out)
 
     @classmethod
     def from_dict(cls, d: dict, figures: dict[str, Any] | None = None) -> ModelCard:
@@ -288,7 +288,7 @@ def _fmt(v) -> str:
             return "" if math.isnan(float(v)) else str(v)
         return f"{float(v):.4g}"
     if isinstance(v, dict | list):
-        return json.dumps(_jsonable(v))
+        return json.dumps(to_jsonable(v))
     if isinstance(v, pd.Timestamp):
         return str(v.date()) if v == v.normalize() else str(v)
     return str(v)
@@ -353,15 +353,17 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return _frame_for_display(df).to_dict(orient="records")
 
 
-def _jsonable(obj):
+def to_jsonable(obj):
+    """``obj`` with every DataFrame, Series, numpy scalar, date and NaN turned into plain
+    JSON values (NaN and infinities become null)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set):
-        return [_jsonable(v) for v in obj]
+        return [to_jsonable(v) for v in obj]
     if isinstance(obj, pd.DataFrame):
-        return _jsonable(_records(obj))
+        return to_jsonable(_records(obj))
     if isinstance(obj, pd.Series):
-        return _jsonable(obj.to_dict())
+        return to_jsonable(obj.to_dict())
     if isinstance(obj, bool | np.bool_):
         return bool(obj)
     if isinstance(obj, int | np.integer):

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crm_ml.cards.card import _jsonable
-from crm_ml.demo import STEPS, _load_step
+from crm_ml.cards.card import to_jsonable
+from crm_ml.demo import STEPS, load_pipeline
 from crm_ml.scoring.inputs import CRMData
 from crm_ml.tracking import start_run
 
@@ -44,20 +44,20 @@ def train_all(data: CRMData, output_dir: str | Path = "output", models_dir: str 
     say = print if echo else (lambda *a, **k: None)
     wanted = modules or tuple(m for m, _ in STEPS)
     result: dict[str, Any] = {"as_of": str(data.as_of.date()), "modules": {},
-                              "data_quality": _jsonable(data.quality)}
+                              "data_quality": to_jsonable(data.quality)}
     with start_run("train", run_name="crm-ml train", data=data.transactions,
                    params={"as_of": str(data.as_of.date())}) as pipeline:
         for module, what in STEPS:
             if module not in wanted:
                 continue
-            step = _load_step(module)
+            step = load_pipeline(module)
             if step is None:
                 continue
             say(f"- {module}: {what} ...")
             t = time.perf_counter()
             out = dict(step.run(data, output_dir=output_dir, models_dir=models_dir) or {})
             out["seconds"] = round(time.perf_counter() - t, 1)
-            result["modules"][module] = _jsonable(out)
+            result["modules"][module] = to_jsonable(out)
         result["mlflow_run_id"] = pipeline.run_id
         pipeline.log_dict(result, "train_summary.json")
     return result

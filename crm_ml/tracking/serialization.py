@@ -106,11 +106,11 @@ def load_lightgbm(path: str | os.PathLike):
 
 def save_json(obj: Any, path: str | os.PathLike) -> Path:
     """Write a JSON file (numpy scalars and timestamps are converted)."""
-    from crm_ml.cards.card import _jsonable
+    from crm_ml.cards.card import to_jsonable
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(obj), indent=2), encoding="utf-8")
+    path.write_text(json.dumps(to_jsonable(obj), indent=2), encoding="utf-8")
     return path
 
 
