@@ -31,7 +31,7 @@ class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
         arts = context.artifacts
         self.model = ChurnModel.load(model_path=arts["model"], spec_path=arts["spec"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         df = pd.DataFrame(model_input)
         ids = df["customer_id"].to_numpy() if "customer_id" in df.columns else None
         proba = self.model.predict_proba(df)

@@ -34,7 +34,7 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
         self.spec = load_json(context.artifacts["params"])
         self.model = CLVModel.from_dict(self.spec["model"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         params = dict(params or {})
         df = pd.DataFrame(model_input)
         missing = [c for c in INPUT_COLUMNS if c not in df.columns]

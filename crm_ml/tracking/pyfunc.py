@@ -30,7 +30,7 @@ class SkopsEstimatorModel(mlflow.pyfunc.PythonModel):
         self.spec = load_json(context.artifacts["spec"])
         self.estimator = load_sklearn(context.artifacts["estimator"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         missing = [c for c in self.spec["feature_columns"] if c not in model_input.columns]
         if missing:
             from crm_ml.errors import DataValidationError
