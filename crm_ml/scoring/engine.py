@@ -102,17 +102,20 @@ def rfm_scores(rfm: pd.DataFrame, scorer) -> pd.DataFrame:
                    "rfm_code", "segment"]].rename(columns={"segment": "rfm_segment"})
 
 
-def _rows_by_chunk(df: pd.DataFrame | None, ids: pd.Index, chunk_size: int):
-    """Row positions of ``df`` per chunk of ``ids`` (in row order), from one hash pass.
+def n_chunks(n_customers: int, chunk_size: int) -> int:
+    """How many chunks of ``chunk_size`` customers hold ``n_customers``."""
+    return -(-n_customers // chunk_size)
 
-    Returns a function chunk number -> the chunk's rows of ``df`` (``None`` if ``df`` is).
-    Rows of customers outside ``ids`` (rejects) belong to no chunk.
+
+def _rows_by_chunk(df: pd.DataFrame | None, ids: pd.Index, chunk_size: int):
+    """A function: chunk number -> that chunk's rows of ``df`` in input order (``None`` if
+    ``df`` is). Hashes ``df``'s ids once; rows of customers outside ``ids`` are in no chunk.
     """
     if df is None:
         return lambda i: None
     chunk = ids.get_indexer(df["customer_id"]) // chunk_size  # -1 (not scored) stays -1
     order = np.argsort(chunk, kind="stable")  # stable: rows keep their input order
-    bounds = np.searchsorted(chunk[order], np.arange(-(-len(ids) // chunk_size) + 1))
+    bounds = np.searchsorted(chunk[order], np.arange(n_chunks(len(ids), chunk_size) + 1))
     return lambda i: df.iloc[order[bounds[i]:bounds[i + 1]]]
 
 
@@ -201,7 +204,7 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
     chunks = chunk_data(data, ids, chunk_size)
     parts = [score_chunk(chunk, chunk_ids, models, rfm.reindex(chunk_ids))
              for chunk_ids, chunk in track(chunks, "Scoring customers",
-                                           total=-(-len(ids) // chunk_size),
+                                           total=n_chunks(len(ids), chunk_size),
                                            show=show_progress)]
     scores = finalize(pd.concat(parts) if parts else pd.DataFrame(index=ids), data.as_of,
                       models.versions, alias)
