@@ -36,10 +36,12 @@ def test_recovers_order_of_simulated_arima_and_seasonal_arima():
     hits = sum(auto_arima(_arima011(300, 0.6, seed), 1).order == (0, 1, 1)
                for seed in (0, 2, 3))
     assert hits >= 2
-    fits = [auto_arima(_arima011(240, 0.4, seed, m=12, stheta=-0.6), 12) for seed in (1, 4, 5)]
-    assert all(f.seasonal[1] == 1 for f in fits)
-    assert sum(f.seasonal == (0, 1, 1, 12) for f in fits) >= 2
-    assert sum(f.order == (0, 1, 1) and f.seasonal == (0, 1, 1, 12) for f in fits) >= 1
+    # (0,1,1)(0,1,1)[12], theta = Theta = 0.5: AICc over ~100 candidates sometimes adds a
+    # term, so the test asks for the exact order in most seeds, the seasonal part in almost all
+    fits = [auto_arima(_arima011(240, 0.5, seed, m=12, stheta=0.5), 12)
+            for seed in (1, 4, 5, 6, 7)]
+    assert sum(f.seasonal == (0, 1, 1, 12) for f in fits) >= 4
+    assert sum(f.order == (0, 1, 1) and f.seasonal == (0, 1, 1, 12) for f in fits) >= 3
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

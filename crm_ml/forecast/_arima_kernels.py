@@ -70,19 +70,29 @@ def _demean(x, w, X, nbeta):
 
 
 @njit(cache=True)
+def _nonzero(c):
+    idx = np.empty(c.shape[0], dtype=np.int64)
+    k = 0
+    for i in range(c.shape[0]):
+        if c[i] != 0.0:
+            idx[k] = i
+            k += 1
+    return idx[:k]
+
+
+@njit(cache=True)
 def css_residuals(z, a, b, ncond, out):
     """Conditional residuals of ``z`` (length n) into ``out[: n - ncond]``; returns their SS."""
     n = z.shape[0]
     e = np.zeros(n)
-    na, nb = a.shape[0], b.shape[0]
+    ia, ib = _nonzero(a), _nonzero(b)
     ssq = 0.0
     for t in range(ncond, n):
         v = z[t]
-        for k in range(na):
-            if a[k] != 0.0:
-                v -= a[k] * z[t - k - 1]
-        for k in range(nb):
-            if b[k] != 0.0 and t - k - 1 >= ncond:
+        for k in ia:
+            v -= a[k] * z[t - k - 1]
+        for k in ib:
+            if t - k - 1 >= ncond:
                 v -= b[k] * e[t - k - 1]
         e[t] = v
         out[t - ncond] = v
