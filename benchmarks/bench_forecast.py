@@ -184,7 +184,11 @@ def scale_test(n: int, seed: int = 0, **params) -> float:
 
 
 DEV_VARIANTS = {
-    "fast default: all orders <= (3,3)(1,1), CSS-EL, warm starts": {},
+    "fast default: all orders <= (3,3)(1,1), CSS-EL, warm starts, then stepwise "
+    "seasonal refinement to P, Q <= 2": {},
+    "fast, same + p/q moves in the refinement": dict(refine_pq=True),
+    "fast, previous default: all orders <= (3,3)(1,1), no refinement": dict(
+        refine_P=0, refine_Q=0),
     "fast, stepwise (5,5)(2,2), CSS-EL, warm starts": dict(
         stepwise=True, max_p=5, max_q=5, max_P=2, max_Q=2),
     "fast, stepwise (5,5)(2,2), CSS-EL, cold starts": dict(

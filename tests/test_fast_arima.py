@@ -37,11 +37,60 @@ def test_recovers_order_of_simulated_arima_and_seasonal_arima():
                for seed in (0, 2, 3))
     assert hits >= 2
     # (0,1,1)(0,1,1)[12], theta = Theta = 0.5: AICc over ~100 candidates sometimes adds a
-    # term, so the test asks for the exact order in most seeds, the seasonal part in almost all
-    fits = [auto_arima(_arima011(240, 0.5, seed, m=12, stheta=0.5), 12)
-            for seed in (1, 4, 5, 6, 7)]
+    # term, so the test asks for the exact order in most seeds, the seasonal part in almost
+    # all - for the full (3,3)(1,1) search without the seasonal refinement ...
+    ys = [_arima011(240, 0.5, seed, m=12, stheta=0.5) for seed in (1, 4, 5, 6, 7)]
+    fits = [auto_arima(y, 12, refine_P=0, refine_Q=0) for y in ys]
     assert sum(f.seasonal == (0, 1, 1, 12) for f in fits) >= 4
     assert sum(f.order == (0, 1, 1) and f.seasonal == (0, 1, 1, 12) for f in fits) >= 3
+    # ... and with it (the default), which may add a second seasonal MA term when that lowers
+    # AICc even slightly (here by 0.4 and 2.2 in two of the five seeds), as R's would
+    fits = [auto_arima(y, 12) for y in ys]
+    assert sum(f.seasonal[:2] == (0, 1) and f.seasonal[2] >= 1 for f in fits) == 5
+    assert sum(f.seasonal == (0, 1, 1, 12) for f in fits) >= 3
+
+
+def _seasonal_ma2(n, theta, sma, seed, m=12):
+    """(0,1,1)(0,1,2)[m] process: the differenced series is MA with (1 + theta B)(1 + ...)."""
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=n + 3 * m)
+    ma = np.zeros(2 * m + 2)
+    for k, big in enumerate((1.0, *sma)):
+        ma[k * m], ma[k * m + 1] = big, theta * big
+    w = np.convolve(e, ma)[3 * m:n + 3 * m]
+    y = np.zeros(n)
+    for t in range(n):
+        y[t] = w[t] + (y[t - 1] if t >= 1 else 0) + (y[t - m] if t >= m else 0) \
+            - (y[t - m - 1] if t >= m + 1 else 0)
+    return 100 + y
+
+
+def _seasonal_ar2(n, phi, seed, m=12):
+    """Seasonal AR(2) at lags m and 2m around a mean of 50."""
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=n + 20 * m)
+    x = np.zeros(len(e))
+    for t in range(len(e)):
+        x[t] = e[t] + sum(ph * x[t - (k + 1) * m] for k, ph in enumerate(phi)
+                          if t >= (k + 1) * m)
+    return 50 + x[20 * m:]
+
+
+def test_seasonal_refinement_reaches_Q_or_P_of_2_and_only_lowers_the_criterion():
+    # (0,1,1)(0,1,2)[12] over 30 years: the full search stops at Q = 1, the stepwise
+    # refinement from its best model reaches Q = 2 with a clearly lower AICc
+    for seed in (1, 2, 4):
+        y = _seasonal_ma2(360, 0.4, (0.5, 0.4), seed)
+        f, g = auto_arima(y, 12), auto_arima(y, 12, refine_P=0, refine_Q=0)
+        assert f.seasonal[2] == 2 and g.seasonal[2] <= 1
+        assert f.ic < g.ic - 10
+    # seasonal AR(2) (D fixed at 0): P = 2 found; refinement never raises the criterion
+    y = _seasonal_ar2(360, (0.4, 0.4), seed=0)
+    f, g = auto_arima(y, 12, D=0), auto_arima(y, 12, D=0, refine_P=0, refine_Q=0)
+    assert f.seasonal[0] == 2 and f.ic < g.ic
+    # too short for P, Q = 2 (a third of the series in seasons): no refinement
+    y = _seasonal_ma2(60, 0.4, (0.5, 0.4), seed=3)
+    assert auto_arima(y, 12).seasonal == auto_arima(y, 12, refine_P=0, refine_Q=0).seasonal
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

@@ -163,7 +163,9 @@ class FastArimaEngine:
     Every order with ``p, q <= 3``, ``P, Q <= 1``, ``p + q + P + Q <= 5`` (with and without
     the constant) is fitted - not a stepwise search: on the M1 development set the full
     search was more accurate and, unlike the stepwise path, insensitive to optimiser
-    details. Each candidate is estimated by conditional sum of squares (warm-started from a
+    details. The best of these is then refined by R's stepwise moves of the seasonal
+    orders up to ``P, Q <= 2`` (``refine_P``/``refine_Q``; accepted only when the criterion
+    drops). Each candidate is estimated by conditional sum of squares (warm-started from a
     nested fit) and scored by the exact Gaussian likelihood at that estimate
     (``search_method="CSS-EL"``); ``final_method="ML"`` would refit the chosen model by exact
     maximum likelihood (worse on the development set). ``approximation=True`` scores by the
@@ -174,10 +176,10 @@ class FastArimaEngine:
                  max_P: int = 1, max_Q: int = 1, stepwise: bool = False,  # = auto_arima's
                  approximation: bool | None = None, d: int | None = None,
                  D: int | None = None, search_method: str = "CSS-EL",
-                 final_method: str | None = None):
+                 final_method: str | None = None, refine_P: int = 2, refine_Q: int = 2):
         self.season_length = int(season_length)
         self.options = dict(max_p=max_p, max_q=max_q, max_P=max_P, max_Q=max_Q,
-                            stepwise=stepwise, d=d, D=D,
+                            stepwise=stepwise, d=d, D=D, refine_P=refine_P, refine_Q=refine_Q,
                             search_method="CSS" if approximation else search_method,
                             final_method=None if approximation else final_method)
         self.fit_ = None

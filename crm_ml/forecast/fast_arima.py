@@ -11,6 +11,8 @@ milliseconds instead of scipy-driven Python loops.
 statsforecast's port: ``D`` from the seasonal-strength test, ``d`` from KPSS tests (both
 statsforecast's implementations), then a stepwise search over ``(p, q)(P, Q)`` and the
 constant by AICc. Models with an AR or MA root within 1.01 of the unit circle are rejected.
+The default search fits every order up to (3,3)(1,1) with ``p + q + P + Q <= 5``, then
+refines its best model stepwise over seasonal orders up to ``P, Q <= 2`` (R's limits).
 By default every candidate is estimated by CSS and scored by the exact likelihood at that
 estimate (``"CSS-EL"``): on the M1 development set this matched exact-ML auto.arima's
 accuracy at ~1/60 of its time, and beat both R's CSS approximation and a final ML refit.
@@ -365,12 +367,45 @@ def select_differences(y, m: int, xreg=None, d: int | None = None,
 _STEPS_SEASONAL = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 
 
+def _refine(fit, key, best, limits, pq_moves, constant, max_order, results, nmodels):
+    """Stepwise neighbourhood search from ``key`` (R's one-step moves, first improvement).
+
+    ``limits`` = (max_p, max_q, max_P, max_Q); returns the best fit found.
+    """
+    p, q, P, Q, c = key
+    moves = [(0, 0, dP, dQ, False) for dP, dQ in _STEPS_SEASONAL]
+    if pq_moves:
+        moves += [(dp, dq, 0, 0, False) for dp, dq in _STEPS_SEASONAL]
+    if constant:
+        moves.append((0, 0, 0, 0, True))
+    improved = True
+    while improved and len(results) < nmodels:
+        improved = False
+        for dp, dq, dP, dQ, flip in moves:
+            cand = (p + dp, q + dq, P + dP, Q + dQ, (not c) if flip else c)
+            if not all(0 <= v <= lim for v, lim in zip(cand[:4], limits, strict=True)):
+                continue
+            if max_order is not None and sum(cand[:4]) > max_order:
+                continue
+            if (*cand[:4], bool(cand[4])) in results:
+                continue
+            f = fit(*cand)
+            if f.ic < best.ic:
+                best, (p, q, P, Q, c) = f, cand
+                improved = True
+                break
+            if len(results) >= nmodels:
+                break
+    return best
+
+
 def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None = None,
                max_p: int = 3, max_q: int = 3, max_P: int = 1, max_Q: int = 1,
                max_d: int = 2, max_D: int = 1, stepwise: bool = False, max_order: int = 5,
                ic: str = "aicc", search_method: str = "CSS-EL", final_method: str | None = None,
                allow_constant: bool = True, nmodels: int = 94,
-               warm_start: bool = True) -> ArimaFit:
+               warm_start: bool = True, refine_P: int = 2, refine_Q: int = 2,
+               refine_pq: bool = False, refine_order: int | None = None) -> ArimaFit:
     """Select and fit a seasonal ARIMA by the stepwise (Hyndman-Khandakar) search.
 
     Parameters
@@ -385,7 +420,8 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
         Fixed differencing orders; default from the KPSS / seasonal-strength tests.
     max_p, max_q, max_P, max_Q, max_d, max_D : int
         Order limits (``max_p``/``max_q`` also at most ``m - 1`` and a third of the series).
-        The defaults (3, 3, 1, 1) with the full search were chosen on the M1 development set.
+        The defaults (3, 3, 1, 1) with the full search were chosen on the M1 development set;
+        ``refine_P``/``refine_Q`` extend the seasonal orders to 2 from the best model.
     stepwise : bool, default False
         Stepwise search (R's default, path-dependent); False fits every model with
         ``p + q + P + Q <= max_order``.
@@ -406,6 +442,20 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
         Start each fit from an already fitted model with one term fewer (the new
         coefficient at 0) instead of from zero; chosen on the M1 development set (better
         optima, fewer iterations).
+    refine_P, refine_Q : int, default 2
+        After the full search (``stepwise=False``), a stepwise neighbourhood search from its
+        best model over seasonal orders up to these limits (R's ``max.P = max.Q = 2``,
+        also at most a third of the series in seasons): moves of ``P`` and/or ``Q`` by one
+        (R's stepwise steps) and the constant, a move accepted when it lowers the same
+        criterion (same estimator, same root checks), repeated from the new best until no
+        move helps. Values at most ``max_P``/``max_Q`` (e.g. 0): no refinement. On the M1
+        development set: mean MASE 0.915 -> 0.908 for ~6% more time.
+    refine_pq : bool, default False
+        Let the refinement also move ``p`` and/or ``q`` by one (within ``max_p``/``max_q``;
+        not better on the development set).
+    refine_order : int, optional
+        Upper limit of ``p + q + P + Q`` for refinement moves (None: no limit, as in R's
+        stepwise search).
 
     Returns
     -------
@@ -483,6 +533,13 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
                     break
                 if len(results) >= nmodels:
                     break
+    lim_P = min(refine_P, n // (3 * m)) if m > 1 else 0
+    lim_Q = min(refine_Q, n // (3 * m)) if m > 1 else 0
+    if not stepwise and (lim_P > max_P or lim_Q > max_Q):
+        key, best = min(results.items(), key=lambda kv: kv[1].ic)
+        if math.isfinite(best.ic):
+            _refine(fit, key, best, (max_p, max_q, max(lim_P, max_P), max(lim_Q, max_Q)),
+                    refine_pq, constant, refine_order, results, nmodels + len(results))
     ranked = sorted(results.values(), key=lambda f: f.ic)
     if not math.isfinite(ranked[0].ic):
         raise ValueError("no suitable ARIMA model found")
