@@ -4,7 +4,8 @@ Order selection follows R's ``auto.arima``: ``d`` from KPSS unit-root tests, ``D
 seasonal strength, then a search over ``(p, q)(P, Q)`` and the constant by AICc. Two engines
 (``engine=``): ``"statsforecast"`` (default; its port of auto.arima: stepwise search, exact
 maximum likelihood) and ``"fast"`` (crm_ml's numba implementation: every order up to
-(3,3)(1,1), CSS estimates scored by their exact likelihood; ~20x faster).
+(3,3)(1,1), then a stepwise refinement of the seasonal orders up to ``P, Q <= 2``, CSS
+estimates scored by their exact likelihood; ~25x faster).
 
 Transforms: ``transform="log"``, ``"boxcox"`` (Guerrero's lambda) or a fixed lambda fit the
 model on the transformed scale; forecasts and interval bounds are mapped back to the original
@@ -99,7 +100,8 @@ class ARIMAForecaster:
         Clip forecasts and bounds at 0; "auto" clips when the history has no negative value.
     max_p, max_q, max_P, max_Q : int, optional
         Largest orders the search may reach. Default: the engine's (fast: 3, 3, 1, 1 with
-        ``p + q + P + Q <= 5``; statsforecast: 5, 5, 2, 2).
+        ``p + q + P + Q <= 5`` for the full search, whose best model is then refined
+        stepwise up to ``P, Q <= 2``; statsforecast: 5, 5, 2, 2).
     stepwise : bool, optional
         Stepwise (Hyndman-Khandakar) search rather than all models. Default: the engine's
         (fast: all models, chosen on the M1 development set; statsforecast: stepwise).
@@ -110,10 +112,11 @@ class ARIMAForecaster:
     engine : {"statsforecast", "fast"}, default "statsforecast"
         ``"statsforecast"``: statsforecast's port of R's auto.arima (stepwise, exact ML).
         ``"fast"``: crm_ml's compiled auto.arima (:mod:`crm_ml.forecast.fast_arima`: CSS
-        estimates scored by their exact likelihood, every order up to (3,3)(1,1)); ~20x
-        faster, the engine to use for thousands of series (1,000 monthly series in ~45 s
-        with ``forecast_many``). More accurate on the M1 development set, slightly less on
-        the benchmark series, so not the default: see benchmarks/README.md. Both support
+        estimates scored by their exact likelihood, every order up to (3,3)(1,1), then
+        stepwise seasonal orders up to 2); ~25x faster, the engine to use for thousands of
+        series (1,000 monthly series in 22-45 s with ``forecast_many``, depending on the
+        machine's load). More accurate on the M1 development set, slightly less on the
+        benchmark series, so not the default: see benchmarks/README.md. Both support
         ``X``.
     min_obs : int, default 6
         Fewer observations than this use the mean fallback.
