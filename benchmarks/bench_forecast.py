@@ -199,6 +199,9 @@ DEV_VARIANTS = {
     "fast, all orders <= (5,5)(2,2) (p+q+P+Q <= 5), CSS-EL": dict(
         max_p=5, max_q=5, max_P=2, max_Q=2),
     "fast default + exact-ML refit of the chosen model": dict(final_method="ML"),
+    "fast default + exact-ML re-ranking of the top 3 candidates": dict(rerank=3),
+    "fast default + exact-ML re-ranking of the top 5 candidates": dict(rerank=5),
+    "fast default + exact-ML re-ranking of the top 8 candidates": dict(rerank=8),
 }
 
 

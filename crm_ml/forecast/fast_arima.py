@@ -15,7 +15,8 @@ The default search fits every order up to (3,3)(1,1) with ``p + q + P + Q <= 5``
 refines its best model stepwise over seasonal orders up to ``P, Q <= 2`` (R's limits).
 By default every candidate is estimated by CSS and scored by the exact likelihood at that
 estimate (``"CSS-EL"``): on the M1 development set this matched exact-ML auto.arima's
-accuracy at ~1/60 of its time, and beat both R's CSS approximation and a final ML refit.
+accuracy at ~1/60 of its time, and beat R's CSS approximation, a final ML refit and an
+exact-ML re-ranking of the best few candidates (``rerank``).
 
 Forecasts use the difference equation of the full (differenced) model with the fitted
 innovations; standard errors come from its psi weights, ``se_h = sigma sqrt(sum psi_j^2)``.
@@ -405,7 +406,8 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
                ic: str = "aicc", search_method: str = "CSS-EL", final_method: str | None = None,
                allow_constant: bool = True, nmodels: int = 94,
                warm_start: bool = True, refine_P: int = 2, refine_Q: int = 2,
-               refine_pq: bool = False, refine_order: int | None = None) -> ArimaFit:
+               refine_pq: bool = False, refine_order: int | None = None,
+               rerank: int = 0) -> ArimaFit:
     """Select and fit a seasonal ARIMA by the stepwise (Hyndman-Khandakar) search.
 
     Parameters
@@ -456,6 +458,12 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
     refine_order : int, optional
         Upper limit of ``p + q + P + Q`` for refinement moves (None: no limit, as in R's
         stepwise search).
+    rerank : int, default 0
+        Refit the ``rerank`` best candidates of the search by exact ML (``"CSS-ML"`` started
+        from their search estimates), apply the same root checks and return the one with the
+        lowest exact-ML criterion (0: keep the search's best). Not the default: on the M1
+        development set it was worse for every k tried (k = 3: mean MASE 0.917 vs 0.908,
+        worse on both halves) and 1.4-1.8x slower.
 
     Returns
     -------
@@ -543,6 +551,13 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
     ranked = sorted(results.values(), key=lambda f: f.ic)
     if not math.isfinite(ranked[0].ic):
         raise ValueError("no suitable ARIMA model found")
+    if rerank > 0 and search_method != "CSS-ML":
+        refits = [fit_arima(y, f.order, f.seasonal, f.constant, xreg, "CSS-ML", ic,
+                            start=f.coef)
+                  for f in ranked[:rerank] if math.isfinite(f.ic)]
+        refits = [f for f in refits if math.isfinite(f.ic)]
+        if refits:
+            return min(refits, key=lambda f: f.ic)
     best = ranked[0]
     # the search skipped innovations; refit the winner from its own estimate to get them
     best = fit_arima(y, best.order, best.seasonal, best.constant, xreg, search_method, ic,
