@@ -59,6 +59,8 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--by", help="one series per value of this column (e.g. region)")
     fc.add_argument("--h", type=int, default=12, help="periods ahead")
     fc.add_argument("--level", type=int, default=95, help="prediction interval level")
+    fc.add_argument("--engine", default="fast", choices=["fast", "statsforecast"],
+                    help="ARIMA engine (default fast: see forecast_many)")
     fc.add_argument("--output", required=True, help="forecast file (.parquet or .csv)")
 
     card = sub.add_parser("card", help="regenerate a model card from the registry")
@@ -158,7 +160,7 @@ def _forecast(args: argparse.Namespace, data) -> int:
     else:
         long_df = series.rename("y").rename_axis("timestamp").reset_index()
         long_df.insert(0, "series_id", "total")
-    fc = forecast_many(long_df, h=args.h, level=args.level)
+    fc = forecast_many(long_df, h=args.h, level=args.level, engine=args.engine)
     write_atomic(stable_float(fc), args.output, index=False)
     print(f"Forecast {long_df['series_id'].nunique()} series {args.h} periods ahead "
           f"-> {args.output}")

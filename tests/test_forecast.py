@@ -266,3 +266,14 @@ def test_json_state_roundtrip_gives_identical_forecasts(tmp_path):
     assert g.model_ == f.model_
     z = ARIMAForecaster(track=False).fit(_monthly(np.zeros(12)))
     assert (load_forecaster(save_forecaster(z, tmp_path / "z.json")).predict(2) == 0).all().all()
+
+
+def test_forecast_many_uses_the_fast_engine_unless_told_otherwise():
+    idx = pd.date_range("2015-01-01", periods=60, freq="MS")
+    y = pd.Series(_ar1(60, 0.6, seed=3) + 50, index=idx)
+    long = pd.DataFrame({"series_id": "a", "timestamp": idx, "y": y.to_numpy()})
+    for engine in ("fast", "statsforecast"):
+        kw = {} if engine == "fast" else {"engine": engine}
+        out = forecast_many(long, h=4, n_jobs=1, track=False, **kw)
+        single = ARIMAForecaster(engine=engine, track=False).fit(y).predict(4, level=95)
+        np.testing.assert_allclose(out["forecast"], single["forecast"], rtol=1e-9)

@@ -51,8 +51,8 @@ def _n_workers(n_jobs: int | None) -> int:
 
 def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
                   id_col: str = "series_id", time_col: str = "timestamp", value_col: str = "y",
-                  show_progress: bool | None = None, track: bool | None = None,
-                  **forecaster_params) -> pd.DataFrame:
+                  engine: str = "fast", show_progress: bool | None = None,
+                  track: bool | None = None, **forecaster_params) -> pd.DataFrame:
     """Forecast every series of a long table with its own automatic ARIMA.
 
     Parameters
@@ -66,6 +66,12 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
         Worker processes (-1 = all cores). Series are sent in chunks to limit overhead.
     level : int or sequence of int, default 95
         Interval level(s), as in :meth:`ARIMAForecaster.predict`.
+    engine : {"fast", "statsforecast"}, default "fast"
+        ARIMA engine of every series. Unlike a single :class:`ARIMAForecaster` (default
+        ``"statsforecast"``), many series default to crm_ml's numba engine: on 205 M1
+        development series it was more accurate (mean MASE 0.908 vs 0.949) and ~30x faster
+        (1,000 ten-year monthly series in ~22 s instead of ~37 min), while on the 22-series
+        benchmark it trails statsforecast by 2% (see benchmarks/README.md).
     show_progress : bool, optional
         Progress bar over chunks (default: the global crm_ml setting).
     track : bool, optional
@@ -88,8 +94,7 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
     if int(h) < 1:
         raise DataValidationError(f"h: must be >= 1, got {h}", column="h", rule="positive")
     t0 = time.perf_counter()
-    params = dict(forecaster_params)
-    params["track"] = False
+    params = dict(forecaster_params, engine=engine, track=False)
     groups = [(str(sid), g.set_index(time_col)[value_col].rename("y"))
               for sid, g in long_df.groupby(id_col, sort=True)]
     workers = _n_workers(n_jobs)
