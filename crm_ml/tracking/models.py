@@ -124,6 +124,10 @@ def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
         log.info("tracking is off: model %s not logged", name)
         return ModelLogResult(None, None)
     _check_synthetic(input_example)
+    # whole-number inputs are declared as doubles: an integer schema would refuse missing
+    # values at inference time (and MLflow warns about it); the predict functions cast ints
+    ints = [c for c, t in input_example.dtypes.items() if pd.api.types.is_integer_dtype(t)]
+    input_example = input_example.astype(dict.fromkeys(ints, "float64"))
     import mlflow
     import mlflow.pyfunc
 
