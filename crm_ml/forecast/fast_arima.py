@@ -521,26 +521,8 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
             f = fit(*cand)
             if f.ic < best.ic:
                 best, (p, q, P, Q, c) = f, cand
-        moves = ([(0, 0, dP, dQ, False) for dP, dQ in _STEPS_SEASONAL]
-                 + [(dp, dq, 0, 0, False) for dp, dq in _STEPS_SEASONAL]
-                 + ([(0, 0, 0, 0, True)] if constant else []))
-        improved = True
-        while improved and len(results) < nmodels:
-            improved = False
-            for dp, dq, dP, dQ, flip in moves:
-                cand = (p + dp, q + dq, P + dP, Q + dQ, (not c) if flip else c)
-                if not (0 <= cand[0] <= max_p and 0 <= cand[1] <= max_q
-                        and 0 <= cand[2] <= max_P and 0 <= cand[3] <= max_Q):
-                    continue
-                if (cand[0], cand[1], cand[2], cand[3], bool(cand[4])) in results:
-                    continue
-                f = fit(*cand)
-                if f.ic < best.ic:
-                    best, (p, q, P, Q, c) = f, cand
-                    improved = True
-                    break
-                if len(results) >= nmodels:
-                    break
+        best = _refine(fit, (p, q, P, Q, c), best, (max_p, max_q, max_P, max_Q), True,
+                       constant, None, results, nmodels)
     lim_P = min(refine_P, n // (3 * m)) if m > 1 else 0
     lim_Q = min(refine_Q, n // (3 * m)) if m > 1 else 0
     if not stepwise and (lim_P > max_P or lim_Q > max_Q):
