@@ -24,31 +24,31 @@ _BAD = 1e150
 
 
 @njit(cache=True)
+def expand_seasonal(c, sc, m, cross):
+    """Coefficients ``k`` of the product of a lag polynomial in ``B`` (coefficients ``c``)
+    and one in ``B^m`` (``sc``): ``k[i] = c[i]``, ``k[jm - 1] = sc[j]`` and the cross terms
+    ``cross * c[i] * sc[j]`` (``-1`` for AR's ``1 - ...`` convention, ``+1`` for MA's)."""
+    n, ns = c.shape[0], sc.shape[0]
+    k = np.zeros(n + ns * m)
+    for i in range(n):
+        k[i] += c[i]
+    for j in range(ns):
+        k[(j + 1) * m - 1] += sc[j]
+        for i in range(n):
+            k[(j + 1) * m + i] += cross * c[i] * sc[j]
+    return k
+
+
+@njit(cache=True)
 def expand_ar(phi, sphi, m):
     """Coefficients ``a`` of ``(1 - phi(B)) (1 - sphi(B^m)) = 1 - sum a_k B^k``."""
-    p, ps = phi.shape[0], sphi.shape[0]
-    a = np.zeros(p + ps * m)
-    for i in range(p):
-        a[i] += phi[i]
-    for j in range(ps):
-        a[(j + 1) * m - 1] += sphi[j]
-        for i in range(p):
-            a[(j + 1) * m + i] -= phi[i] * sphi[j]
-    return a
+    return expand_seasonal(phi, sphi, m, -1.0)
 
 
 @njit(cache=True)
 def expand_ma(theta, stheta, m):
     """Coefficients ``b`` of ``(1 + theta(B)) (1 + stheta(B^m)) = 1 + sum b_k B^k``."""
-    q, qs = theta.shape[0], stheta.shape[0]
-    b = np.zeros(q + qs * m)
-    for i in range(q):
-        b[i] += theta[i]
-    for j in range(qs):
-        b[(j + 1) * m - 1] += stheta[j]
-        for i in range(q):
-            b[(j + 1) * m + i] += theta[i] * stheta[j]
-    return b
+    return expand_seasonal(theta, stheta, m, 1.0)
 
 
 @njit(cache=True)
