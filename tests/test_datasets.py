@@ -102,3 +102,16 @@ def test_cdnow_sample_is_the_published_cohort():
     first = tx.groupby("customer_id")["timestamp"].min()
     assert (first < pd.Timestamp("1997-04-01")).all()
     assert np.isfinite(tx["amount"]).all()
+
+
+def test_cdnow_master_holds_every_sample_customer():
+    master = load_cdnow("master")
+    assert master["customer_id"].nunique() == 23570
+    assert list(master.columns) == ["customer_id", "timestamp", "amount", "quantity"]
+    assert master["timestamp"].between("1997-01-01", "1998-06-30").all()
+    sample = load_cdnow("sample")
+    # the sample is a 1-in-10 draw of the master's customers, same ids and purchases
+    assert set(sample["customer_id"]) <= set(master["customer_id"])
+    pick = master[master["customer_id"].isin(set(sample["customer_id"]))]
+    assert len(pick) == len(sample)
+    assert pick["amount"].sum() == pytest.approx(sample["amount"].sum())

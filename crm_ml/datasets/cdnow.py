@@ -45,9 +45,12 @@ def load_cdnow(kind: str = "sample") -> pd.DataFrame:
         ``customer_id`` (str), ``timestamp`` (day of the purchase), ``amount`` (US dollars),
         ``quantity`` (CDs bought). Purchases on the same day are separate rows, as in the file.
     """
-    raw = pd.read_csv(cdnow_path(kind), sep=r"\s+", header=None,
-                      names=["customer_id", "customer_id_2", "date", "quantity", "amount"],
-                      dtype={"customer_id": str, "date": str})
+    # the sample has no header and a second, renumbered id column; the master file has a
+    # header line and only the original id (the sample's ids are the master's)
+    names = (["customer_id", "customer_id_2", "date", "quantity", "amount"] if kind == "sample"
+             else ["customer_id", "date", "quantity", "amount"])
+    raw = pd.read_csv(cdnow_path(kind), sep=r"\s+", header=None if kind == "sample" else 0,
+                      names=names, dtype={"customer_id": str, "date": str})
     return pd.DataFrame({
         "customer_id": raw["customer_id"].astype(str),
         "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d"),
