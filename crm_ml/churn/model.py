@@ -10,6 +10,9 @@ How :meth:`ChurnModel.fit` works
     4. One final model is trained on all rows (LightGBM: with the mean early-stopped number of
        trees) and its raw scores pass through the calibrator. This is scikit-learn's
        ``CalibratedClassifierCV(ensemble=False)`` scheme, so there is one model to explain.
+       Below 10,000 rows LightGBM's final model is the mean of that model and the ``cv`` fold
+       models (bagging: the folds are trained anyway and small tables are noisy), written as
+       one ordinary booster (:func:`~crm_ml.churn.bagging.average_boosters`).
 
 Class imbalance: with ``class_weight="auto"`` classes are re-weighted to balance when the
 minority class is below 20 % of rows; calibration then restores true probabilities.
@@ -32,6 +35,7 @@ from crm_ml.errors import DataValidationError, NotFittedError
 log = get_logger("churn")
 
 ALGORITHMS = ("lightgbm", "random_forest")
+SMALL_TABLE = 10_000  # rows below which LightGBM picks its tree size and bags its fold models
 
 
 def _logit(p):
@@ -71,20 +75,27 @@ class ChurnModel:
     params : dict, optional
         Extra LightGBM parameters or ``RandomForestClassifier`` arguments (override defaults).
     random_state : int, default 0
-        Seeds folds, bagging and trees: same data and seed give identical probabilities.
+        Seeds folds, row/feature sampling and trees: same data and seed give identical probabilities.
     n_jobs : int, optional
         Threads. Default: LightGBM uses one thread below 200,000 rows (threads cost more than
         they save on small data, and OpenMP threads slow down badly on a busy machine) and all
         cores above; the random forest uses 2.
     track : bool, optional
         Log fits to MLflow (default: the global switch, :func:`crm_ml.tracking.tracking_enabled`).
+    bagging : {"auto", True, False}, default "auto"
+        LightGBM with ``calibrate=True``: average the ``cv`` fold models with the final model.
+        ``"auto"`` does so below 10,000 rows, where it lowers variance at no training cost
+        (the folds are fitted for calibration anyway) and the model stays small; ``False``
+        keeps the single final model (``cv`` + 1 times fewer trees to score and explain).
 
     Attributes
     ----------
     preprocessor_, calibrator_ (None when ``calibrate=False``), booster_ (LightGBM) or
-    forest_ (random forest), feature_names_in_, n_estimators_, num_leaves_ (LightGBM tree
-    size used), cv_metrics_ (metrics of the held-out scores), oof_proba_ (held-out
-    calibrated probabilities), run_id_ (MLflow), model_uri_, registered_version_.
+    forest_ (random forest), feature_names_in_, n_estimators_ (trees of the model fitted on all
+    rows), num_leaves_ (LightGBM tree size used), n_bagged_ (LightGBM models averaged in
+    ``booster_``: 1, or ``cv`` + 1 when bagging), cv_metrics_ (metrics of the held-out
+    scores), oof_proba_ (held-out calibrated probabilities), run_id_ (MLflow), model_uri_,
+    registered_version_.
     """
 
     def __init__(self, algorithm: str = "lightgbm", calibrate: bool = True,
@@ -93,7 +104,8 @@ class ChurnModel:
                  num_leaves: int | None = None, min_child_samples: int | None = None,
                  early_stopping_rounds: int = 50, validation_fraction: float = 0.15,
                  max_categories: int = 30, params: dict | None = None, random_state: int = 0,
-                 n_jobs: int | None = None, track: bool | None = None):
+                 n_jobs: int | None = None, track: bool | None = None,
+                 bagging: bool | str = "auto"):
         self.algorithm = algorithm
         self.calibrate = calibrate
         self.calibration = calibration
@@ -110,6 +122,7 @@ class ChurnModel:
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.track = track
+        self.bagging = bagging
 
     # ------------------------------------------------------------------ sklearn plumbing
     def get_params(self, deep: bool = True) -> dict:
@@ -118,7 +131,7 @@ class ChurnModel:
             "algorithm", "calibrate", "calibration", "cv", "class_weight", "n_estimators",
             "learning_rate", "num_leaves", "min_child_samples", "early_stopping_rounds",
             "validation_fraction", "max_categories", "params", "random_state", "n_jobs",
-            "track")}
+            "track", "bagging")}
 
     def set_params(self, **params) -> ChurnModel:
         for k, v in params.items():
@@ -267,10 +280,17 @@ class ChurnModel:
         depends on how additive the signal is, and the folds are cheap. Otherwise, or when
         the user set ``num_leaves``, only the default.
         """
-        if (self.algorithm == "lightgbm" and n < 10_000 and self.num_leaves is None
+        if (self.algorithm == "lightgbm" and n < SMALL_TABLE and self.num_leaves is None
                 and "num_leaves" not in (self.params or {})):
             return [4, 2, 8]  # 4 first: it keeps ties
         return [self._leaves]
+
+    def _bags(self, n: int) -> bool:
+        if self.bagging not in ("auto", True, False):
+            raise DataValidationError(f"bagging: must be 'auto', True or False, got "
+                                      f"{self.bagging!r}", column="bagging",
+                                      rule="auto|True|False")
+        return n < SMALL_TABLE if self.bagging == "auto" else bool(self.bagging)
 
     # ------------------------------------------------------------------ fit / predict
     def fit(self, X: pd.DataFrame, y, *, registered_name: str | None = None) -> ChurnModel:
@@ -305,13 +325,14 @@ class ChurnModel:
         self.classes_ = np.array([0, 1])
         w = self._weights(yv)
         n = len(yv)
-        self._leaves = self.num_leaves or (4 if n < 10_000 else 15 if n < 200_000 else 31)
+        bag = self._bags(n)
+        self._leaves = self.num_leaves or (4 if n < SMALL_TABLE else 15 if n < 200_000 else 31)
         self._min_leaf = self.min_child_samples or int(np.clip(n // 40, 5, 50))
         self._threads = (self.n_jobs if self.n_jobs is not None
                          else 1 if len(yv) < 200_000 else 0)  # 0 = LightGBM's default (all)
         self.calibrator_ = None
         oof = None
-        trees = []
+        trees, fold_models = [], []
         if self.calibrate:
             from sklearn.metrics import roc_auc_score
             from sklearn.model_selection import StratifiedKFold
@@ -328,14 +349,16 @@ class ChurnModel:
             for leaves in self._leaf_candidates(n):
                 # the held-out folds calibration needs anyway also pick the tree size
                 self._leaves = leaves
-                scores, sizes = np.empty(len(yv)), []
+                scores, sizes, models = np.empty(len(yv)), [], []
                 for tr, te in folds:
                     est, nt = self._fit_one(Xe[tr], yv[tr], None if w is None else w[tr])
                     scores[te] = self._raw(est, Xe[te])
                     sizes.append(nt)
+                    models.append(est)
                 auc = roc_auc_score(yv, scores)
                 if auc > best_auc:
                     best_auc, best_leaves, oof, trees = auc, leaves, scores, sizes
+                    fold_models = models
             self._leaves = best_leaves
             self.calibrator_ = ScoreCalibrator(self.calibration).fit(oof, yv)
         self.num_leaves_ = self._leaves if self.algorithm == "lightgbm" else None
@@ -345,8 +368,17 @@ class ChurnModel:
                 trees.append(nt)
             rounds = self.n_estimators or max(int(round(np.mean(trees))), 1)
             self.booster_, self.n_estimators_ = self._fit_one(Xe, yv, w, rounds=rounds)
+            self.n_bagged_ = 1
+            if fold_models and bag:
+                from crm_ml.churn.bagging import average_boosters
+
+                # the calibrator was fitted on single fold models' scores; the mean of the
+                # models estimates the same log-odds with less noise
+                self.booster_ = average_boosters([*fold_models, self.booster_])
+                self.n_bagged_ = len(fold_models) + 1
         else:
             self.forest_, self.n_estimators_ = self._fit_one(Xe, yv, w)
+            self.n_bagged_ = None
         self.base_rate_ = float(yv.mean())
         self.cv_metrics_ = {}
         self.oof_proba_ = None
@@ -509,7 +541,8 @@ class ChurnModel:
                 "extra_params": self.params or {},
                 "preprocessor": self.preprocessor_.to_dict(),
                 "calibrator": self.calibrator_.to_dict() if self.calibrator_ else None,
-                "n_estimators": self.n_estimators_, "base_rate": self.base_rate_,
+                "n_estimators": self.n_estimators_, "num_leaves": self.num_leaves_,
+                "n_bagged": self.n_bagged_, "base_rate": self.base_rate_,
                 "feature_stats": self._stats_}
         spec_path = d / "spec.json"
         spec_path.write_text(json.dumps(spec, indent=1, default=str))
@@ -530,6 +563,8 @@ class ChurnModel:
         self.calibrator_ = (ScoreCalibrator.from_dict(spec["calibrator"])
                             if spec["calibrator"] else None)
         self.n_estimators_ = spec["n_estimators"]
+        self.num_leaves_ = spec.get("num_leaves")  # absent in files from before bagging
+        self.n_bagged_ = spec.get("n_bagged")
         self.base_rate_ = spec["base_rate"]
         self._stats_ = spec.get("feature_stats", {})
         from crm_ml.tracking.serialization import load_lightgbm, load_sklearn
@@ -568,7 +603,8 @@ class ChurnModel:
 
         params = {k: v for k, v in self.get_params().items() if k != "track"}
         params.update({"n_estimators_fitted": self.n_estimators_,
-                       "num_leaves_fitted": self.num_leaves_, "n_features":
+                       "num_leaves_fitted": self.num_leaves_,
+                       "models_averaged": self.n_bagged_, "n_features":
                        self.n_features_in_, "n_rows": len(X)})
         with start_run("churn", run_name=f"churn-{self.algorithm}", params=params, data=X,
                        enabled=self.track) as run:
