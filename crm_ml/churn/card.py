@@ -107,7 +107,7 @@ def churn_card(model, X_test: pd.DataFrame, y_test, *, horizon_days: int = 90,
         model_details={"algorithm": model.algorithm, "calibration": (
             model.calibrator_.method_ if model.calibrator_ else "none"),
             "n_estimators": model.n_estimators_,
-            "models_averaged": getattr(model, "n_bagged_", None),
+            "models_averaged": model.n_bagged_,
             "features": len(model.feature_names_in_),
             "mlflow_run_id": model.run_id_, "registered_version": model.registered_version_,
             "parameters": {k: v for k, v in model.get_params().items() if v is not None}},

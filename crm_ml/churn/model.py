@@ -325,7 +325,8 @@ class ChurnModel:
         self.classes_ = np.array([0, 1])
         w = self._weights(yv)
         n = len(yv)
-        bag = self._bags(n)
+        # only a LightGBM ensemble keeps its fold models (a forest's would just hold memory)
+        bag = self._bags(n) and self.algorithm == "lightgbm"
         self._leaves = self.num_leaves or (4 if n < SMALL_TABLE else 15 if n < 200_000 else 31)
         self._min_leaf = self.min_child_samples or int(np.clip(n // 40, 5, 50))
         self._threads = (self.n_jobs if self.n_jobs is not None
@@ -354,7 +355,8 @@ class ChurnModel:
                     est, nt = self._fit_one(Xe[tr], yv[tr], None if w is None else w[tr])
                     scores[te] = self._raw(est, Xe[te])
                     sizes.append(nt)
-                    models.append(est)
+                    if bag:
+                        models.append(est)
                 auc = roc_auc_score(yv, scores)
                 if auc > best_auc:
                     best_auc, best_leaves, oof, trees = auc, leaves, scores, sizes
@@ -369,7 +371,7 @@ class ChurnModel:
             rounds = self.n_estimators or max(int(round(np.mean(trees))), 1)
             self.booster_, self.n_estimators_ = self._fit_one(Xe, yv, w, rounds=rounds)
             self.n_bagged_ = 1
-            if fold_models and bag:
+            if fold_models:
                 from crm_ml.churn.bagging import average_boosters
 
                 # the calibrator was fitted on single fold models' scores; the mean of the
