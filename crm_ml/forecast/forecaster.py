@@ -45,13 +45,19 @@ from scipy.stats import norm
 from crm_ml._logging import get_logger
 from crm_ml.errors import DataValidationError, NotFittedError
 from crm_ml.forecast._index import infer_freq, regularize, season_length_for
-from crm_ml.forecast.engine import AutoArimaEngine, FastArimaEngine, SimpleEngine
+from crm_ml.forecast.engine import (
+    AutoArimaEngine,
+    BaggedArimaEngine,
+    FastArimaEngine,
+    SimpleEngine,
+)
 from crm_ml.forecast.transforms import bias_adjust, boxcox, guerrero_lambda, inv_boxcox
 
 log = get_logger("forecast")
 
 _TRANSFORMS = ("auto", "none", "log", "boxcox")
-_ENGINES = {"fast": FastArimaEngine, "statsforecast": AutoArimaEngine}
+_ENGINES = {"fast": FastArimaEngine, "statsforecast": AutoArimaEngine,
+            "bagged": BaggedArimaEngine}
 
 
 def _as_series(y) -> pd.Series:
@@ -150,7 +156,7 @@ class ARIMAForecaster:
                  max_P: int | None = None, max_Q: int | None = None,
                  stepwise: bool | None = None, approximation: bool | None = None,
                  min_obs: int = 6, track: bool | None = None, backtest_windows: int = 2,
-                 engine: str = "statsforecast"):
+                 engine: str = "statsforecast", n_bagged: int = 10, random_state: int = 0):
         self.season_length = season_length
         self.transform = transform
         self.level = level
@@ -167,17 +173,26 @@ class ARIMAForecaster:
         self.track = track
         self.backtest_windows = backtest_windows
         self.engine = engine
+        self.n_bagged = n_bagged
+        self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
     def _engine_options(self) -> dict:
         opts = dict(max_p=self.max_p, max_q=self.max_q, max_P=self.max_P, max_Q=self.max_Q,
                     stepwise=self.stepwise, approximation=self.approximation)
-        return {k: v for k, v in opts.items() if v is not None}  # None: the engine's default
+        opts = {k: v for k, v in opts.items() if v is not None}  # None: the engine's default
+        if self.engine == "bagged":
+            opts.update(n_bagged=self.n_bagged, random_state=self.random_state)
+        return opts
 
     def _engine_class(self):
         if self.engine not in _ENGINES:
             raise DataValidationError(f"engine: must be one of {tuple(_ENGINES)}, got "
                                       f"{self.engine!r}", column="engine", rule="known engine")
+        if self.engine == "bagged" and not (isinstance(self.n_bagged, int | np.integer)
+                                            and self.n_bagged >= 1):
+            raise DataValidationError(f"n_bagged: must be an integer >= 1, got "
+                                      f"{self.n_bagged!r}", column="n_bagged", rule=">= 1")
         return _ENGINES[self.engine]
 
     def _check_transform(self):
@@ -348,7 +363,7 @@ class ARIMAForecaster:
     @property
     def is_arima_(self) -> bool:
         self._check_fitted()
-        return isinstance(self.engine_, AutoArimaEngine | FastArimaEngine)
+        return isinstance(self.engine_, AutoArimaEngine | FastArimaEngine | BaggedArimaEngine)
 
     @property
     def model_(self) -> str:
@@ -572,7 +587,7 @@ class ARIMAForecaster:
         return {k: getattr(self, k) for k in (
             "season_length", "transform", "level", "fill", "biasadj", "nonnegative", "max_p",
             "max_q", "max_P", "max_Q", "stepwise", "approximation", "min_obs", "track",
-            "backtest_windows", "engine")}
+            "backtest_windows", "engine", "n_bagged", "random_state")}
 
     def set_params(self, **params) -> ARIMAForecaster:
         """Set constructor parameters (scikit-learn convention)."""

@@ -50,11 +50,15 @@ def _decode(obj):
 
 def forecaster_to_dict(f) -> dict:
     """JSON-ready state of a fitted :class:`~crm_ml.forecast.ARIMAForecaster`."""
-    from crm_ml.forecast.engine import AutoArimaEngine, FastArimaEngine
+    from crm_ml.forecast.engine import AutoArimaEngine, BaggedArimaEngine, FastArimaEngine
 
     f._check_fitted()
     eng = f.engine_
-    if isinstance(eng, FastArimaEngine):
+    if isinstance(eng, BaggedArimaEngine):
+        engine = {"type": "bagged_arima", "season_length": eng.season_length,
+                  "n_bagged": eng.n_bagged, "random_state": eng.random_state,
+                  "model": eng.model}
+    elif isinstance(eng, FastArimaEngine):
         engine = {"type": "fast_arima", "season_length": eng.season_length, "model": eng.model}
     elif isinstance(eng, AutoArimaEngine):
         engine = {"type": "arima", "season_length": eng.season_length, "model": eng.model}
@@ -71,7 +75,12 @@ def forecaster_to_dict(f) -> dict:
 
 def forecaster_from_dict(d: dict):
     """Rebuild a fitted :class:`~crm_ml.forecast.ARIMAForecaster` from :func:`forecaster_to_dict`."""
-    from crm_ml.forecast.engine import AutoArimaEngine, FastArimaEngine, SimpleEngine
+    from crm_ml.forecast.engine import (
+        AutoArimaEngine,
+        BaggedArimaEngine,
+        FastArimaEngine,
+        SimpleEngine,
+    )
     from crm_ml.forecast.forecaster import ARIMAForecaster
 
     d = _decode(d)
@@ -79,7 +88,11 @@ def forecaster_from_dict(d: dict):
     for k, v in d["state"].items():
         setattr(f, k, v)
     e = d["engine"]
-    if e["type"] == "fast_arima":
+    if e["type"] == "bagged_arima":
+        f.engine_ = BaggedArimaEngine(e["season_length"], n_bagged=e["n_bagged"],
+                                      random_state=e["random_state"])
+        f.engine_.model = e["model"]
+    elif e["type"] == "fast_arima":
         f.engine_ = FastArimaEngine(e["season_length"])
         f.engine_.model = e["model"]
     elif e["type"] == "arima":
