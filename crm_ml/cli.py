@@ -59,7 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--by", help="one series per value of this column (e.g. region)")
     fc.add_argument("--h", type=int, default=12, help="periods ahead")
     fc.add_argument("--level", type=int, default=95, help="prediction interval level")
-    fc.add_argument("--engine", default="fast", choices=["fast", "statsforecast"],
+    fc.add_argument("--engine", default="fast", choices=["fast", "statsforecast", "bagged"],
                     help="ARIMA engine (default fast: see forecast_many)")
     fc.add_argument("--output", required=True, help="forecast file (.parquet or .csv)")
 

@@ -108,3 +108,19 @@ def test_bagged_state_round_trips_and_bad_n_bagged_is_refused():
     assert g.model_ == f.model_
     with pytest.raises(DataValidationError, match="n_bagged"):
         ARIMAForecaster(engine="bagged", n_bagged=0, track=False).fit(y)
+
+
+def test_forecast_many_and_tracking_with_the_bagged_engine():
+    import mlflow
+
+    from crm_ml.forecast import forecast_many
+    from crm_ml.tracking import tracking_uri
+
+    y = _seasonal_sales(n=60, seed=7)
+    long = pd.concat([pd.DataFrame({"series_id": sid, "timestamp": y.index, "y": y * k})
+                      for sid, k in (("a", 1.0), ("b", 2.0))])
+    out = forecast_many(long, h=3, n_jobs=1, engine="bagged", n_bagged=3, track=False)
+    assert len(out) == 6 and out["model"].str.endswith("bagged over 3 series").all()
+    f = ARIMAForecaster(engine="bagged", n_bagged=3, backtest_windows=0, track=True).fit(y)
+    params = mlflow.MlflowClient(tracking_uri()).get_run(f.run_id_).data.params
+    assert params["engine"] == "bagged" and params["n_bagged"] == "3"

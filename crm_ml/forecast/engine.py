@@ -3,11 +3,15 @@
 * ``AutoArimaEngine`` - statsforecast's port of R's ``auto.arima`` (stepwise search by AICc,
   KPSS test for ``d``, seasonal-strength test for ``D``, exact ML fit through the Kalman
   filter in compiled code). Chosen by measurement: see benchmarks/bench_forecast.py.
+* ``FastArimaEngine`` - crm_ml's own compiled auto.arima (:mod:`crm_ml.forecast.fast_arima`),
+  about 25x faster; the default of :func:`~crm_ml.forecast.forecast_many`.
+* ``BaggedArimaEngine`` - the fast engine on the series and on bootstrap copies of it, point
+  forecasts averaged (opt-in: better on M3 sales series, worse on Tourism series).
 * ``SimpleEngine`` - the documented fallbacks for series ARIMA cannot handle (all zero,
   constant, too short): zero, constant, mean, naive and seasonal naive forecasts with
   Gaussian intervals from their own residuals.
 
-Both return, for a horizon ``h``, the point forecast and its standard error on the scale they
+All return, for a horizon ``h``, the point forecast and its standard error on the scale they
 were fitted on; the forecaster turns these into intervals and undoes any transform.
 """
 
