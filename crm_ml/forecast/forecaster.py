@@ -129,8 +129,10 @@ class ARIMAForecaster:
         (Bergmeir, Hyndman & Benitez 2016), point forecasts averaged; order, criteria and
         interval widths from the model on the series itself. About ``n_bagged`` times the
         fast engine's time. Opt-in: on development series it lowered mean MASE on M3 sales
-        series (733: 0.738 vs statsforecast 0.760) but raised it on Tourism series (1.554 vs
-        1.454), see benchmarks/README.md. Every engine supports ``X``.
+        series (733: 0.742 vs statsforecast 0.760) but raised it on Tourism series (1.543 vs
+        1.454) and M3 non-sales series (0.777 vs 0.759), see benchmarks/README.md; check it
+        with :func:`~crm_ml.forecast.backtest` on your own series. Every engine supports
+        ``X``.
     n_bagged : int, default 10
         ``engine="bagged"`` only: forecasts averaged (the series and ``n_bagged - 1`` copies).
     random_state : int, default 0
