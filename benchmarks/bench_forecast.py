@@ -390,24 +390,18 @@ def main():
                          "a busy 2-core machine its seasonal fits are ~3x slower")
     ap.add_argument("--dev-tourism", action="store_true",
                     help="fast and bagged engines vs statsforecast on every 2nd Tourism "
-                         "monthly/quarterly series (the confirmation set), and exit")
-    ap.add_argument("--only", help="dev sets: run only the methods whose name contains this")
+                         "monthly/quarterly series, and exit")
     ap.add_argument("--dev-m3-other", action="store_true",
                     help="the same on every 2nd M3 monthly/quarterly series that is not a "
                          "sales series, and exit")
+    ap.add_argument("--only", help="dev sets: run only the methods whose name contains this")
     args = ap.parse_args()
-    if args.dev_tourism:
-        dev_tourism(args.only)
-        return
-    if args.dev_m3_other:
-        dev_m3_other(args.only)
-        return
-    if args.dev_m1:
-        dev_m1(args.only)
-        return
-    if args.dev_m3:
-        dev_m3(args.only)
-        return
+    dev_runs = {"dev_m1": dev_m1, "dev_m3": dev_m3, "dev_tourism": dev_tourism,
+                "dev_m3_other": dev_m3_other}
+    for flag, run in dev_runs.items():
+        if getattr(args, flag):
+            run(args.only)
+            return
 
     series = load_series(args.n_m3)
     n_month = sum(m == 12 for _, _, m in series)
