@@ -48,20 +48,23 @@ def _decode(obj):
     return obj
 
 
-def forecaster_to_dict(f) -> dict:
-    """JSON-ready state of a fitted :class:`~crm_ml.forecast.ARIMAForecaster`."""
+def _arima_engines() -> dict:
+    """The ARIMA engine classes by the ``type`` name they are saved under."""
     from crm_ml.forecast.engine import AutoArimaEngine, BaggedArimaEngine, FastArimaEngine
 
+    return {"arima": AutoArimaEngine, "fast_arima": FastArimaEngine,
+            "bagged_arima": BaggedArimaEngine}
+
+
+def forecaster_to_dict(f) -> dict:
+    """JSON-ready state of a fitted :class:`~crm_ml.forecast.ARIMAForecaster`."""
     f._check_fitted()
     eng = f.engine_
-    if isinstance(eng, BaggedArimaEngine):
-        engine = {"type": "bagged_arima", "season_length": eng.season_length,
-                  "n_bagged": eng.n_bagged, "random_state": eng.random_state,
-                  "model": eng.model}
-    elif isinstance(eng, FastArimaEngine):
-        engine = {"type": "fast_arima", "season_length": eng.season_length, "model": eng.model}
-    elif isinstance(eng, AutoArimaEngine):
-        engine = {"type": "arima", "season_length": eng.season_length, "model": eng.model}
+    kind = next((k for k, cls in _arima_engines().items() if isinstance(eng, cls)), None)
+    if kind:
+        engine = {"type": kind, "season_length": eng.season_length, "model": eng.model}
+        if kind == "bagged_arima":  # how the copies were made, for the record
+            engine.update(n_bagged=eng.n_bagged, random_state=eng.random_state)
     else:
         engine = {"type": "simple", "kind": eng.kind, "season_length": eng.season_length,
                   "last": eng.last, "level_": eng.level_, "sigma": eng.sigma,
@@ -75,12 +78,7 @@ def forecaster_to_dict(f) -> dict:
 
 def forecaster_from_dict(d: dict):
     """Rebuild a fitted :class:`~crm_ml.forecast.ARIMAForecaster` from :func:`forecaster_to_dict`."""
-    from crm_ml.forecast.engine import (
-        AutoArimaEngine,
-        BaggedArimaEngine,
-        FastArimaEngine,
-        SimpleEngine,
-    )
+    from crm_ml.forecast.engine import SimpleEngine
     from crm_ml.forecast.forecaster import ARIMAForecaster
 
     d = _decode(d)
@@ -88,15 +86,10 @@ def forecaster_from_dict(d: dict):
     for k, v in d["state"].items():
         setattr(f, k, v)
     e = d["engine"]
-    if e["type"] == "bagged_arima":
-        f.engine_ = BaggedArimaEngine(e["season_length"], n_bagged=e["n_bagged"],
-                                      random_state=e["random_state"])
-        f.engine_.model = e["model"]
-    elif e["type"] == "fast_arima":
-        f.engine_ = FastArimaEngine(e["season_length"])
-        f.engine_.model = e["model"]
-    elif e["type"] == "arima":
-        f.engine_ = AutoArimaEngine(e["season_length"])
+    engines = _arima_engines()
+    if e["type"] in engines:
+        options = {k: e[k] for k in ("n_bagged", "random_state") if k in e}
+        f.engine_ = engines[e["type"]](e["season_length"], **options)
         f.engine_.model = e["model"]
     else:
         f.engine_ = SimpleEngine(e["kind"], e["season_length"], np.asarray(e["last"]),
