@@ -4,7 +4,8 @@
   KPSS test for ``d``, seasonal-strength test for ``D``, exact ML fit through the Kalman
   filter in compiled code). Chosen by measurement: see benchmarks/bench_forecast.py.
 * ``FastArimaEngine`` - crm_ml's own compiled auto.arima (:mod:`crm_ml.forecast.fast_arima`),
-  about 25x faster; the default of :func:`~crm_ml.forecast.forecast_many`.
+  about 20x faster, forecasting with the Akaike-weighted average of the search's best
+  models; the default of :func:`~crm_ml.forecast.forecast_many`.
 * ``BaggedArimaEngine`` - the fast engine on the series and on bootstrap copies of it, point
   forecasts averaged (opt-in: better on M3 sales series, worse on Tourism series).
 * ``SimpleEngine`` - the documented fallbacks for series ARIMA cannot handle (all zero,
@@ -173,37 +174,72 @@ class FastArimaEngine:
     nested fit) and scored by the exact Gaussian likelihood at that estimate
     (``search_method="CSS-EL"``); ``final_method="ML"`` would refit the chosen model by exact
     maximum likelihood (worse on the development set). ``approximation=True`` scores by the
-    CSS criterion (R's approximation). Same interface as :class:`AutoArimaEngine`.
+    CSS criterion (R's approximation).
+
+    The forecast is the Akaike-weighted average of the search's ``n_averaged`` best models
+    (:func:`~crm_ml.forecast.fast_arima.akaike_average`; AICc within 10 of the best), its
+    standard error that of the weighted mixture. On six development sets (2,933 series) it
+    was more accurate than the best model alone on every set, at about 10% more time. The
+    description (order, coefficients, criteria, residuals) is the best model's; the members
+    are kept in ``models_``. Same interface as :class:`AutoArimaEngine`.
     """
 
     def __init__(self, season_length: int = 1, *, max_p: int = 3, max_q: int = 3,
                  max_P: int = 1, max_Q: int = 1, stepwise: bool = False,  # = auto_arima's
                  approximation: bool | None = None, d: int | None = None,
                  D: int | None = None, search_method: str = "CSS-EL",
-                 final_method: str | None = None, refine_P: int = 2, refine_Q: int = 2):
+                 final_method: str | None = None, refine_P: int = 2, refine_Q: int = 2,
+                 n_averaged: int = 10):
         self.season_length = int(season_length)
         self.options = dict(max_p=max_p, max_q=max_q, max_P=max_P, max_Q=max_Q,
                             stepwise=stepwise, d=d, D=D, refine_P=refine_P, refine_Q=refine_Q,
                             search_method="CSS" if approximation else search_method,
                             final_method=None if approximation else final_method)
-        self.fit_ = None
+        self.n_averaged = int(n_averaged)
+        self.models_: list = []  # (Akaike weight, ArimaFit), the best model first
+
+    @property
+    def fit_(self):
+        return self.models_[0][1] if self.models_ else None
+
+    @fit_.setter
+    def fit_(self, value):
+        self.models_ = [] if value is None else [(1.0, value)]
 
     @property
     def model(self) -> dict:
-        return self.fit_.to_dict()
+        best = self.fit_.to_dict()
+        if len(self.models_) == 1:
+            return best
+        # the other members share the best model's series: saved once
+        return {"best": best, "weights": [w for w, _ in self.models_],
+                "others": [{**f.to_dict(), "y": None, "xreg": None}
+                           for _, f in self.models_[1:]]}
 
     @model.setter
     def model(self, value: dict):
         from crm_ml.forecast.fast_arima import ArimaFit
 
-        self.fit_ = ArimaFit.from_dict(value)
+        if "best" not in value:  # one model (also every model saved before averaging)
+            self.fit_ = ArimaFit.from_dict(value)
+            return
+        best = ArimaFit.from_dict(value["best"])
+        others = [ArimaFit.from_dict({**d, "y": best.y, "xreg": best.xreg})
+                  for d in value["others"]]
+        self.models_ = list(zip(value["weights"], [best, *others], strict=True))
+
+    @property
+    def n_averaged_(self) -> int:
+        """Models averaged in the forecast."""
+        return len(self.models_)
 
     def fit(self, z: np.ndarray, xreg: np.ndarray | None = None) -> FastArimaEngine:
-        from crm_ml.forecast.fast_arima import auto_arima
+        from crm_ml.forecast.fast_arima import akaike_average
 
         with np.errstate(all="ignore"):
-            self.fit_ = auto_arima(np.asarray(z, dtype=float), max(self.season_length, 1),
-                                   xreg, **self.options)
+            self.models_ = akaike_average(np.asarray(z, dtype=float),
+                                          max(self.season_length, 1), xreg,
+                                          n_models=self.n_averaged, **self.options)
         return self
 
     def fit_fixed(self, z: np.ndarray, order, seasonal_order, include_constant: bool,
@@ -237,6 +273,14 @@ class FastArimaEngine:
 
     @property
     def label(self) -> str:
+        out = self.best_label
+        if self.n_averaged_ > 1:
+            out += f", forecast averaged over {self.n_averaged_} models"
+        return out
+
+    @property
+    def best_label(self) -> str:
+        """R-style description of the best model alone."""
         p, d, q = self.fit_.order
         P, D, Q, m = self.fit_.seasonal
         out = f"ARIMA({p},{d},{q})"
@@ -270,10 +314,10 @@ class FastArimaEngine:
 
     # --- forecasting -------------------------------------------------------------------
     def forecast(self, h: int, xreg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        from crm_ml.forecast.fast_arima import forecast
+        from crm_ml.forecast.fast_arima import averaged_forecast
 
         with np.errstate(all="ignore"):
-            return forecast(self.fit_, int(h), xreg)
+            return averaged_forecast(self.models_, int(h), xreg)
 
 
 class BaggedArimaEngine:
@@ -305,7 +349,8 @@ class BaggedArimaEngine:
         self.season_length = int(season_length)
         self.n_bagged = int(n_bagged)
         self.random_state = random_state
-        self.base = FastArimaEngine(season_length, **fast_options)
+        # each member is one model, as measured (no Akaike averaging inside the bag)
+        self.base = FastArimaEngine(season_length, **{**fast_options, "n_averaged": 1})
         self.members_: list = []
 
     @property
@@ -359,7 +404,7 @@ class BaggedArimaEngine:
 
     @property
     def label(self) -> str:
-        return f"{self.base.label}, bagged over {self.n_bagged_} series"
+        return f"{self.base.best_label}, bagged over {self.n_bagged_} series"
 
     def criteria(self) -> dict[str, float]:
         return self.base.criteria()

@@ -169,7 +169,8 @@ class ARIMAForecaster:
                  max_P: int | None = None, max_Q: int | None = None,
                  stepwise: bool | None = None, approximation: bool | None = None,
                  min_obs: int = 6, track: bool | None = None, backtest_windows: int = 2,
-                 engine: str = "statsforecast", n_bagged: int = 10, random_state: int = 0):
+                 engine: str = "statsforecast", n_bagged: int = 10, random_state: int = 0,
+                 n_averaged: int = 10):
         self.season_length = season_length
         self.transform = transform
         self.level = level
@@ -188,6 +189,7 @@ class ARIMAForecaster:
         self.engine = engine
         self.n_bagged = n_bagged
         self.random_state = random_state
+        self.n_averaged = n_averaged
 
     # ------------------------------------------------------------------ fitting
     def _engine_options(self) -> dict:
@@ -196,16 +198,19 @@ class ARIMAForecaster:
         opts = {k: v for k, v in opts.items() if v is not None}  # None: the engine's default
         if self.engine == "bagged":
             opts.update(n_bagged=self.n_bagged, random_state=self.random_state)
+        elif self.engine == "fast":
+            opts.update(n_averaged=self.n_averaged)
         return opts
 
     def _engine_class(self):
         if self.engine not in _ENGINES:
             raise DataValidationError(f"engine: must be one of {tuple(_ENGINES)}, got "
                                       f"{self.engine!r}", column="engine", rule="known engine")
-        if self.engine == "bagged" and not (isinstance(self.n_bagged, int | np.integer)
-                                            and self.n_bagged >= 1):
-            raise DataValidationError(f"n_bagged: must be an integer >= 1, got "
-                                      f"{self.n_bagged!r}", column="n_bagged", rule=">= 1")
+        for name, used in (("n_bagged", "bagged"), ("n_averaged", "fast")):
+            value = getattr(self, name)
+            if self.engine == used and not (isinstance(value, int | np.integer) and value >= 1):
+                raise DataValidationError(f"{name}: must be an integer >= 1, got {value!r}",
+                                          column=name, rule=">= 1")
         return _ENGINES[self.engine]
 
     def _check_transform(self):
@@ -571,6 +576,8 @@ class ARIMAForecaster:
                   "engine": self.engine}
         if isinstance(self.engine_, BaggedArimaEngine):
             params["n_bagged"] = self.engine_.n_bagged_
+        elif isinstance(self.engine_, FastArimaEngine):
+            params["n_averaged"] = self.engine_.n_averaged_
         metrics = {"aicc": summ["aicc"], "aic": summ["aic"], "bic": summ["bic"],
                    "sigma2": summ["sigma2"]}
         lb = summ["ljung_box"]
@@ -603,7 +610,7 @@ class ARIMAForecaster:
         return {k: getattr(self, k) for k in (
             "season_length", "transform", "level", "fill", "biasadj", "nonnegative", "max_p",
             "max_q", "max_P", "max_Q", "stepwise", "approximation", "min_obs", "track",
-            "backtest_windows", "engine", "n_bagged", "random_state")}
+            "backtest_windows", "engine", "n_bagged", "random_state", "n_averaged")}
 
     def set_params(self, **params) -> ARIMAForecaster:
         """Set constructor parameters (scikit-learn convention)."""

@@ -65,6 +65,8 @@ def forecaster_to_dict(f) -> dict:
         engine = {"type": kind, "season_length": eng.season_length, "model": eng.model}
         if kind == "bagged_arima":  # how the copies were made, for the record
             engine.update(n_bagged=eng.n_bagged, random_state=eng.random_state)
+        elif kind == "fast_arima":
+            engine.update(n_averaged=eng.n_averaged)
     else:
         engine = {"type": "simple", "kind": eng.kind, "season_length": eng.season_length,
                   "last": eng.last, "level_": eng.level_, "sigma": eng.sigma,
@@ -88,7 +90,7 @@ def forecaster_from_dict(d: dict):
     e = d["engine"]
     engines = _arima_engines()
     if e["type"] in engines:
-        options = {k: e[k] for k in ("n_bagged", "random_state") if k in e}
+        options = {k: e[k] for k in ("n_bagged", "random_state", "n_averaged") if k in e}
         f.engine_ = engines[e["type"]](e["season_length"], **options)
         f.engine_.model = e["model"]
     else:
