@@ -256,6 +256,28 @@ def test_fit_is_tracked_with_order_aicc_backtest_and_plot():
     assert "plots/forecast.png" in arts
 
 
+@pytest.mark.parametrize("transform", ["none", "log"])
+def test_tracked_fit_with_regressors_logs_an_in_sample_plot(transform):
+    # tracking is on by default; a model with regressors cannot forecast without their
+    # future values, so the logged figure is the history with one-step in-sample forecasts
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    from crm_ml.tracking import tracking_uri
+
+    y = _monthly(200 + _ar1(60, 0.5, seed=8))
+    X = pd.DataFrame({"promo": (np.arange(60) % 6 == 0).astype(float)}, index=y.index)
+    y = y + 30 * X["promo"]
+    f = ARIMAForecaster(season_length=1, transform=transform, track=True).fit(y, X)
+    client = mlflow.MlflowClient(tracking_uri())
+    assert "plots/forecast.png" in [a.path for a in client.list_artifacts(f.run_id_, "plots")]
+    fig = f._plot_in_sample()
+    fitted = fig.axes[0].lines[1].get_ydata()
+    plt.close(fig)
+    # one-step forecasts on the original scale track the history, promotions included
+    assert np.mean(np.abs(fitted[1:] - y.to_numpy()[1:])) < 0.5 * y.std()
+
+
 def test_json_state_roundtrip_gives_identical_forecasts(tmp_path):
     from crm_ml.forecast.pyfunc import load_forecaster, save_forecaster
 

@@ -562,6 +562,21 @@ class ARIMAForecaster:
                                     "upper": f"upper_{levels[0]}"})
         return plot_forecast(self.y_, fc, levels, ax=ax, title=title or self.model_)
 
+    def _plot_in_sample(self):
+        """History and the model's one-step in-sample forecasts (original scale)."""
+        from crm_ml.forecast.plotting import plot_forecast
+
+        res = self.fitted_residuals()
+        z = self.y_.loc[res.index].to_numpy(dtype=float)
+        if self.lambda_ is not None:
+            z = boxcox(z, self.lambda_)
+        fitted = z - res.to_numpy()
+        if self.lambda_ is not None:
+            fitted = inv_boxcox(fitted, self.lambda_)
+        fc = pd.DataFrame({"forecast": fitted}, index=res.index)
+        return plot_forecast(self.y_, fc, [], title=f"{self.model_}: one-step in-sample "
+                             "forecasts (future ones need X_future)")
+
     # ------------------------------------------------------------------ tracking
     def _log_fit(self):
         from crm_ml.forecast.backtest import backtest
@@ -593,7 +608,9 @@ class ARIMAForecaster:
                           track=False, **params_bt)
             for k, v in bt.metrics.items():
                 metrics[f"backtest_{k}"] = v
-        fig = self.plot()
+        # a model with regressors cannot forecast before it is given their future values
+        needs_future_X = bool(self.exog_columns_) and self.is_arima_
+        fig = self._plot_in_sample() if needs_future_X else self.plot()
         with start_run("forecast", run_name="arima_fit", params=params,
                        tags={"forecast.freq": self.freq_}) as run:
             run.log_metrics(metrics)
