@@ -8,6 +8,7 @@ import matplotlib.figure
 import numpy as np
 import pandas as pd
 import pytest
+from _frames import transactions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,14 +26,9 @@ from crm_ml.rfm import (
 )
 
 
-def _tx(rows):
-    return pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"]).assign(
-        timestamp=lambda d: pd.to_datetime(d["timestamp"], format="ISO8601"))
-
-
 @pytest.fixture()
 def hand():
-    return _tx([
+    return transactions([
         ("a", "2024-03-01 10:00", 100.0), ("a", "2024-03-01 18:00", 50.0),
         ("a", "2024-03-20 10:00", 150.0), ("a", "2024-03-31 10:00", 100.0),
         ("b", "2024-01-10 10:00", 20.0),
@@ -74,23 +70,23 @@ def test_exact_scores_and_segments(hand):
 
 
 def test_as_of_excludes_later_transactions(hand):
-    late = pd.concat([hand, _tx([("b", "2024-04-01 00:00", 500.0),
+    late = pd.concat([hand, transactions([("b", "2024-04-01 00:00", 500.0),
                                  ("z", "2024-04-10", 10.0)])])
     pd.testing.assert_frame_equal(rfm_table(hand, "2024-03-31"), rfm_table(late, "2024-03-31"))
 
 
 def test_edge_cases_one_customer_one_transaction_identical_and_returns():
-    one = _tx([("a", "2024-01-05", 10.0)])
+    one = transactions([("a", "2024-01-05", 10.0)])
     s = score(rfm_table(one, "2024-01-31"))
     assert len(s) == 1 and s.loc["a", "rfm_code"] == "333"
     assert s.loc["a", "segment"] == "Need attention"
-    same = _tx([(f"c{i}", "2024-01-05", 10.0) for i in range(50)])
+    same = transactions([(f"c{i}", "2024-01-05", 10.0) for i in range(50)])
     s = score(rfm_table(same, "2024-01-31"))
     assert s["rfm_code"].nunique() == 1 and s["segment"].nunique() == 1
-    only_returns = _tx([("a", "2024-01-05", -10.0), ("b", "2024-01-06", 20.0)])
+    only_returns = transactions([("a", "2024-01-05", -10.0), ("b", "2024-01-06", 20.0)])
     r = rfm_table(only_returns, "2024-01-31")
     assert list(r.index) == ["b"]
-    none = rfm_table(_tx([("a", "2024-01-05", -10.0)]), "2024-01-31")
+    none = rfm_table(transactions([("a", "2024-01-05", -10.0)]), "2024-01-31")
     assert none.empty
     with pytest.raises(DataValidationError):
         score(none)

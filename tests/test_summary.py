@@ -5,20 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _frames import transactions
 from lifetimes.utils import summary_data_from_transaction_data
 
 from crm_ml import DataValidationError
 from crm_ml.features import customer_summary
 
 
-def _tx(rows):
-    return pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"]).assign(
-        timestamp=lambda d: pd.to_datetime(d["timestamp"], format="ISO8601"))
-
-
 @pytest.fixture()
 def hand():
-    return _tx([
+    return transactions([
         ("a", "2024-01-01 10:00", 10.0),
         ("a", "2024-01-01 15:00", 5.0),    # same day, second order
         ("a", "2024-01-11 09:00", 20.0),
@@ -97,7 +93,7 @@ def test_bad_input_raises():
     with pytest.raises(DataValidationError, match="amount"):
         customer_summary(pd.DataFrame({"customer_id": ["a"], "timestamp": [pd.Timestamp(0)]}),
                          "2024-01-01")
-    tx = _tx([("a", "2024-01-01", 1.0)])
+    tx = transactions([("a", "2024-01-01", 1.0)])
     with pytest.raises(DataValidationError, match="time_unit"):
         customer_summary(tx, "2024-01-01", time_unit="Q")
     with pytest.raises(DataValidationError, match="customer_id"):
@@ -105,7 +101,7 @@ def test_bad_input_raises():
 
 
 def test_empty_history_gives_empty_frame():
-    tx = _tx([("a", "2024-05-01", 1.0)])
+    tx = transactions([("a", "2024-05-01", 1.0)])
     s = customer_summary(tx, "2024-01-01")
     assert s.empty and "frequency" in s.columns
 
