@@ -96,21 +96,6 @@ class AutoArimaEngine:
                                           xreg=xreg, **opts)
         return self
 
-    def fit_fixed(self, z: np.ndarray, order, seasonal_order, include_constant: bool,
-                  xreg: np.ndarray | None = None) -> AutoArimaEngine:
-        """Fit one given order (no search): used by backtests that keep the order fixed."""
-        from statsforecast.arima import Arima
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with np.errstate(all="ignore"):
-                self.model = Arima(np.asarray(z, dtype=float), order=tuple(order),
-                                   seasonal={"order": tuple(seasonal_order),
-                                             "period": max(self.season_length, 1)},
-                                   xreg=xreg, include_mean=include_constant,
-                                   include_drift=include_constant, method="CSS-ML")
-        return self
-
     # --- description -------------------------------------------------------------------
     @property
     def arma(self) -> tuple[int, ...]:
@@ -240,20 +225,6 @@ class FastArimaEngine:
             self.models_ = akaike_average(np.asarray(z, dtype=float),
                                           max(self.season_length, 1), xreg,
                                           n_models=self.n_averaged, **self.options)
-        return self
-
-    def fit_fixed(self, z: np.ndarray, order, seasonal_order, include_constant: bool,
-                  xreg: np.ndarray | None = None) -> FastArimaEngine:
-        """Fit one given order (no search)."""
-        from crm_ml.forecast.fast_arima import fit_arima
-
-        method = self.options["final_method"] or self.options["search_method"]
-        with np.errstate(all="ignore"):
-            self.fit_ = fit_arima(np.asarray(z, dtype=float), tuple(order),
-                                  (*tuple(seasonal_order)[:3], max(self.season_length, 1)),
-                                  include_constant, xreg, "CSS-ML" if method == "ML" else method)
-        if not np.isfinite(self.fit_.loglik):
-            raise ValueError(f"ARIMA{tuple(order)}{tuple(seasonal_order)} could not be fitted")
         return self
 
     # --- description -------------------------------------------------------------------
