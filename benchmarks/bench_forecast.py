@@ -74,7 +74,7 @@ def load_series(n_m3: int) -> list[tuple[str, np.ndarray, int]]:
     out.append(("statsmodels/macrodata_realcons",
                 macrodata.load_pandas().data["realcons"].to_numpy(), 4))
     pick = _m3_sales()
-    if n_m3 and n_m3 < len(pick):
+    if n_m3 < len(pick):  # 0: none (only the six package series)
         idx = np.linspace(0, len(pick) - 1, n_m3).round().astype(int)
         pick = [pick[i] for i in idx]
     for s in pick:
@@ -398,7 +398,8 @@ def dev_m1_fresh(only=None):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-m3", type=int, default=60, help="M3 sales series to include")
+    ap.add_argument("--n-m3", type=int, default=60,
+                    help="M3 sales series to include (0: none, e.g. with --scale)")
     ap.add_argument("--scale", type=int, default=0, help="series for the throughput test")
     ap.add_argument("--scale-engine", default="fast", choices=["fast", "statsforecast"],
                     help="ARIMAForecaster engine for the throughput test")
