@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from dataclasses import dataclass
 from importlib import metadata as _md
 
@@ -135,7 +136,11 @@ def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
         if not os.path.exists(path):
             raise CrmMlError(f"artifact {key!r} not found at {path}")
     reqs = pip_requirements if pip_requirements is not None else default_pip_requirements()
-    with _as_active(run):
+    with _as_active(run), warnings.catch_warnings():
+        # the inputs are doubles (above); this hint is then about integer *outputs* (segment
+        # numbers, horizons), which predict never returns missing
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
+                                category=UserWarning)
         info = mlflow.pyfunc.log_model(
             name=name,
             python_model=python_model,
