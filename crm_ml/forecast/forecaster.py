@@ -359,11 +359,21 @@ class ARIMAForecaster:
             candidates = [None, 0.0]
         else:
             candidates = [float(transform)]
+        engine_class, options = self._engine_class(), self._engine_options()
+        # the averaged and bagged engines report the criteria of their best model alone, so
+        # candidates are compared with that model and only the winner is averaged or bagged
+        two_step = len(candidates) > 1 and engine_class is not AutoArimaEngine
         best = None
         fixed: dict = {}
         for lam in candidates:
             z = values if lam is None else boxcox(values, lam)
-            eng = self._engine_class()(m_fit, **self._engine_options(), **fixed).fit(z, Xv)
+            fixed_here = dict(fixed)
+            if two_step:
+                single = {k: v for k, v in options.items()
+                          if k not in ("n_bagged", "random_state", "n_averaged")}
+                eng = FastArimaEngine(m_fit, **single, n_averaged=1, **fixed_here).fit(z, Xv)
+            else:
+                eng = engine_class(m_fit, **options, **fixed_here).fit(z, Xv)
             if transform == "auto" and lam is None:
                 # the log candidate keeps the raw model's differencing, so both likelihoods
                 # describe the same observations and the AICc comparison is valid
@@ -376,10 +386,14 @@ class ARIMAForecaster:
             if not np.isfinite(score) and best is not None:
                 continue
             if best is None or score < best[0]:
-                best = (score, lam, eng)
-        self.aicc_original_scale_ = float(best[0])
-        self.lambda_ = best[1]
-        self.engine_ = best[2]
+                best = (score, lam, eng, fixed_here)
+        score, lam, eng, fixed_here = best
+        if two_step:
+            z = values if lam is None else boxcox(values, lam)
+            eng = engine_class(m_fit, **options, **fixed_here).fit(z, Xv)
+        self.aicc_original_scale_ = float(score)
+        self.lambda_ = lam
+        self.engine_ = eng
 
     # ------------------------------------------------------------------ attributes
     def _check_fitted(self):
