@@ -24,12 +24,14 @@ fast-engine variants vs statsforecast's auto.arima. Defaults are chosen there, n
 benchmark series. ``--dev-m3`` compares the fast and bagged engines with statsforecast on the
 733 M3 sales series the benchmark does not use, ``--dev-tourism`` on 397 Tourism-competition
 series and ``--dev-m3-other`` on 696 M3 series outside the sales categories (the two sets
-used to confirm, or not, what the first two suggested); ``--only TEXT`` limits a dev run to
-the methods whose name contains TEXT.
+used to confirm, or not, what the first two suggested); ``--dev-tourism-b`` and
+``--dev-m3-other-b`` run the other halves of those two sets and ``--dev-m1-fresh`` the 615 M1
+series outside ``--dev-m1`` (session 5's fresh sets); ``--only A,B`` limits a dev run to the
+methods whose name contains A or B.
 
 Run: ``python benchmarks/bench_forecast.py [--n-m3 60] [--scale 1000] [--pmdarima-max-m 4]``
 or ``python benchmarks/bench_forecast.py --dev-m1`` / ``--dev-m3`` / ``--dev-tourism`` /
-``--dev-m3-other``
+``--dev-m3-other`` / ``--dev-tourism-b`` / ``--dev-m3-other-b`` / ``--dev-m1-fresh``
 """
 
 from __future__ import annotations
@@ -253,14 +255,16 @@ COMBINED = "mean of fast default and statsforecast forecasts"
 def dev_table(data, label: str, methods: dict, only: str | None = None) -> pd.DataFrame:
     """Mean MASE (all, two halves, median), seconds and paired difference to statsforecast.
 
-    ``only``: run just the methods whose name contains this text. When both the fast default
+    ``only``: comma-separated substrings; run just the methods whose name contains one of
+    them. When both the fast default
     and statsforecast run, the mean of their point forecasts is added as a row (its seconds
     are the sum of theirs).
     """
     from crm_ml.forecast.fast_arima import auto_arima
 
-    if only:
-        methods = {k: v for k, v in methods.items() if only in k}
+    if only:  # comma-separated substrings, as in bench_churn_cdnow.py
+        keep = [part.strip() for part in only.split(",")]
+        methods = {k: v for k, v in methods.items() if any(part in k for part in keep)}
     n0 = len(data) // 2
     print(f"{label}: {len(data)} series, final year held out")
     auto_arima(data[0][0], data[0][2])  # compile / load the numba cache outside the timing
@@ -427,7 +431,8 @@ def main():
     ap.add_argument("--dev-m1-fresh", action="store_true",
                     help="the fast engine vs statsforecast on the M1 monthly/quarterly series "
                          "outside --dev-m1, and exit")
-    ap.add_argument("--only", help="dev sets: run only the methods whose name contains this")
+    ap.add_argument("--only", help="dev sets: comma-separated substrings; run only the methods "
+                                   "whose name contains one of them (e.g. 'fast,statsforecast')")
     args = ap.parse_args()
     dev_runs = {"dev_m1": dev_m1, "dev_m3": dev_m3, "dev_tourism": dev_tourism,
                 "dev_m3_other": dev_m3_other, "dev_m1_fresh": dev_m1_fresh,
