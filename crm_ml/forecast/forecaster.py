@@ -143,7 +143,7 @@ class ARIMAForecaster:
         models (at most ``n_averaged``, AICc within 10 of the best), weighted by their
         Akaike weights, and the interval that of their mixture (wider when the models
         disagree); 1 forecasts with the best model alone. Order, coefficients and criteria
-        describe the best model. On six development sets (2,933 M1, M3 and Tourism series)
+        describe the best model. On seven development sets (3,548 M1, M3 and Tourism series)
         the average was more accurate than the best model alone on every set.
     min_obs : int, default 6
         Fewer observations than this use the mean fallback.
