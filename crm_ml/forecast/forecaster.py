@@ -360,9 +360,9 @@ class ARIMAForecaster:
         else:
             candidates = [float(transform)]
         engine_class, options = self._engine_class(), self._engine_options()
-        # the averaged and bagged engines report the criteria of their best model alone, so
-        # candidates are compared with that model and only the winner is averaged or bagged
-        two_step = len(candidates) > 1 and engine_class is not AutoArimaEngine
+        # the bagged engine reports the criteria of the model on the series itself, so the
+        # candidates are compared with that model and only the winner is bagged
+        two_step = len(candidates) > 1 and engine_class is BaggedArimaEngine
         best = None
         fixed: dict = {}
         for lam in candidates:
