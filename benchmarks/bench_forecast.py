@@ -256,9 +256,8 @@ def dev_table(data, label: str, methods: dict, only: str | None = None) -> pd.Da
     """Mean MASE (all, two halves, median), seconds and paired difference to statsforecast.
 
     ``only``: comma-separated substrings; run just the methods whose name contains one of
-    them. When both the fast default
-    and statsforecast run, the mean of their point forecasts is added as a row (its seconds
-    are the sum of theirs).
+    them. When both the fast default and statsforecast run, the mean of their point
+    forecasts is added as a row (its seconds are the sum of theirs).
     """
     from crm_ml.forecast.fast_arima import auto_arima
 
