@@ -340,11 +340,19 @@ class BaggedArimaEngine:
         return 1 + len(self.members_)
 
     def fit(self, z: np.ndarray, xreg: np.ndarray | None = None) -> BaggedArimaEngine:
+        self.base.fit(np.asarray(z, dtype=float), xreg)
+        return self.fit_members(z, xreg)
+
+    def fit_members(self, z: np.ndarray, xreg: np.ndarray | None = None) -> BaggedArimaEngine:
+        """Make the bootstrap copies and fit their models; ``base`` must be fitted on ``z``.
+
+        Separate from :meth:`fit` so that candidates (e.g. raw and log series) can be compared
+        by their ``base`` model and only the chosen one is bagged.
+        """
         from crm_ml.forecast.bootstrap import bld_mbb_bootstraps
         from crm_ml.forecast.fast_arima import auto_arima
 
         z = np.asarray(z, dtype=float)
-        self.base.fit(z, xreg)
         effect = np.zeros(len(z))
         if xreg is not None:
             fit = self.base.fit_

@@ -362,18 +362,16 @@ class ARIMAForecaster:
         engine_class, options = self._engine_class(), self._engine_options()
         # the bagged engine reports the criteria of the model on the series itself, so the
         # candidates are compared with that model and only the winner is bagged
-        two_step = len(candidates) > 1 and engine_class is BaggedArimaEngine
+        bag_winner_only = len(candidates) > 1 and engine_class is BaggedArimaEngine
         best = None
         fixed: dict = {}
         for lam in candidates:
             z = values if lam is None else boxcox(values, lam)
-            fixed_here = dict(fixed)
-            if two_step:
-                single = {k: v for k, v in options.items()
-                          if k not in ("n_bagged", "random_state", "n_averaged")}
-                eng = FastArimaEngine(m_fit, **single, n_averaged=1, **fixed_here).fit(z, Xv)
+            eng = engine_class(m_fit, **options, **fixed)
+            if bag_winner_only:
+                eng.base.fit(z, Xv)
             else:
-                eng = engine_class(m_fit, **options, **fixed_here).fit(z, Xv)
+                eng.fit(z, Xv)
             if transform == "auto" and lam is None:
                 # the log candidate keeps the raw model's differencing, so both likelihoods
                 # describe the same observations and the AICc comparison is valid
@@ -386,11 +384,10 @@ class ARIMAForecaster:
             if not np.isfinite(score) and best is not None:
                 continue
             if best is None or score < best[0]:
-                best = (score, lam, eng, fixed_here)
-        score, lam, eng, fixed_here = best
-        if two_step:
-            z = values if lam is None else boxcox(values, lam)
-            eng = engine_class(m_fit, **options, **fixed_here).fit(z, Xv)
+                best = (score, lam, eng)
+        score, lam, eng = best
+        if bag_winner_only:
+            eng.fit_members(values if lam is None else boxcox(values, lam), Xv)
         self.aicc_original_scale_ = float(score)
         self.lambda_ = lam
         self.engine_ = eng
