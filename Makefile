@@ -6,17 +6,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.crm_ml-installed
 SPARK_STAMP := $(VENV)/.crm_ml-spark-installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint clean constraints
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -e ".[dev]" -c constraints.txt
 	touch $(STAMP)
 
 # The tests also cover the optional Spark engine, so `make test` adds the spark extra.
 $(SPARK_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -e ".[dev,spark]"
+	$(BIN)/python -m pip install -e ".[dev,spark]" -c constraints.txt
 	touch $(SPARK_STAMP)
 
 install: $(STAMP)
@@ -29,6 +29,17 @@ lint: $(STAMP)
 
 test: $(STAMP) $(SPARK_STAMP) lint
 	$(BIN)/python -m pytest
+
+# Re-resolve every dependency to its newest release in a scratch venv and pin the result;
+# run `make test` afterwards and commit constraints.txt only if it passes.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --upgrade pip
+	.venv-constraints/bin/python -m pip install -e ".[dev,spark]"
+	{ sed -n '1,3p' constraints.txt; .venv-constraints/bin/pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .venv-constraints
 
 clean:
 	rm -rf $(VENV) mlflow.db mlruns mlartifacts output
