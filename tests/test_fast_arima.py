@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -180,6 +181,15 @@ def test_degenerate_series_do_not_crash_with_the_fast_engine(values):
     assert np.isfinite(p["forecast"]).all() and len(p) == 5
     assert (p["lower"] <= p["forecast"]).all() and (p["forecast"] <= p["upper"]).all()
     f.summary()
+
+
+def test_exact_fit_has_no_residual_diagnosis_instead_of_a_nan_one():
+    # a straight line is fitted exactly by a random walk with drift: no residual variation
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        s = ARIMAForecaster(engine="fast", track=False).fit(_monthly(np.arange(48.0))).summary()
+    assert s["ljung_box"].empty
+    assert s["residuals_white_noise"] is None
 
 
 def test_engines_agree_on_output_format():

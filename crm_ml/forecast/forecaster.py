@@ -518,7 +518,8 @@ class ARIMAForecaster:
             ``model``, ``order``, ``seasonal_order``, ``season_length``, ``transform``
             (``lambda``), ``aicc``, ``aic``, ``bic``, ``sigma2``, ``n_obs``,
             ``coefficients``, ``ljung_box`` (DataFrame: lag, lb_stat, lb_pvalue, with the
-            model's degrees of freedom removed), ``residuals_white_noise`` (p > 0.05),
+            model's degrees of freedom removed), ``residuals_white_noise`` (p > 0.05; None when
+            there is nothing to test: too few residuals or an exact fit),
             ``fallback`` and ``notes``.
         """
         self._check_fitted()
@@ -533,7 +534,8 @@ class ARIMAForecaster:
             out["coefficients"] = self.engine_.coefficients()
             out["ljung_box"] = self._ljung_box()
             lb = out["ljung_box"]
-            out["residuals_white_noise"] = bool(len(lb) and lb["lb_pvalue"].iloc[-1] > 0.05)
+            out["residuals_white_noise"] = (None if lb.empty
+                                            else bool(lb["lb_pvalue"].iloc[-1] > 0.05))
         else:
             out.update({"aicc": float("nan"), "aic": float("nan"), "bic": float("nan"),
                         "sigma2": float(self.engine_.sigma) ** 2, "coefficients": {},
@@ -553,7 +555,10 @@ class ARIMAForecaster:
         p, _, q = self.engine_.order
         P, _, Q, _ = self.engine_.seasonal_order
         df = p + q + P + Q
-        if max_lag <= df or len(res) < 8:
+        # an exact fit (e.g. a straight line) leaves no residual variation to test
+        exact_fit = len(res) > 0 and np.ptp(res) <= 1e-9 * max(1.0, float(np.abs(res).max()),
+                                                                float(np.abs(self.y_).max()))
+        if max_lag <= df or len(res) < 8 or exact_fit:
             return pd.DataFrame(columns=["lag", "lb_stat", "lb_pvalue"])
         lags = sorted({lag for lag in (m, max_lag) if df < lag <= max_lag}) or [max_lag]
         lb = acorr_ljungbox(res, lags=lags, model_df=df)
