@@ -7,6 +7,8 @@ Each function returns ``(values, parse_failed)`` where ``parse_failed`` is a boo
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
@@ -147,7 +149,11 @@ def to_datetime(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None, str | None
         out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[ns]")
         return out, notna, ("numbers are not read as timestamps; convert epoch values with "
                             "pd.to_datetime(values, unit='s') first")
-    parsed = pd.to_datetime(s, errors="coerce", utc=True)
+    with warnings.catch_warnings():
+        # pandas warns when the first value fixes no format; such values are retried below
+        # and any still unreadable are reported row by row
+        warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
+        parsed = pd.to_datetime(s, errors="coerce", utc=True)
     failed = parsed.isna().to_numpy() & notna
     if failed.any():
         # values in a different format than the first one: retry those one by one

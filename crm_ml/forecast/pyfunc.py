@@ -128,7 +128,7 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         self.forecaster = load_forecaster(context.artifacts["forecaster"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)
         out = []
         for i, row in enumerate(frame.itertuples(index=False)):
