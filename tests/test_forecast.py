@@ -112,6 +112,39 @@ def test_short_seasonal_series_falls_back_to_non_seasonal_model():
     assert len(f.predict(3)) == 3
 
 
+def _seasonal(n=48, seed=4):
+    rng = np.random.default_rng(seed)
+    return 100 + 15 * np.sin(2 * np.pi * np.arange(n) / 12) + rng.normal(0, 2, n)
+
+
+@pytest.mark.parametrize("index", [
+    pd.period_range("2015-01", periods=48, freq="M"),
+    pd.Index(pd.date_range("2015-01-01", periods=48, freq="MS").strftime("%Y-%m-%d")),
+], ids=["PeriodIndex", "date strings"])
+def test_periods_and_date_strings_are_read_as_monthly_dates(index):
+    # same model and forecast as with a DatetimeIndex: seasonal (12), dated future periods
+    dated = ARIMAForecaster(engine="fast", track=False).fit(_monthly(_seasonal()))
+    f = ARIMAForecaster(engine="fast", track=False).fit(pd.Series(_seasonal(), index=index))
+    assert f.season_length_ == 12 and f.freq_ == "MS" and not f.notes_
+    p, expected = f.predict(3), dated.predict(3)
+    assert list(p.index) == list(pd.date_range("2019-01-01", periods=3, freq="MS"))
+    np.testing.assert_allclose(p.to_numpy(), expected.to_numpy())
+    bt = backtest(pd.Series(_seasonal(), index=index), h=6, n_windows=2, engine="fast",
+                  track=False)
+    assert bt.metrics["mase"] == pytest.approx(
+        backtest(_monthly(_seasonal()), h=6, n_windows=2, engine="fast", track=False)
+        .metrics["mase"])
+
+
+def test_series_without_dates_says_it_is_non_seasonal():
+    f = ARIMAForecaster(engine="fast", track=False).fit(pd.Series(_seasonal()))
+    assert f.season_length_ == 1
+    assert any("season_length=" in n for n in f.notes_)
+    assert list(f.predict(2).index) == [48, 49]
+    g = ARIMAForecaster(season_length=12, engine="fast", track=False).fit(pd.Series(_seasonal()))
+    assert g.season_length_ == 12 and not g.notes_
+
+
 def test_empty_or_bad_input_raises_clear_errors():
     with pytest.raises(DataValidationError, match="empty"):
         ARIMAForecaster(track=False).fit(pd.Series([np.nan, np.nan]))

@@ -41,6 +41,8 @@ ARIMA estimation fails                   seasonal naive (or naive) forecast
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
@@ -82,7 +84,21 @@ def _as_series(y) -> pd.Series:
     if np.isinf(y.to_numpy()).any():
         raise DataValidationError("y: infinite values", column="y", rule="finite",
                                   rows=list(y.index[np.isinf(y.to_numpy())][:5]))
-    return y
+    return y.set_axis(_as_dates(y.index))
+
+
+def _as_dates(index: pd.Index) -> pd.Index:
+    """Periods and date strings as a DatetimeIndex (periods by their first day, as
+    :func:`~crm_ml.forecast.sales_series` labels them); any other index unchanged."""
+    if isinstance(index, pd.PeriodIndex):
+        return index.to_timestamp(how="start").rename(index.name)
+    if index.dtype == object or isinstance(index.dtype, pd.StringDtype):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas' format-inference hint
+            parsed = pd.to_datetime(index, errors="coerce", format="ISO8601")
+        if len(index) and not parsed.isna().any():
+            return parsed.rename(index.name)
+    return index
 
 
 class ARIMAForecaster:
@@ -253,6 +269,7 @@ class ARIMAForecaster:
         Xv = None
         if X is not None:
             X = pd.DataFrame(X)
+            X = X.set_axis(_as_dates(X.index))
             if len(X) != len(y) and isinstance(y.index, pd.DatetimeIndex):
                 X = X.reindex(y.index)
             if len(X) != len(y):
@@ -275,7 +292,9 @@ class ARIMAForecaster:
         ----------
         y : Series
             The series, ideally with a DatetimeIndex (regular; gaps are handled by ``fill``).
-            A plain sequence is accepted (then forecasts are indexed 0, 1, ...).
+            A PeriodIndex or date strings are read as dates (a period by its first day).
+            A plain sequence is accepted (then forecasts are indexed 0, 1, ..., and the
+            series is non-seasonal unless ``season_length`` is given).
         X : DataFrame, optional
             Exogenous regressors (promotions, holidays...), one row per period of ``y``.
             :meth:`predict` then needs their future values.
@@ -301,6 +320,9 @@ class ARIMAForecaster:
         self.notes_: list[str] = []
         if n_filled:
             self.notes_.append(f"{n_filled} missing period(s) filled ({self.fill})")
+        if freq is None and not self.season_length:
+            self.notes_.append("no dates with a regular frequency in the index: season length 1 "
+                               "(non-seasonal); pass season_length= for a seasonal model")
 
         if np.all(values == 0):
             self._use_fallback(values, "zero", "all values are zero")
