@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -129,6 +130,28 @@ def test_champion_loads_in_fresh_process_with_same_predictions(data):
     # and the in-process loader agrees
     np.testing.assert_allclose(load_model(name).predict(Xte)["churn_probability"],
                                fresh["churn_probability"])
+
+
+def test_model_is_stored_as_code_not_as_a_pickle(data, tmp_path):
+    from crm_ml.tracking import log_pyfunc_model
+    from crm_ml.tracking.pyfunc import SkopsEstimatorModel
+
+    Xtr, ytr, Xte, _ = data
+    model = LogisticRegression().fit(Xtr, ytr)
+    _, res = _log(model, _name())
+    files = {p.name for p in
+             Path(mlflow.artifacts.download_artifacts(res.model_uri, dst_path=str(tmp_path)))
+             .iterdir()}
+    assert "crm_ml_model.py" in files and "python_model.pkl" not in files
+    assert mlflow.models.get_model_info(res.model_uri).flavors["python_function"][
+        "loader_module"] == "mlflow.pyfunc.loaders.code_model"
+    np.testing.assert_allclose(mlflow.pyfunc.load_model(res.model_uri).predict(Xte)
+                               ["churn_probability"], model.predict_proba(Xte)[:, 1])
+    stateful = SkopsEstimatorModel()
+    stateful.estimator = model  # fitted state must live in artifacts, not in the wrapper
+    with pytest.raises(CrmMlError, match="stateless"):
+        with start_run("test") as run:
+            log_pyfunc_model(run, stateful, artifacts={}, input_example=EXAMPLE)
 
 
 def test_signature_and_synthetic_example_are_logged(data):

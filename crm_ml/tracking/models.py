@@ -5,19 +5,23 @@ reads native artifacts (LightGBM text, skops, JSON; see :mod:`crm_ml.tracking.se
 and whose ``predict`` takes raw customer inputs and returns the documented output columns.
 :func:`log_pyfunc_model` logs it in the run and optionally registers it as ``challenger``.
 
-MLflow stores the ``PythonModel`` instance itself with cloudpickle (``python_model.pkl``).
-Keep it stateless: fitted state belongs in the native artifacts. Loading that pickle imports
-the wrapper class from ``crm_ml``, so the loading environment needs ``crm_ml`` installed, and
-the registry that serves the model file is the trust boundary (see the README).
+The wrapper is logged as MLflow "model from code": a three-line script (``crm_ml_model.py``
+in the model folder) that imports the wrapper class from ``crm_ml`` and hands MLflow a fresh
+instance, so no pickle is stored. Keep wrappers stateless: fitted state belongs in the native
+artifacts. The loading environment needs ``crm_ml`` installed, and the registry that serves
+the model files is the trust boundary (see the README).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from importlib import metadata as _md
+from pathlib import Path
 
 import pandas as pd
 
@@ -79,6 +83,44 @@ def _as_active(run):
         yield
 
 
+def _model_code_file(python_model, folder: str) -> str:
+    """Write the models-from-code script that rebuilds ``python_model``; return its path."""
+    cls = type(python_model)
+    if vars(python_model):
+        raise CrmMlError(f"{cls.__name__} holds state ({sorted(vars(python_model))}): a "
+                         "pyfunc wrapper must be stateless, with fitted state in artifacts")
+    if cls.__module__ == "__main__" or cls.__qualname__ != cls.__name__:
+        raise CrmMlError(f"{cls.__qualname__}: a pyfunc wrapper must be a module-level class "
+                         "in an importable module, so that the model can rebuild it on load")
+    path = Path(folder) / "crm_ml_model.py"
+    path.write_text("# Written by crm_ml: the model is this stateless wrapper; its load_context\n"
+                    "# reads the fitted state from the model's artifacts.\n"
+                    "from mlflow.models import set_model\n\n"
+                    f"from {cls.__module__} import {cls.__name__}\n\n"
+                    f"set_model({cls.__name__}())\n")
+    return str(path)
+
+
+@contextlib.contextmanager
+def _quiet_mlflow_logging():
+    """No artifact progress bars and no INFO lines from MLflow while a model is logged."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    previous_env = os.environ.get(key)
+    if previous_env is None:  # the user's own setting wins
+        os.environ[key] = "false"
+    loggers = [logging.getLogger(n) for n in ("mlflow.pyfunc", "mlflow.models")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        if previous_env is None:
+            os.environ.pop(key, None)
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def _check_synthetic(input_example: pd.DataFrame) -> None:
     if not isinstance(input_example, pd.DataFrame) or input_example.empty:
         raise CrmMlError("input_example must be a non-empty, SYNTHETIC pandas DataFrame")
@@ -102,7 +144,8 @@ def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
         From :func:`crm_ml.tracking.start_run`. When tracking is off nothing is logged and
         ``ModelLogResult(None, None)`` is returned.
     python_model : mlflow.pyfunc.PythonModel
-        A stateless wrapper whose ``load_context`` reads ``artifacts``.
+        A stateless wrapper whose ``load_context`` reads ``artifacts``, of a module-level
+        class; the model stores a script that imports and instantiates it, not a pickle.
     artifacts : dict
         ``{key: local path}`` of native model files (LightGBM text, skops, JSON).
     input_example : DataFrame
@@ -136,14 +179,15 @@ def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
         if not os.path.exists(path):
             raise CrmMlError(f"artifact {key!r} not found at {path}")
     reqs = pip_requirements if pip_requirements is not None else default_pip_requirements()
-    with _as_active(run), warnings.catch_warnings():
+    with (_as_active(run), warnings.catch_warnings(), _quiet_mlflow_logging(),
+          tempfile.TemporaryDirectory() as code_dir):
         # the inputs are doubles (above); this hint is then about integer *outputs* (segment
         # numbers, horizons), which predict never returns missing
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer",
                                 category=UserWarning)
         info = mlflow.pyfunc.log_model(
             name=name,
-            python_model=python_model,
+            python_model=_model_code_file(python_model, code_dir),
             artifacts=dict(artifacts),
             input_example=input_example,
             pip_requirements=reqs,
