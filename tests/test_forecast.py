@@ -271,6 +271,17 @@ def test_forecast_many_returns_h_rows_per_series_including_degenerate_ones():
     assert out["timestamp"].min() == pd.Timestamp("2022-07-01")
 
 
+def test_forecast_many_refuses_empty_input_and_rows_without_a_series_id():
+    with pytest.raises(DataValidationError, match="no rows"):
+        forecast_many(pd.DataFrame(columns=["series_id", "timestamp", "y"]), h=3, track=False)
+    long = pd.DataFrame({"series_id": ["a"] * 29 + [None],
+                         "timestamp": pd.date_range("2020-01-01", periods=30, freq="MS"),
+                         "y": _ar1(30, 0.5, seed=1)})
+    with pytest.raises(DataValidationError, match="1 row") as err:
+        forecast_many(long, h=3, n_jobs=1, track=False)
+    assert err.value.rows == [29]
+
+
 def test_fit_is_tracked_with_order_aicc_backtest_and_plot():
     import mlflow
 

@@ -96,6 +96,14 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
                                       column=col, rule="required column")
     if int(h) < 1:
         raise DataValidationError(f"h: must be >= 1, got {h}", column="h", rule="positive")
+    if len(long_df) == 0:
+        raise DataValidationError("long_df: no rows, so no series to forecast", column=id_col,
+                                  rule="non-empty")
+    no_id = long_df[id_col].isna().to_numpy()
+    if no_id.any():  # groupby would drop these rows without a word
+        raise DataValidationError(f"{id_col}: {int(no_id.sum())} row(s) have no series id",
+                                  column=id_col, rule="not null",
+                                  rows=list(long_df.index[no_id][:5]))
     t0 = time.perf_counter()
     params = dict(forecaster_params, engine=engine, track=False)
     groups = [(str(sid), g.set_index(time_col)[value_col].rename("y"))
