@@ -58,7 +58,9 @@ def sales_series(transactions: pd.DataFrame, freq: str = "M", by=None, value: st
     by : str, Series or None
         None for one overall series. A column of ``transactions`` (``"region"``,
         ``"channel"``, ``"product_id"``...) or a Series mapping ``customer_id`` to a group
-        (e.g. RFM segments) for one series per group.
+        (e.g. RFM segments) for one series per group. Transactions with no group (a
+        missing value, or a customer the Series does not map) form the group ``"unknown"``,
+        so every sale is counted in some series.
     value : {"revenue", "orders"}
         ``"revenue"`` is the net sum of ``amount`` (returns subtract); ``"orders"`` counts
         distinct ``order_id`` with a positive amount (distinct customer/timestamp pairs when
