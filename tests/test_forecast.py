@@ -221,6 +221,13 @@ def test_backtest_reports_arima_and_seasonal_naive():
     assert res.metrics["mase"] < 1.5
     # forecasts are made only from data before each origin
     assert (res.forecasts["timestamp"] > res.forecasts["origin"]).all()
+    # the plot shows the whole series and, per window, ARIMA and seasonal naive forecasts
+    ax = res.plot().axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert len(lines["actual"].get_xdata()) == 48
+    assert sum(ln.get_color() == "tab:blue" for ln in ax.get_lines()) == 2
+    assert sum(ln.get_linestyle() == "--" for ln in ax.get_lines()) == 2
+    assert f"{res.metrics['mase']:.3f}" in ax.get_title()
 
 
 # ---------------------------------------------------------------- sales_series, many
@@ -297,7 +304,7 @@ def test_fit_is_tracked_with_order_aicc_backtest_and_plot():
     assert "aicc" in run.data.metrics and "backtest_mase" in run.data.metrics
     assert "backtest_snaive_mase" in run.data.metrics
     arts = [a.path for a in client.list_artifacts(f.run_id_, "plots")]
-    assert "plots/forecast.png" in arts
+    assert {"plots/forecast.png", "plots/backtest.png"} <= set(arts)
 
 
 @pytest.mark.parametrize("transform", ["none", "log"])

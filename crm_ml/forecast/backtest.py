@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from crm_ml.errors import DataValidationError
 from crm_ml.forecast.metrics import coverage, mase, smape
@@ -26,11 +27,52 @@ class BacktestResult:
     metrics : dict
         Means over windows: ``mase``, ``smape``, ``coverage`` (ARIMA) and
         ``snaive_mase``, ``snaive_smape``, ``snaive_coverage``, plus ``level``.
+    history : Series, optional
+        The series backtested, for :meth:`plot`.
     """
 
     windows: pd.DataFrame
     forecasts: pd.DataFrame
     metrics: dict
+    history: pd.Series | None = None
+
+    def plot(self, ax=None, title: str | None = None):
+        """The series with each window's ARIMA forecast, its interval and seasonal naive.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(9, 4))
+        else:
+            fig = ax.figure
+        if self.history is not None:
+            ax.plot(self.history.index, self.history.to_numpy(), color="0.2", lw=1.4,
+                    label="actual")
+        level = self.metrics["level"]
+        for i, (origin, win) in enumerate(self.forecasts.groupby("origin", sort=True)):
+            arima = win[win["model"] == "arima"]
+            naive = win[win["model"] == "seasonal_naive"]
+            first = i == 0  # one legend entry per kind
+            ax.axvline(origin, color="0.6", lw=0.8, ls=":")
+            ax.fill_between(arima["timestamp"], arima["lower"], arima["upper"],
+                            color="tab:blue", alpha=0.2, lw=0,
+                            label=f"ARIMA {level:g}% interval" if first else None)
+            ax.plot(arima["timestamp"], arima["forecast"], color="tab:blue", lw=2,
+                    label="ARIMA forecast" if first else None)
+            ax.plot(naive["timestamp"], naive["forecast"], color="tab:orange", lw=1.2,
+                    ls="--", label="seasonal naive" if first else None)
+        m = self.metrics
+        ax.set_title(title or f"Backtest, {len(self.windows) // 2} window(s): MASE "
+                     f"{m['mase']:.3f} (seasonal naive {m['snaive_mase']:.3f}), "
+                     f"{level:g}% coverage {m['coverage']:.0%}")
+        ax.legend(loc="upper left", fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        return fig
 
 
 def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = None,
@@ -88,8 +130,6 @@ def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = Non
         m = f.season_length_
         sn = SimpleEngine.fit(f.y_.to_numpy(), "snaive" if len(train) > m > 1 else "naive", m)
         sn_mean, sn_se = sn.forecast(len(test))
-        from scipy.stats import norm
-
         z = float(norm.ppf(0.5 + level / 200))
         sn_lo, sn_hi = sn_mean - z * sn_se, sn_mean + z * sn_se
         actual = test.to_numpy(dtype=float)
@@ -110,4 +150,4 @@ def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = Non
                     for k in ("mase", "smape", "coverage")})
     metrics["level"] = level
     metrics = {k: (v if np.isfinite(v) else float("nan")) for k, v in metrics.items()}
-    return BacktestResult(windows, pd.concat(fcs, ignore_index=True), metrics)
+    return BacktestResult(windows, pd.concat(fcs, ignore_index=True), metrics, history=y)

@@ -661,12 +661,17 @@ class ARIMAForecaster:
                        tags={"forecast.freq": self.freq_}) as run:
             run.log_metrics(metrics)
             run.log_figure(fig, "forecast")
+            bt_fig = None
             if bt is not None:
                 run.log_table(bt.windows, "backtest_windows")
+                bt_fig = bt.plot()
+                run.log_figure(bt_fig, "backtest")
             self.run_id_ = run.run_id
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+        if bt_fig is not None:
+            plt.close(bt_fig)
 
     def get_params(self, deep: bool = True) -> dict:
         """Constructor parameters (scikit-learn convention)."""
