@@ -55,10 +55,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     fc = sub.add_parser("forecast", help="forecast sales (overall or per group)")
     inputs(fc)
-    fc.add_argument("--freq", default="M", choices=["D", "W", "M", "Q"])
+    fc.add_argument("--freq", default="M", choices=["D", "W", "M", "Q"],
+                    help="period: day, week (from Monday), month or quarter (default M)")
     fc.add_argument("--by", help="one series per value of this column (e.g. region)")
-    fc.add_argument("--h", type=int, default=12, help="periods ahead")
-    fc.add_argument("--level", type=int, default=95, help="prediction interval level")
+    fc.add_argument("--h", type=int, default=12, help="periods ahead (default 12)")
+    fc.add_argument("--level", type=int, default=95,
+                    help="prediction interval level in %% (default 95)")
     fc.add_argument("--engine", default="fast", choices=["fast", "statsforecast", "bagged"],
                     help="ARIMA engine (default fast: see forecast_many)")
     fc.add_argument("--output", required=True, help="forecast file (.parquet or .csv)")
