@@ -43,36 +43,9 @@ class BacktestResult:
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib.pyplot as plt
+        from crm_ml.forecast.plotting import plot_backtest
 
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(9, 4))
-        else:
-            fig = ax.figure
-        if self.history is not None:
-            ax.plot(self.history.index, self.history.to_numpy(), color="0.2", lw=1.4,
-                    label="actual")
-        level = self.metrics["level"]
-        for i, (origin, win) in enumerate(self.forecasts.groupby("origin", sort=True)):
-            arima = win[win["model"] == "arima"]
-            naive = win[win["model"] == "seasonal_naive"]
-            first = i == 0  # one legend entry per kind
-            ax.axvline(origin, color="0.6", lw=0.8, ls=":")
-            ax.fill_between(arima["timestamp"], arima["lower"], arima["upper"],
-                            color="tab:blue", alpha=0.2, lw=0,
-                            label=f"ARIMA {level:g}% interval" if first else None)
-            ax.plot(arima["timestamp"], arima["forecast"], color="tab:blue", lw=2,
-                    label="ARIMA forecast" if first else None)
-            ax.plot(naive["timestamp"], naive["forecast"], color="tab:orange", lw=1.2,
-                    ls="--", label="seasonal naive" if first else None)
-        m = self.metrics
-        ax.set_title(title or f"Backtest, {len(self.windows) // 2} window(s): MASE "
-                     f"{m['mase']:.3f} (seasonal naive {m['snaive_mase']:.3f}), "
-                     f"{level:g}% coverage {m['coverage']:.0%}")
-        ax.legend(loc="upper left", fontsize=8)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        return fig
+        return plot_backtest(self.history, self.forecasts, self.metrics, ax=ax, title=title)
 
 
 def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = None,

@@ -1,8 +1,16 @@
-"""Plot a series, its forecast and prediction intervals."""
+"""Plot a series, its forecast and prediction intervals, and backtest windows."""
 
 from __future__ import annotations
 
 import pandas as pd
+
+
+def _figure_and_axes(ax):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        return plt.subplots(figsize=(9, 4))
+    return ax.figure, ax
 
 
 def plot_forecast(history: pd.Series, forecast: pd.DataFrame, levels, ax=None,
@@ -13,12 +21,7 @@ def plot_forecast(history: pd.Series, forecast: pd.DataFrame, levels, ax=None,
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(9, 4))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax)
     ax.plot(history.index, history.to_numpy(), color="0.2", lw=1.4, label="history")
     for i, lv in enumerate(sorted(levels, reverse=True)):
         lo, hi = forecast.get(f"lower_{lv}"), forecast.get(f"upper_{lv}")
@@ -33,6 +36,40 @@ def plot_forecast(history: pd.Series, forecast: pd.DataFrame, levels, ax=None,
                 label="actual")
     ax.set_title(title or "forecast")
     ax.set_ylabel(history.name or "y")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_backtest(history: pd.Series | None, forecasts: pd.DataFrame, metrics: dict, ax=None,
+                  title: str | None = None):
+    """Draw the series and, per backtest window, the ARIMA forecast with its interval and the
+    seasonal naive forecast (``forecasts`` and ``metrics`` of a ``BacktestResult``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _figure_and_axes(ax)
+    if history is not None:
+        ax.plot(history.index, history.to_numpy(), color="0.2", lw=1.4, label="actual")
+    level = metrics["level"]
+    origins = forecasts.groupby("origin", sort=True)
+    for i, (origin, win) in enumerate(origins):
+        arima = win[win["model"] == "arima"]
+        naive = win[win["model"] == "seasonal_naive"]
+        first = i == 0  # one legend entry per kind
+        ax.axvline(origin, color="0.6", lw=0.8, ls=":")
+        ax.fill_between(arima["timestamp"], arima["lower"], arima["upper"], color="tab:blue",
+                        alpha=0.2, lw=0, label=f"ARIMA {level:g}% interval" if first else None)
+        ax.plot(arima["timestamp"], arima["forecast"], color="tab:blue", lw=2,
+                label="ARIMA forecast" if first else None)
+        ax.plot(naive["timestamp"], naive["forecast"], color="tab:orange", lw=1.2, ls="--",
+                label="seasonal naive" if first else None)
+    ax.set_title(title or f"Backtest, {origins.ngroups} window(s): MASE {metrics['mase']:.3f} "
+                 f"(seasonal naive {metrics['snaive_mase']:.3f}), {level:g}% coverage "
+                 f"{metrics['coverage']:.0%}")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
