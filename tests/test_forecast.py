@@ -341,6 +341,27 @@ def test_json_state_roundtrip_gives_identical_forecasts(tmp_path):
     assert (load_forecaster(save_forecaster(z, tmp_path / "z.json")).predict(2) == 0).all().all()
 
 
+def test_registered_forecast_model_takes_whole_number_h_and_an_optional_level(tmp_path):
+    import mlflow
+
+    from crm_ml.forecast.pyfunc import ForecastPyfunc, forecast_signature, save_forecaster
+    from crm_ml.tracking import log_pyfunc_model, start_run
+
+    f = ARIMAForecaster(season_length=1, track=False).fit(_monthly(_ar1(60, 0.5, seed=12)))
+    state = str(save_forecaster(f, tmp_path / "f.json"))
+    with start_run("test") as run:
+        res = log_pyfunc_model(run, ForecastPyfunc(), artifacts={"forecaster": state},
+                               input_example=pd.DataFrame({"h": [3], "level": [80]}),
+                               signature=forecast_signature())
+    model = mlflow.pyfunc.load_model(res.model_uri)  # MLflow's own schema enforcement
+    default = model.predict(pd.DataFrame({"h": [4]}))
+    narrow = model.predict(pd.DataFrame({"h": [4], "level": [80]}))
+    expected = f.predict(4, level=80)
+    assert len(default) == 4 and default["timestamp"].iloc[0] == "2020-01-01"
+    np.testing.assert_allclose(narrow["lower"], expected["lower"])
+    assert (narrow["upper"] - narrow["lower"] < default["upper"] - default["lower"]).all()
+
+
 def test_forecast_many_uses_the_fast_engine_unless_told_otherwise():
     idx = pd.date_range("2015-01-01", periods=60, freq="MS")
     y = pd.Series(_ar1(60, 0.6, seed=3) + 50, index=idx)

@@ -63,7 +63,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
     import matplotlib.pyplot as plt
 
     from crm_ml.forecast import ARIMAForecaster, backtest, forecast_many, sales_series
-    from crm_ml.forecast.pyfunc import ForecastPyfunc, save_forecaster
+    from crm_ml.forecast.pyfunc import ForecastPyfunc, forecast_signature, save_forecaster
     from crm_ml.tracking import log_pyfunc_model, promote, start_run
 
     output_dir, models_dir = Path(output_dir), Path(models_dir)
@@ -98,7 +98,8 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
             path = save_forecaster(f, Path(tmp) / "forecaster.json")
             logged = log_pyfunc_model(
                 run, ForecastPyfunc(), artifacts={"forecaster": str(path)},
-                input_example=pd.DataFrame({"h": [3]}),
+                input_example=pd.DataFrame({"h": [3], "level": [80]}),
+                signature=forecast_signature(),
                 registered_name=CARD_NAME,
                 metadata={"backtest_mase": bt.metrics["mase"], "model": s["model"]})
         version = logged.registered_version

@@ -118,6 +118,23 @@ def load_forecaster(path):
     return forecaster_from_dict(json.loads(Path(path).read_text()))
 
 
+def forecast_signature():
+    """The pyfunc's MLflow signature: whole-number ``h`` and optional ``level`` (80, 95...).
+
+    Declared rather than inferred from an example, which would make ``level`` unknown to
+    MLflow (dropped with a warning) or required, and ``h`` a double that refuses ``12``
+    (MLflow will not cast integers to doubles).
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec("long", "h"), ColSpec("long", "level", required=False)])
+    outputs = Schema([ColSpec("long", "request"), ColSpec("string", "timestamp"),
+                      ColSpec("double", "forecast"), ColSpec("double", "lower"),
+                      ColSpec("double", "upper")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
 class ForecastPyfunc(mlflow.pyfunc.PythonModel):
     """Pyfunc: input rows with ``h`` (and optional ``level``) -> the forecast table.
 

@@ -135,7 +135,7 @@ def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
                      input_example: pd.DataFrame, name: str = "model",
                      registered_name: str | None = None,
                      pip_requirements: list[str] | None = None,
-                     metadata: dict | None = None) -> ModelLogResult:
+                     metadata: dict | None = None, signature=None) -> ModelLogResult:
     """Log a pyfunc model in ``run``; register it as ``challenger`` when a name is given.
 
     Parameters
@@ -159,6 +159,9 @@ def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
         Defaults to :func:`default_pip_requirements`.
     metadata : dict, optional
         Extra metadata stored in the MLmodel file.
+    signature : mlflow.models.ModelSignature, optional
+        Declared instead of inferred, e.g. to make an input optional; the example must fit
+        it (its whole numbers are then kept as they are).
 
     Returns
     -------
@@ -170,8 +173,9 @@ def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
     _check_synthetic(input_example)
     # whole-number inputs are declared as doubles: an integer schema would refuse missing
     # values at inference time (and MLflow warns about it); the predict functions cast ints
-    ints = [c for c, t in input_example.dtypes.items() if pd.api.types.is_integer_dtype(t)]
-    input_example = input_example.astype(dict.fromkeys(ints, "float64"))
+    if signature is None:
+        ints = [c for c, t in input_example.dtypes.items() if pd.api.types.is_integer_dtype(t)]
+        input_example = input_example.astype(dict.fromkeys(ints, "float64"))
     import mlflow
     import mlflow.pyfunc
 
@@ -190,6 +194,7 @@ def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
             python_model=_model_code_file(python_model, code_dir),
             artifacts=dict(artifacts),
             input_example=input_example,
+            signature=signature,
             pip_requirements=reqs,
             metadata=metadata,
         )
