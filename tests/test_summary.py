@@ -8,6 +8,7 @@ import pytest
 from _frames import transactions
 from lifetimes.utils import summary_data_from_transaction_data
 
+import crm_ml as cm
 from crm_ml import DataValidationError
 from crm_ml.features import customer_summary
 
@@ -87,6 +88,22 @@ def test_categorical_ids_and_order_ids(small_dataset):
     buys = tx[tx["amount"] > 0]
     expected = buys.groupby("customer_id")["order_id"].nunique()
     assert (plain["n_orders"].loc[expected.index] == expected).all()
+
+
+@pytest.mark.parametrize("ids", [["o1", "o2", "o3", None, None, "o6", "o7"],
+                                 [1.0, 2.0, 3.0, np.nan, np.nan, 6.0, 7.0]],
+                         ids=["strings", "floats"])
+def test_missing_order_ids_stay_with_their_customer(ids):
+    # B's two rows without an order id are B's orders (one per timestamp), never A's
+    tx = transactions([("A", "2024-01-01", 1.0), ("A", "2024-01-05", 2.0),
+                       ("A", "2024-01-09", 3.0), ("B", "2024-01-02", 4.0),
+                       ("B", "2024-01-03", 5.0), ("B", "2024-01-04", 6.0),
+                       ("C", "2024-01-06", 7.0)]).assign(order_id=ids)
+    s = customer_summary(tx, "2024-02-01", frequency_basis="orders")
+    assert s["n_orders"].to_dict() == {"A": 3, "B": 3, "C": 1}
+    assert s.loc["A", "monetary_value"] == pytest.approx(2.5)
+    X = cm.features.build(tx, "2024-02-01")
+    assert X["n_orders"].to_dict() == {"A": 3, "B": 3, "C": 1}
 
 
 def test_bad_input_raises():

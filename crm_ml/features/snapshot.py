@@ -23,6 +23,7 @@ import pandas as pd
 
 from crm_ml.data.windows import as_of_day, history, history_end
 from crm_ml.errors import DataValidationError
+from crm_ml.features.summary import order_codes
 
 __all__ = ["build", "FEATURE_DESCRIPTIONS", "describe_feature", "feature_names"]
 
@@ -241,7 +242,7 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
 
     # Orders: distinct order ids if present, else distinct purchase timestamps (per customer).
     if "order_id" in transactions.columns:
-        ocodes = pd.factorize(transactions["order_id"].to_numpy()[buy])[0].astype(np.int64)
+        ocodes = order_codes(transactions["order_id"][buy], ts_buy.view(np.int64))
     else:
         ocodes = pd.factorize(ts_buy.view(np.int64))[0].astype(np.int64)
     n_o = int(ocodes.max()) + 1 if len(ocodes) else 1

@@ -15,7 +15,8 @@ Policies
   purchase size, as Gamma-Gamma needs). ``return_spend`` reports their absolute sum.
 * **Occasions**: ``n_days`` counts distinct purchase days; ``n_orders`` counts distinct
   ``order_id`` values, or distinct purchase timestamps (millisecond resolution, coarser only
-  for enormous ranges) when there is no ``order_id`` column.
+  for enormous ranges) when there is no ``order_id`` column; a row whose ``order_id`` is
+  missing counts as the order of its timestamp.
 """
 
 from __future__ import annotations
@@ -76,12 +77,23 @@ def _factorize(ids: pd.Series):
     return pd.factorize(ids, use_na_sentinel=True)
 
 
-def _order_codes(col: pd.Series) -> np.ndarray:
-    if np.issubdtype(col.dtype, np.integer):
-        v = col.to_numpy().astype(np.int64, copy=False)
+def order_codes(order_id: pd.Series, timestamps: np.ndarray) -> np.ndarray:
+    """Non-negative integer codes of orders, one per row.
+
+    A row without an ``order_id`` is identified by its purchase timestamp instead (the rule
+    used when there is no ``order_id`` column), so it can never merge with another
+    customer's order or with a real order id.
+    """
+    if pd.api.types.is_integer_dtype(order_id.dtype) and not order_id.hasnans:
+        v = order_id.to_numpy().astype(np.int64, copy=False)
         return v - v.min() if len(v) else v
-    codes, _ = pd.factorize(col, use_na_sentinel=True)
-    return codes.astype(np.int64, copy=False)
+    codes, _ = pd.factorize(order_id, use_na_sentinel=True)
+    codes = codes.astype(np.int64, copy=False)
+    missing = codes < 0
+    if missing.any():
+        by_time, _ = pd.factorize(np.asarray(timestamps)[missing])
+        codes[missing] = int(codes.max()) + 1 + by_time
+    return codes
 
 
 def _check(transactions: pd.DataFrame) -> None:
@@ -236,7 +248,7 @@ def customer_summary(transactions: pd.DataFrame, as_of, *, time_unit: str = "D",
 
     has_orders = "order_id" in transactions.columns
     if has_orders:
-        ocode_all = _order_codes(transactions["order_id"])
+        ocode_all = order_codes(transactions["order_id"], ts_all)
         ocode = ocode_all if code is codes_all else ocode_all[buy_mask]
         n_ord_codes = int(ocode.max()) + 1 if len(ocode) else 1
         if n_cust * n_ord_codes < _LIMIT:
