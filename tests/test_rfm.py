@@ -114,6 +114,15 @@ def test_fewer_distinct_values_than_bins_spreads_scores():
     assert list(fit_bins([3, 3, 3], 5)[1]) == [3]
 
 
+@pytest.mark.parametrize("bins", [2, 3, 4, 6, 9])
+def test_default_segments_with_other_bin_counts_keep_best_and_worst(small_dataset, bins):
+    scored = score(rfm_table(small_dataset.transactions, small_dataset.as_of), bins=bins)
+    top = scored[(scored[["r_score", "f_score", "m_score"]] == bins).all(axis=1)]
+    bottom = scored[(scored[["r_score", "f_score", "m_score"]] == 1).all(axis=1)]
+    assert len(top) and (top["segment"] == "Champions").all()
+    assert len(bottom) and (bottom["segment"] == "Lost").all()
+
+
 def test_default_table_maps_every_cell_exactly_once():
     t = default_segment_table()
     assert len(t) == 125

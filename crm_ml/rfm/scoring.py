@@ -80,6 +80,13 @@ def apply_bins(values, edges: np.ndarray, score_map: np.ndarray) -> np.ndarray:
     return score_map[np.searchsorted(edges, x, side="left")]
 
 
+def _rescale_scores(scores: np.ndarray, bins: int, to_bins: int) -> np.ndarray:
+    """Map scores 1..bins linearly onto 1..to_bins: ends onto ends, the rest to the nearest."""
+    s = scores.astype(np.int64) - 1
+    # 1 + round(s * (to_bins - 1) / (bins - 1)), halves up, in integers
+    return 1 + (2 * s * (to_bins - 1) + (bins - 1)) // (2 * (bins - 1))
+
+
 class RFMScorer:
     """Fit R/F/M cut points on one period, score any period on the same scale.
 
@@ -90,7 +97,8 @@ class RFMScorer:
     segments : DataFrame, optional
         A segment table (cells or range rules, see :mod:`crm_ml.rfm.segments`); default the
         standard 11-segment table. It must cover all ``bins**3`` cells exactly once. With the
-        default table and ``bins != 5`` scores are mapped to 1..5 for the lookup.
+        default table and ``bins != 5`` scores are mapped linearly onto 1..5 for the lookup
+        (lowest to 1, highest to 5, nearest in between).
     recency, frequency, monetary : str
         Column names in the RFM table.
 
@@ -184,7 +192,7 @@ class RFMScorer:
         lut[t["r_score"], t["f_score"], t["m_score"]] = t["segment"].map(name_code).to_numpy()
         r, f, m = scores["r"], scores["f"], scores["m"]
         if tb != self.bins:  # default 5-bin table with another number of bins
-            r, f, m = (1 + ((s.astype(np.int64) - 1) * tb) // self.bins for s in (r, f, m))
+            r, f, m = (_rescale_scores(s, self.bins, tb) for s in (r, f, m))
         return pd.Series(pd.Categorical.from_codes(lut[r, f, m], categories=names),
                          index=index)
 
