@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -63,6 +65,23 @@ def test_no_leakage_after_as_of(small_dataset):
     tx2 = pd.concat([ds.transactions, extra_tx], ignore_index=True)
     it2 = pd.concat([ds.interactions, extra_it], ignore_index=True)
     pd.testing.assert_frame_equal(base, build(tx2, as_of, it2, ds.customers))
+
+
+def test_tz_aware_timestamps_give_the_same_features_labels_and_summary(small_dataset):
+    # naive timestamps are UTC by contract; the same instants with a UTC zone must agree
+    ds = small_dataset
+    as_of = ds.as_of - pd.Timedelta(days=120)
+    tx, it = ds.transactions, ds.interactions
+    txz = tx.assign(timestamp=tx["timestamp"].dt.tz_localize("UTC").dt.tz_convert("Asia/Tokyo"))
+    itz = it.assign(timestamp=it["timestamp"].dt.tz_localize("UTC"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        X = build(txz, as_of, itz, ds.customers)
+        y = cm.churn.make_labels(txz, as_of, horizon_days=90)
+        summary = cm.features.customer_summary(txz, as_of)
+    pd.testing.assert_frame_equal(X, build(tx, as_of, it, ds.customers))
+    pd.testing.assert_series_equal(y, cm.churn.make_labels(tx, as_of, horizon_days=90))
+    pd.testing.assert_frame_equal(summary, cm.features.customer_summary(tx, as_of))
 
 
 def test_customer_attributes_pass_through(hand_made):

@@ -35,21 +35,29 @@ def history_end(as_of) -> pd.Timestamp:
     return as_of_day(as_of) + pd.Timedelta(days=1)
 
 
+def utc_naive(ts: pd.Series) -> pd.Series:
+    """Timestamps comparable with the window bounds: tz-aware ones converted to naive UTC
+    (the same rule as ``as_of``); naive ones are taken as UTC already."""
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        return ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts
+
+
 def history(df: pd.DataFrame, as_of, column: str = "timestamp") -> pd.DataFrame:
     """Rows of ``df`` on or before the as_of day (nothing after as_of)."""
-    return df.loc[df[column] < history_end(as_of)]
+    return df.loc[utc_naive(df[column]) < history_end(as_of)]
 
 
 def future(df: pd.DataFrame, as_of, horizon_days: int, column: str = "timestamp") -> pd.DataFrame:
     """Rows in the label horizon: the ``horizon_days`` days after the as_of day."""
     w = LabelWindow.after(as_of, horizon_days)
-    ts = df[column]
+    ts = utc_naive(df[column])
     return df.loc[(ts >= w.start) & (ts < w.end)]
 
 
 def split_at(df: pd.DataFrame, as_of, column: str = "timestamp"):
     """Split ``df`` into (history up to as_of, everything after as_of)."""
-    mask = df[column] < history_end(as_of)
+    mask = utc_naive(df[column]) < history_end(as_of)
     return df.loc[mask], df.loc[~mask]
 
 

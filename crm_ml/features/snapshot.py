@@ -21,7 +21,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from crm_ml.data.windows import as_of_day, history, history_end
+from crm_ml.data.windows import as_of_day, history, history_end, utc_naive
 from crm_ml.errors import DataValidationError
 from crm_ml.features.summary import order_codes
 
@@ -341,7 +341,7 @@ def _interaction_features(interactions, as_of, day0, ids, windows) -> dict[str, 
         has = ~np.isnan(s)
         out["mean_satisfaction"] = _grouped_mean(c, s, n)
         # last satisfaction: the latest rated interaction per customer
-        ts = it["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64)[has]
+        ts = utc_naive(it["timestamp"]).to_numpy().astype("datetime64[ns]").astype(np.int64)[has]
         cc, ss = c[has], s[has]
         order = np.lexsort((ts, cc))
         cs = cc[order]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crm_ml.data.windows import as_of_day, history_end
+from crm_ml.data.windows import as_of_day, history_end, utc_naive
 from crm_ml.errors import DataValidationError
 
 __all__ = ["customer_summary", "TIME_UNITS"]
@@ -185,7 +185,7 @@ def customer_summary(transactions: pd.DataFrame, as_of, *, time_unit: str = "D",
     day0 = as_of_day(as_of)
     end_ns = history_end(day0).value
 
-    ts_all = transactions["timestamp"].to_numpy()
+    ts_all = utc_naive(transactions["timestamp"]).to_numpy()
     if ts_all.dtype != "datetime64[ns]":
         ts_all = ts_all.astype("datetime64[ns]")
     ts_all = ts_all.view(np.int64)
