@@ -84,6 +84,19 @@ def test_tz_aware_timestamps_give_the_same_features_labels_and_summary(small_dat
     pd.testing.assert_frame_equal(summary, cm.features.customer_summary(tx, as_of))
 
 
+def test_as_of_before_any_purchase_gives_empty_features_and_a_clear_training_error(
+        small_dataset):
+    ds = small_dataset
+    full = build(ds.transactions, ds.as_of, ds.interactions, ds.customers)
+    X = build(ds.transactions, "2000-01-01", ds.interactions, ds.customers)
+    assert len(X) == 0 and list(X.columns) == list(full.columns)
+    assert len(build(ds.transactions.iloc[:0], ds.as_of)) == 0
+    with pytest.warns(UserWarning, match="no customer has a purchase"):
+        y = cm.churn.make_labels(ds.transactions, "2000-01-01")
+    with pytest.raises(DataValidationError, match="no customers to train on"):
+        cm.churn.ChurnModel().fit(X, y)
+
+
 def test_customer_attributes_pass_through(hand_made):
     customers = pd.DataFrame({"customer_id": ["a", "b", "z"], "region": ["N", None, "S"],
                               "seats": [3, 5, 1],

@@ -37,7 +37,7 @@ def make_labels(transactions: pd.DataFrame, as_of, horizon_days: int = 90) -> pd
     -----
     UserWarning
         When the transactions end before the label window does: customers would be labelled
-        churned only because the data stop.
+        churned only because the data stop; or when nobody has a purchase by ``as_of``.
 
     Notes
     -----
@@ -57,6 +57,9 @@ def make_labels(transactions: pd.DataFrame, as_of, horizon_days: int = 90) -> pd
             f"make_labels: the data end on {transactions['timestamp'].max().date()} but the "
             f"label window runs to {(window.end - pd.Timedelta(days=1)).date()}; customers "
             "may be labelled churned only because the data stop", UserWarning, stacklevel=2)
+    if len(active) == 0:
+        warnings.warn(f"make_labels: no customer has a purchase on or before {window.as_of.date()}"
+                      ": no labels", UserWarning, stacklevel=2)
     returned = future(buys, as_of, horizon_days)["customer_id"].unique()
     y = pd.Series(np.where(active.isin(returned), 0, 1).astype(np.int64), index=active,
                   name="churned")

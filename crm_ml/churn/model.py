@@ -163,6 +163,9 @@ class ChurnModel:
                     rule="label for every row", rows=missing[:5].tolist())
             y = y.reindex(X.index)
         y = pd.Series(np.asarray(y)).astype(object)
+        if len(X) == 0:
+            raise DataValidationError("X: no customers to train on (is as_of before the first "
+                                      "purchase?)", column="X", rule="non-empty")
         if len(y) != len(X):
             raise DataValidationError(f"y: {len(y)} labels for {len(X)} rows", column="y",
                                       rule="same length")

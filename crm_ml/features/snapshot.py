@@ -268,7 +268,7 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
     out["return_share"] = np.divide(ret_amt, total, out=np.zeros(n), where=total > 0)
 
     # Inter-purchase gaps between consecutive purchase days.
-    same = np.r_[False, uc[1:] == uc[:-1]]
+    same = np.r_[False, uc[1:] == uc[:-1]] if len(uc) else np.zeros(0, bool)
     gaps = np.diff(ud, prepend=ud[:1]).astype(float)[same]
     gc = uc[same]
     n_gaps = np.bincount(gc, minlength=n).astype(float)
