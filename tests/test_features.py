@@ -97,6 +97,20 @@ def test_as_of_before_any_purchase_gives_empty_features_and_a_clear_training_err
         cm.churn.ChurnModel().fit(X, y)
 
 
+def test_numeric_ids_against_text_ids_are_an_error_not_empty_features(small_dataset):
+    ds = small_dataset
+    tx = ds.transactions.assign(customer_id=ds.transactions["customer_id"].str[1:].astype(int))
+    with pytest.raises(DataValidationError, match="interactions: customer_id values are text"):
+        build(tx, ds.as_of, interactions=ds.interactions)
+    with pytest.raises(DataValidationError, match="customers: customer_id values are text"):
+        build(tx, ds.as_of, customers=ds.customers)
+    # the same numeric ids in every table are fine
+    it = ds.interactions.assign(customer_id=ds.interactions["customer_id"].str[1:].astype(int))
+    X = build(tx, ds.as_of, interactions=it)
+    assert X["tickets_365d"].sum() == build(ds.transactions, ds.as_of,
+                                            interactions=ds.interactions)["tickets_365d"].sum()
+
+
 def test_customer_attributes_pass_through(hand_made):
     customers = pd.DataFrame({"customer_id": ["a", "b", "z"], "region": ["N", None, "S"],
                               "seats": [3, 5, 1],

@@ -137,6 +137,27 @@ def _codes(ids: pd.Series, categories: pd.Index | None = None):
     return categories.get_indexer(ids), categories
 
 
+def _id_kind(ids) -> str:
+    """"number", "text" or pandas' name for other contents (a sample of the ids is read)."""
+    ids = pd.Series(ids[:1000]) if not isinstance(ids, pd.Series) else ids.iloc[:1000]
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        ids = pd.Series(ids.cat.categories[:1000])
+    kind = pd.api.types.infer_dtype(ids, skipna=True)
+    return {"integer": "number", "floating": "number", "mixed-integer-float": "number",
+            "string": "text"}.get(kind, kind)
+
+
+def _check_id_kind(ids: pd.Index, other, table: str) -> None:
+    """Numeric ids in one table and text ids in another never match: say so instead of
+    returning features that are silently empty."""
+    mine, theirs = _id_kind(ids), _id_kind(other)
+    if len(ids) and len(other) and {mine, theirs} == {"number", "text"}:
+        raise DataValidationError(
+            f"{table}: customer_id values are {theirs} but the transactions' are {mine}, so "
+            "none would match; give both tables the same id type (crm_ml.data.standardize "
+            "makes ids strings)", column="customer_id", rule="same id type as transactions")
+
+
 def _grouped_max(codes, values, n):
     """Per-code maximum of ``values`` (NaN for codes without values)."""
     out = np.full(n, -np.inf)
@@ -316,12 +337,15 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
     X = pd.DataFrame(out, index=pd.Index(ids, name="customer_id"))
     X = X[feature_names(windows, interactions is not None)].astype(float)
     if customers is not None:
-        X = X.join(_customer_attributes(customers, as_of, day0), how="left")
+        attributes = _customer_attributes(customers, as_of, day0)
+        _check_id_kind(X.index, attributes.index, "customers")
+        X = X.join(attributes, how="left")
     return X.sort_index()
 
 
 def _interaction_features(interactions, as_of, day0, ids, windows) -> dict[str, np.ndarray]:
     _check_columns(interactions, ("customer_id", "timestamp", "kind"), "interactions")
+    _check_id_kind(ids, interactions["customer_id"], "interactions")
     n = len(ids)
     it = history(interactions, as_of)
     c = ids.get_indexer(it["customer_id"])
