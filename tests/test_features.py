@@ -123,11 +123,17 @@ def test_customer_attributes_pass_through(hand_made):
     assert X.loc["b", "seats"] == 5 and "z" not in X.index
 
 
+def test_customer_columns_named_like_features_are_a_clear_error(hand_made):
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "total_spend": [1.0, 2.0]})
+    with pytest.raises(DataValidationError, match=r"\['total_spend'\] have the names"):
+        build(hand_made, "2024-03-31", customers=customers)
+
+
 def test_interaction_features(hand_made):
     it = pd.DataFrame({"customer_id": ["a", "a", "a", "b"],
                        "timestamp": pd.to_datetime(["2024-03-10", "2024-03-20", "2024-05-01",
                                                     "2023-01-01"]),
-                       "kind": ["ticket", "complaint", "complaint", "ticket"],
+                       "kind": [" Ticket", "complaint ", "complaint", "ticket"],  # as typed
                        "satisfaction": [4.0, 2.0, 1.0, np.nan],
                        "resolution_hours": [10.0, 30.0, 5.0, np.nan]})
     X = build(hand_made, "2024-03-31", interactions=it, windows=(30,))

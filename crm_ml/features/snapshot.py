@@ -339,6 +339,11 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
     if customers is not None:
         attributes = _customer_attributes(customers, as_of, day0)
         _check_id_kind(X.index, attributes.index, "customers")
+        clash = [c for c in attributes.columns if c in X.columns]
+        if clash:
+            raise DataValidationError(
+                f"customers: column(s) {clash} have the names of computed features; rename "
+                "them", column=clash[0], rule="no clash with feature names")
         X = X.join(attributes, how="left")
     return X.sort_index()
 
@@ -353,7 +358,7 @@ def _interaction_features(interactions, as_of, day0, ids, windows) -> dict[str, 
     it, c = it.loc[ok], c[ok]
     day = _days(it["timestamp"])
     age = day0 - day
-    kind = it["kind"].astype(str).str.lower().to_numpy()
+    kind = it["kind"].astype(str).str.strip().str.lower().to_numpy()
     out: dict[str, np.ndarray] = {}
     for w in windows:
         cur = age < w
