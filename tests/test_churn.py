@@ -86,6 +86,20 @@ def test_predict_proba_contract(churn_data, lgb_model):
     assert abs(p.mean() - yt.mean()) < 0.08
 
 
+def test_unreadable_numbers_and_wholly_missing_features_are_warned(churn_data, lgb_model):
+    _, _, _, _, Xt, _ = churn_data
+    spelled = Xt.assign(total_spend=Xt["total_spend"].map("{:,.2f}".format).astype(object),
+                        mean_gap_days=np.nan)
+    with pytest.warns(UserWarning) as record:
+        lgb_model.predict_proba(spelled)
+    messages = " | ".join(str(w.message) for w in record)
+    assert "'total_spend'" in messages and "not numbers" in messages
+    assert "['mean_gap_days'] are missing for all" in messages
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a few customers with a gap unknown are normal
+        lgb_model.predict_proba(Xt.head(5).assign(mean_gap_days=np.nan))
+
+
 @pytest.mark.parametrize("algorithm", ["lightgbm", "random_forest"])
 def test_calibration_improves_brier_on_held_out(algorithm):
     from sklearn.metrics import brier_score_loss

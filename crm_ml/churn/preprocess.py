@@ -19,6 +19,8 @@ to its input column, so SHAP values can be summed per input column.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -28,6 +30,8 @@ from crm_ml.errors import DataValidationError
 log = get_logger("churn")
 
 OTHER = "__other__"
+# one customer with a missing feature is normal; a whole batch without it is a broken join
+_MIN_ROWS_ALL_MISSING_WARNING = 50
 
 
 def as_customer_frame(X) -> pd.DataFrame:
@@ -113,7 +117,14 @@ class TabularPreprocessor:
     @staticmethod
     def _numeric(s: pd.Series, kind: str) -> np.ndarray:
         if kind == "numeric":
-            return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            out = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            unreadable = np.isnan(out) & s.notna().to_numpy()
+            if unreadable.any():
+                examples = s[unreadable].astype(str).unique()[:3].tolist()
+                warnings.warn(f"X: column {s.name!r}: {int(unreadable.sum())} value(s) are not "
+                              f"numbers (e.g. {examples}) and are treated as missing",
+                              UserWarning, stacklevel=4)
+            return out
         if kind == "datetime":
             v = pd.to_datetime(s, errors="coerce")
             if getattr(v.dt, "tz", None) is not None:
@@ -181,6 +192,14 @@ class TabularPreprocessor:
                     out[:, position[f"{name}={lvl}"]] = codes == i
             else:
                 out[:, position[name]] = codes
+        if len(X) >= _MIN_ROWS_ALL_MISSING_WARNING:
+            # (one-hot encoded categories have no column of their own name; all-zero is fine)
+            empty = [name for name in self.columns_
+                     if name in position and np.isnan(out[:, position[name]]).all()]
+            if empty:
+                warnings.warn(f"X: feature column(s) {empty[:5]} are missing for all {len(X)} "
+                              "customers (lost in a join?); they are treated as unknown",
+                              UserWarning, stacklevel=3)
         return pd.DataFrame(out, index=X.index, columns=self.feature_names_out_)
 
     def fit_transform(self, X: pd.DataFrame) -> pd.DataFrame:
