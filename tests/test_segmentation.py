@@ -95,11 +95,100 @@ def test_bad_input():
         Segmenter().predict(pd.DataFrame({"a": [1.0]}))
 
 
-def test_identical_customers_do_not_crash():
+def test_identical_customers_give_a_clear_error():
     X = pd.DataFrame({"a": np.ones(30), "b": np.full(30, 2.0)},
                      index=pd.Index([f"c{i}" for i in range(30)], name="customer_id"))
-    s = Segmenter(n_segments=2, track=False).fit(X)
-    assert len(s.labels_) == 30 and s.profile()["size"].sum() == 30
+    with pytest.raises(DataValidationError, match="distinct") as e:
+        Segmenter(n_segments=2, track=False).fit(X)
+    assert e.value.column == "n_segments"
+    with pytest.raises(DataValidationError, match="distinct"):
+        Segmenter(track=False).fit(X)
+
+
+def test_n_segments_must_be_below_number_of_customers(data):
+    _, X = data
+    for k in (20, 10):
+        with pytest.raises(DataValidationError, match="below the number of customers") as e:
+            Segmenter(n_segments=k, track=False).fit(X.head(10))
+        assert e.value.column == "n_segments"
+    assert Segmenter(n_segments=9, track=False).fit(X.head(10)).n_segments_ == 9
+
+
+def test_fewer_distinct_points_than_segments():
+    X = pd.DataFrame({"const": 7.0, "a": [1.0, 2, 3] * 10, "b": [5.0, 1, 9] * 10},
+                     index=pd.Index([f"c{i}" for i in range(30)], name="customer_id"))
+    with pytest.raises(DataValidationError, match="3 distinct customers"):
+        Segmenter(n_segments=6, track=False).fit(X)
+    # "auto" caps the k range at the number of distinct customers: no empty segments
+    s = Segmenter(k_range=(2, 6), track=False).fit(X)
+    assert s.n_segments_ <= 3 and (s.profile()["size"] > 0).all()
+    assert not any("const" in n for n in s.names_.values())
+
+
+def test_names_use_the_right_columns_and_ignore_constant_features(data):
+    _, X = data
+    # const is scaled "standard" and monetary "log": the scaled columns come out reordered
+    s = Segmenter(n_segments=2, features=["const", "monetary"], track=False).fit(
+        X.assign(const=1.0))
+    prof = s.profile()
+    assert s.transforms_ == {"const": "standard", "monetary": "log"}
+    assert not any("const" in n for n in prof["name"])
+    hi = prof["monetary_mean"].idxmax()
+    assert prof.loc[hi, "name"] == "high value"
+    assert s.centres_.loc[hi, "monetary"] > 0 and (s.centres_["const"] == 0).all()
+    # identical centres are numbered, not "disambiguated" by an arbitrary column
+    names = cm.segmentation.segment_names(pd.DataFrame({"const": [0.0, 0.0], "x": [0.0, 0.0]}))
+    assert names == {0: "average", 1: "average #2"}
+
+
+def test_value_column_is_validated(data):
+    _, X = data
+    with pytest.raises(DataValidationError, match="total_spnd") as e:
+        Segmenter(n_segments=3, features=FEATS, value_column="total_spnd", track=False).fit(X)
+    assert e.value.column == "total_spnd"
+    Xn = X.copy()
+    Xn.loc[X.index[3], "total_spend"] = np.nan
+    with pytest.raises(DataValidationError, match="finite") as e:
+        Segmenter(n_segments=3, features=FEATS, track=False).fit(Xn)
+    assert e.value.column == "total_spend" and e.value.rows == [X.index[3]]
+
+
+def test_negative_values_of_a_log_scaled_feature(data, fitted):
+    _, X = data
+    assert fitted.transforms_["monetary"] == "log"
+    neg = fitted.predict(X.head(20).assign(monetary=-5.0))
+    pd.testing.assert_series_equal(neg, fitted.predict(X.head(20).assign(monetary=0.0)))
+
+
+def test_pyfunc_rejects_missing_values_like_predict(fitted, tmp_path):
+    from types import SimpleNamespace
+
+    from crm_ml.segmentation.pyfunc import SegmentsModel
+
+    paths = fitted.save(tmp_path)
+    model = SegmentsModel()
+    model.load_context(SimpleNamespace(artifacts={k: str(v) for k, v in paths.items()}))
+    X = fitted.synthetic_example()
+    X["monetary"] = X["monetary"].astype(object)
+    X.iloc[1, X.columns.get_loc("monetary")] = None
+    for f in (fitted.predict, lambda x: model.predict(None, x)):
+        with pytest.raises(DataValidationError, match="finite") as e:
+            f(X)
+        assert e.value.column == "monetary" and e.value.rows == [X.index[1]]
+    ok = fitted.synthetic_example().assign(monetary=-5.0)
+    assert (model.predict(None, ok)["segment"] == fitted.predict(ok)).all()
+
+
+def test_parameter_validation(data):
+    _, X = data
+    s = Segmenter(n_segments=2, features="monetary", track=False).fit(X)
+    assert s.features_ == ["monetary"]
+    with pytest.raises(DataValidationError, match="scaling") as e:
+        Segmenter(n_segments=2, scaling="bogus", track=False).fit(X)
+    assert e.value.column == "scaling"
+    with pytest.raises(DataValidationError, match="k_range") as e:
+        Segmenter(k_range=(5, 2), track=False).fit(X)
+    assert e.value.column == "k_range"
 
 
 def test_tracking_logs_aggregates_and_registers_pyfunc(data, fitted, tmp_path, monkeypatch):
@@ -122,6 +211,11 @@ def test_tracking_logs_aggregates_and_registers_pyfunc(data, fitted, tmp_path, m
     assert list(out.columns) == ["segment", "segment_name"]
     assert (out["segment"].to_numpy() == s.predict(X.head(50)).to_numpy()).all()
     assert out["segment_name"].iloc[0] == s.names_[int(out["segment"].iloc[0])]
+    neg = X.head(5).assign(monetary=-5.0)  # returns exceeding purchases
+    assert (model.predict(neg)["segment"].to_numpy() == s.predict(neg).to_numpy()).all()
+    with pytest.raises(DataValidationError, match="finite") as e:
+        model.predict(X.head(5).assign(monetary=[1.0, np.nan, 2.0, 3.0, 4.0]))
+    assert e.value.column == "monetary" and e.value.rows == [X.index[1]]
 
 
 def test_model_card(data, fitted):

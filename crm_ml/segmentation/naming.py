@@ -13,7 +13,8 @@ tenure: tenure, age                                 "long-standing" / (nothing) 
 =================================================  =========================================
 
 Other features appear as ``"high <name>"`` / ``"low <name>"`` when ``|z| > 1`` (at most two).
-Duplicate names get the most distinguishing extra feature, then a number.
+Duplicate names get the most distinguishing extra feature (none when their centres are
+identical), then a number.
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ def segment_names(centres: pd.DataFrame) -> dict[int, str]:
         if len(segs) < 2:
             continue
         sub = centres.loc[segs]
-        col = sub.std().fillna(0.0).idxmax()
+        spread = sub.std().fillna(0.0)
+        if spread.empty or spread.max() <= 0:  # identical centres: only a number tells them apart
+            continue
+        col = spread.idxmax()
         for seg in segs:
             rank = "higher" if sub.loc[seg, col] >= sub[col].median() else "lower"
             names[seg] = f"{n} ({rank} {col})"

@@ -11,11 +11,15 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from crm_ml.errors import DataValidationError
+from crm_ml.segmentation.preprocess import feature_matrix
 
 
 class SegmentsModel(mlflow.pyfunc.PythonModel):
-    """Stateless wrapper; ``predict`` returns ``segment`` (int) and ``segment_name`` (str)."""
+    """Stateless wrapper; ``predict`` returns ``segment`` (int) and ``segment_name`` (str).
+
+    A missing, non-numeric or NaN/None/infinite feature raises
+    :class:`~crm_ml.errors.DataValidationError` naming the column and rows.
+    """
 
     def load_context(self, context):
         from crm_ml.tracking.serialization import load_json, load_sklearn
@@ -25,12 +29,8 @@ class SegmentsModel(mlflow.pyfunc.PythonModel):
         self.label_map = np.asarray(self.spec["label_map"], dtype=np.int64)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        feats = self.spec["features"]
-        missing = [c for c in feats if c not in model_input.columns]
-        if missing:
-            raise DataValidationError(f"input lacks feature column(s) {missing}",
-                                      column=missing[0], rule="required column")
-        X = model_input[feats].astype(np.float64)
+        # same checks as Segmenter.predict: missing, non-numeric or non-finite features
+        X = feature_matrix(model_input, self.spec["features"])
         seg = self.label_map[self.pipeline.predict(X)]
         names = self.spec["names"]
         return pd.DataFrame({"segment": seg.astype(np.int64),

@@ -1,10 +1,11 @@
 """``Segmenter``: k-means or Gaussian-mixture customer segments with automatic k.
 
 Criterion for ``n_segments="auto"``: every k in ``k_range`` is fitted on a random sample of
-``sample_size`` customers; k-means keeps the k with the highest silhouette score (computed on
-``silhouette_sample`` customers of that sample), the Gaussian mixture the k with the lowest
-BIC. All scores are kept in ``k_scores_``. The final model is then fitted on all customers
-(``MiniBatchKMeans`` above ``max_fit_rows`` customers; the mixture on a sample of
+``sample_size`` customers (k above the number of distinct customers in the sample, or not
+below the sample size, is skipped); k-means keeps the k with the highest silhouette score
+(computed on ``silhouette_sample`` customers of that sample), the Gaussian mixture the k with
+the lowest BIC. All scores are kept in ``k_scores_``. The final model is then fitted on all
+customers (``MiniBatchKMeans`` above ``max_fit_rows`` customers; the mixture on a sample of
 ``max_fit_rows`` customers) and segments are numbered by decreasing mean value (segment 0 =
 highest value), so labels are stable and meaningful.
 """
@@ -26,11 +27,21 @@ from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.errors import DataValidationError, NotFittedError
 from crm_ml.segmentation.naming import feature_family, segment_names
-from crm_ml.segmentation.preprocess import choose_transforms, make_preprocessor
+from crm_ml.segmentation.preprocess import (
+    SCALINGS,
+    choose_transforms,
+    feature_matrix,
+    make_preprocessor,
+)
 
 log = get_logger("segmentation")
 
 __all__ = ["Segmenter"]
+
+
+def _n_distinct(Z: np.ndarray) -> int:
+    """Number of distinct rows of ``Z``."""
+    return int((~pd.DataFrame(Z).duplicated()).sum())
 
 
 class Segmenter:
@@ -39,10 +50,12 @@ class Segmenter:
     Parameters
     ----------
     n_segments : int or "auto", default "auto"
-        Number of segments, or pick it in ``k_range`` (see the module docstring).
+        Number of segments, or pick it in ``k_range`` (see the module docstring). A fixed
+        number must be below the number of customers and at most the number of distinct
+        customers (distinct feature rows after scaling), else ``DataValidationError``.
     method : {"kmeans", "gmm"}, default "kmeans"
-    features : list of str, optional
-        Columns to use; default every numeric (non-boolean) column.
+    features : str or list of str, optional
+        Column(s) to use; default every numeric (non-boolean) column.
     k_range : tuple of int, default (2, 8)
         Inclusive range of k tried by ``"auto"``.
     scaling : {"auto", "log", "quantile", "standard"}, default "auto"
@@ -59,6 +72,7 @@ class Segmenter:
     value_column : str, optional
         Column whose sum is each segment's revenue in ``profile()`` and which orders segment
         numbers; default the first of ``total_spend``, ``monetary``, ``monetary_value`` found.
+        It must exist and, like the features, be finite (else ``DataValidationError``).
     random_state : int, default 0
     track : bool, optional
         Log the fit to MLflow via :func:`crm_ml.tracking.start_run`; default: the global
@@ -116,7 +130,7 @@ class Segmenter:
             raise DataValidationError("X must be a pandas DataFrame (one row per customer)",
                                       rule="DataFrame")
         if self.features is not None:
-            cols = list(self.features)
+            cols = [self.features] if isinstance(self.features, str) else list(self.features)
             missing = [c for c in cols if c not in X.columns]
             if missing:
                 raise DataValidationError(f"X lacks feature column(s) {missing}",
@@ -129,18 +143,7 @@ class Segmenter:
         return cols
 
     def _matrix(self, X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-        missing = [c for c in cols if c not in X.columns]
-        if missing:
-            raise DataValidationError(f"X lacks feature column(s) {missing}",
-                                      column=missing[0], rule="required column")
-        M = X[cols].astype(np.float64)
-        bad = ~np.isfinite(M.to_numpy())
-        if bad.any():
-            col = cols[int(np.argmax(bad.any(axis=0)))]
-            rows = X.index[bad.any(axis=1)][:5].tolist()
-            raise DataValidationError(f"{col}: features must be finite (rows {rows})",
-                                      column=col, rule="finite", rows=rows)
-        return M
+        return feature_matrix(X, cols)
 
     def _cluster_model(self, k: int, n_rows: int):
         if self.method == "kmeans":
@@ -159,10 +162,12 @@ class Segmenter:
         lo, hi = (int(v) for v in self.k_range)
         idx = self._sample(len(Z), self.sample_size)
         Zs = Z[idx]
-        hi = min(hi, len(Zs) - 1)
+        n_distinct = _n_distinct(Zs)
+        hi = min(hi, len(Zs) - 1, n_distinct)
         if hi < lo:
             raise DataValidationError(
-                f"too few customers ({len(Z)}) for k in {tuple(self.k_range)}", rule="size")
+                f"too few customers ({len(Zs)} sampled, {n_distinct} distinct) for k in "
+                f"{tuple(self.k_range)}", column="k_range", rule="size")
         rows = []
         for k in track(range(lo, hi + 1), "Choosing the number of segments",
                        total=hi - lo + 1):
@@ -207,10 +212,22 @@ class Segmenter:
                                           or self.n_segments < 1):
             raise DataValidationError("n_segments must be 'auto' or a positive integer",
                                       column="n_segments", rule="allowed value")
+        if self.scaling not in SCALINGS:
+            raise DataValidationError(
+                f"scaling must be one of {SCALINGS}, got {self.scaling!r}",
+                column="scaling", rule="allowed value")
+        if self.n_segments == "auto":
+            kr = self.k_range
+            if (len(kr) != 2 or not all(isinstance(v, int | np.integer) for v in kr)
+                    or not 1 <= kr[0] <= kr[1]):
+                raise DataValidationError(
+                    f"k_range must be (low, high) integers with 1 <= low <= high, got {kr!r}",
+                    column="k_range", rule="allowed value")
         cols = self._select(X)
         M = self._matrix(X, cols)
         if len(M) < 2:
             raise DataValidationError("need at least 2 customers to segment", rule="size")
+        value_col, value = self._value(X, cols)
         self.features_ = cols
         self.transforms_ = choose_transforms(M, self.scaling)
         pre = make_preprocessor(self.transforms_, len(M), self.random_state)
@@ -222,7 +239,18 @@ class Segmenter:
             else:
                 k = int(self.k_scores_.loc[self.k_scores_["bic"].idxmin(), "k"])
         else:
-            k = min(int(self.n_segments), len(M))
+            k = int(self.n_segments)
+            if k >= len(M):
+                raise DataValidationError(
+                    f"n_segments ({k}) must be below the number of customers ({len(M)})",
+                    column="n_segments", rule="size")
+            # a sample usually shows enough distinct customers; count all only when not
+            if (_n_distinct(Z[self._sample(len(Z), self.sample_size)]) < k
+                    and (n_distinct := _n_distinct(Z)) < k):
+                raise DataValidationError(
+                    f"n_segments ({k}) exceeds the {n_distinct} distinct customers (distinct "
+                    f"scaled feature rows); use n_segments <= {n_distinct}",
+                    column="n_segments", rule="size")
             self.k_scores_ = pd.DataFrame({"k": [k]})
         model = self._cluster_model(k, len(M))
         if self.method == "gmm" and len(M) > self.max_fit_rows:
@@ -231,7 +259,7 @@ class Segmenter:
             model.fit(Z)
         raw = model.predict(Z)
         self.pipeline_ = Pipeline([("preprocess", pre), ("cluster", model)])
-        self._order_labels(X, M, raw, k)
+        self._order_labels(raw, k, value)
         labels = self.label_map_[raw]
         self.labels_ = pd.Series(labels, index=X.index, name="segment")
         self.n_segments_ = k
@@ -239,22 +267,26 @@ class Segmenter:
         self._Z_sample, self._labels_sample = Z[ev], labels[ev]
         self.silhouette_ = (float(silhouette_score(Z[ev], labels[ev]))
                             if len(set(labels[ev])) > 1 else float("nan"))
-        self._profile = self._make_profile(X, M, Z, labels)
+        self._profile = self._make_profile(M, Z, labels, value_col, value)
         self.names_ = self._profile["name"].to_dict()
 
-    def _value_col(self, X: pd.DataFrame) -> str | None:
-        if self.value_column is not None:
-            return self.value_column
-        for c in ("total_spend", "monetary", "monetary_value", "lt_monetary_value"):
-            if c in X.columns:
-                return c
-        return next((c for c in self.features_ if feature_family(c) == "value"), None)
+    def _value(self, X: pd.DataFrame, cols: list[str]) -> tuple[str | None, np.ndarray | None]:
+        """The value column (see ``value_column``) and its checked values, or ``(None, None)``."""
+        col = self.value_column
+        if col is None:
+            col = next((c for c in ("total_spend", "monetary", "monetary_value",
+                                    "lt_monetary_value") if c in X.columns),
+                       next((c for c in cols if feature_family(c) == "value"), None))
+        elif col not in X.columns:
+            raise DataValidationError(f"value_column {col!r} is not a column of X",
+                                      column=col, rule="required column")
+        if col is None:
+            return None, None
+        return col, feature_matrix(X, [col])[col].to_numpy()
 
-    def _order_labels(self, X, M, raw, k) -> None:
-        col = self._value_col(X)
-        if col is not None and col in X.columns:
-            v = X[col].to_numpy(dtype=np.float64)
-            key = np.bincount(raw, weights=v, minlength=k) / np.maximum(
+    def _order_labels(self, raw, k, value) -> None:
+        if value is not None:
+            key = np.bincount(raw, weights=value, minlength=k) / np.maximum(
                 np.bincount(raw, minlength=k), 1)
         else:
             key = np.bincount(raw, minlength=k).astype(float)
@@ -262,26 +294,29 @@ class Segmenter:
         self.label_map_ = np.empty(k, dtype=np.int64)
         self.label_map_[order] = np.arange(k)
 
-    def _make_profile(self, X, M, Z, labels) -> pd.DataFrame:
+    def _make_profile(self, M, Z, labels, value_col, value) -> pd.DataFrame:
         k = len(self.label_map_)
         counts = np.bincount(labels, minlength=k)
         prof = pd.DataFrame({"size": counts, "share": counts / counts.sum()},
                             index=pd.RangeIndex(k, name="segment"))
-        col = self._value_col(X)
-        if col is not None and col in X.columns:
-            rev = np.bincount(labels, weights=X[col].to_numpy(dtype=np.float64), minlength=k)
+        if value is not None:
+            rev = np.bincount(labels, weights=value, minlength=k)
             prof["revenue_share"] = rev / rev.sum() if rev.sum() else 0.0
-            if col not in M.columns:
-                prof[f"{col}_mean"] = rev / np.maximum(counts, 1)
+            if value_col not in M.columns:
+                prof[f"{value_col}_mean"] = rev / np.maximum(counts, 1)
         g = M.groupby(labels)
         means, medians = g.mean(), g.median()
         for c in M.columns:
             prof[f"{c}_mean"] = means[c]
             prof[f"{c}_median"] = medians[c]
-        centres = pd.DataFrame(Z, columns=self.features_).groupby(labels).mean()
+        # Z columns are grouped by scaling kind, not in feature order
+        z_cols = self.pipeline_.named_steps["preprocess"].get_feature_names_out()
+        centres = pd.DataFrame(Z, columns=z_cols)[self.features_].groupby(labels).mean()
         centres = centres.reindex(range(k)).fillna(0.0)  # an empty segment sits at the mean
         self.centres_ = centres
-        names = segment_names(centres)
+        # a feature constant at fit says nothing about any segment: keep it out of the names
+        varying = [c for c in self.features_ if np.ptp(M[c].to_numpy()) > 0]
+        names = segment_names(centres[varying])
         prof.insert(0, "name", [names[i] for i in prof.index])
         return prof
 
