@@ -15,9 +15,11 @@ from crm_ml.clv import (
     _data,
     gini,
     load_cdnow_sample,
+    purchase_summary,
     validate_ml,
     value_at_risk,
 )
+from crm_ml.data import DataPolicyWarning
 from crm_ml.errors import DataValidationError, NotFittedError
 
 CAL_END = "1997-09-30"
@@ -108,6 +110,79 @@ def test_missing_columns_and_bad_summary_raise():
         CLVModel().predict(10)
 
 
+def test_customers_without_purchases_are_counted_and_warned(small_dataset):
+    tx, as_of = small_dataset.transactions, small_dataset.as_of
+    day = pd.Timestamp(as_of) - pd.Timedelta(days=3)
+    extra = pd.DataFrame({"customer_id": ["RETURNS", "ZERO", "ZERO"],
+                          "timestamp": [day] * 3, "amount": [-20.0, 0.0, 0.0]})
+    tx = pd.concat([tx, extra], ignore_index=True)
+    n_in = tx["customer_id"].nunique()
+    with pytest.warns(DataPolicyWarning, match=r"2 customer\(s\) have no purchase.*RETURNS"):
+        m = CLVModel(track=False).fit(tx, as_of)
+    assert m.diagnostics_["data_policy"]["customers_without_purchase"] == 2
+    assert len(m.predict()) == n_in - 2
+    with pytest.warns(DataPolicyWarning, match="2 customer"):
+        assert len(purchase_summary(tx, as_of)) == n_in - 2
+    # the tiny history: C has only a zero amount (dropped by default, kept as an occasion)
+    assert _data.apply_policy(tiny_transactions(), "2024-02-05")[1][
+        "customers_without_purchase"] == 1
+    assert _data.apply_policy(tiny_transactions(), "2024-02-05", zero_amount="occasion")[1][
+        "customers_without_purchase"] == 0
+
+
+@pytest.mark.parametrize("column", ["frequency", "recency", "T", "monetary_value"])
+def test_missing_summary_value_names_its_column(cdnow_model, column):
+    s = cdnow_model.summary_.head(4).copy()
+    s.iloc[2, s.columns.get_loc(column)] = np.nan
+    with pytest.raises(DataValidationError, match=rf"{column} breaks rule 'no missing values'"
+                       rf".*{s.index[2]}") as err:
+        cdnow_model.predict(52, summary=s)
+    assert err.value.column == column
+    assert list(err.value.rows.index) == [s.index[2]]
+
+
+def test_bad_summary_values_raise(cdnow_model):
+    s = cdnow_model.summary_[cdnow_model.summary_["frequency"] > 0].head(3).copy()
+    neg = s.copy()
+    neg.iloc[0, neg.columns.get_loc("monetary_value")] = -55.0
+    with pytest.raises(DataValidationError, match="monetary_value >= 0") as err:
+        cdnow_model.predict(52, summary=neg)
+    assert err.value.column == "monetary_value"
+    with pytest.raises(DataValidationError, match="monetary_value >= 0"):
+        CLVModel(track=False).fit_summary(
+            pd.concat([cdnow_model.summary_, neg.iloc[:1].rename(lambda i: "neg")]))
+    inf = s.copy()
+    inf.iloc[0, inf.columns.get_loc("T")] = np.inf
+    with pytest.raises(DataValidationError, match="finite") as err:
+        cdnow_model.predict(52, summary=inf)
+    assert err.value.column == "T"
+    with pytest.raises(DataValidationError, match="no customers"):
+        CLVModel(track=False).fit_summary(s.iloc[:0])
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("discount_rate", float("nan")), ("discount_rate", -0.1), ("discount_rate", float("inf")),
+    ("margin", float("nan")), ("margin", -0.3), ("horizon", float("inf")), ("horizon", 0)])
+def test_bad_predict_arguments_raise(cdnow_model, name, value):
+    with pytest.raises(DataValidationError, match=name) as err:
+        cdnow_model.predict(**{"horizon": 52, name: value})
+    assert err.value.column == name
+
+
+def test_zero_spend_repeat_customers_get_the_mean_with_a_warning(cdnow_model):
+    s = cdnow_model.summary_[cdnow_model.summary_["frequency"] > 0].head(2).copy()
+    s["monetary_value"] = [0.0, 30.0]
+    with pytest.warns(CLVAssumptionWarning, match="1 customer.*monetary_value 0"):
+        pred = cdnow_model.predict(52, summary=s)
+    p = cdnow_model.params_
+    assert pred["expected_value"].iloc[0] == pytest.approx(p["p"] * p["v"] / (p["q"] - 1))
+    fitted = cdnow_model.summary_.copy()
+    fitted.loc[s.index[0], "monetary_value"] = 0.0
+    with pytest.warns(CLVAssumptionWarning, match="1 repeat customers have zero mean spend"):
+        m = CLVModel(track=False).fit_summary(fitted)
+    assert m.diagnostics_["n_zero_spend_repeat"] == 1
+
+
 # --------------------------------------------------------------- published parameters
 def test_cdnow_bgnbd_and_gamma_gamma_reproduce_published_parameters(cdnow_model):
     p = cdnow_model.params_
@@ -149,9 +224,11 @@ def test_cdnow_pareto_nbd_reproduces_published_parameters(cdnow):
 
 
 def test_default_policy_drops_free_orders_and_shifts_parameters(cdnow):
-    m = CLVModel(track=False).fit(cdnow, CAL_END)
+    with pytest.warns(DataPolicyWarning, match="8 customer"):
+        m = CLVModel(track=False).fit(cdnow, CAL_END)
     assert m.diagnostics_["n_customers"] == 2349
     assert m.diagnostics_["data_policy"]["dropped_zero_amount"] == 8
+    assert m.diagnostics_["data_policy"]["customers_without_purchase"] == 8
     assert sig3(m.params_["r"]) == 0.244  # the 8 one-off $0 buyers matter in the 3rd digit
 
 
@@ -297,6 +374,30 @@ def test_value_at_risk_ranks_and_joins():
     assert out["cumulative_share"].iloc[-1] == pytest.approx(1.0)
     with pytest.raises(DataValidationError):
         value_at_risk(clv, pd.Series({"a": 1.5}))
+
+
+def test_value_at_risk_takes_the_churn_frame_of_predict_churn():
+    clv = pd.Series({"a": 100.0, "b": 50.0})
+    series = value_at_risk(clv, pd.Series({"a": 0.1, "b": 0.9}, name="churn_probability"))
+    frame = pd.DataFrame({"churn_probability": [0.1, 0.9], "other": [1, 2]},
+                         index=pd.Index(["a", "b"], name="customer_id"))
+    pd.testing.assert_frame_equal(value_at_risk(clv, frame), series)
+    pd.testing.assert_frame_equal(value_at_risk(clv, frame[["churn_probability"]]), series)
+    pd.testing.assert_frame_equal(value_at_risk(clv, frame[["churn_probability"]]
+                                                .rename(columns=str.upper)), series)
+    with pytest.raises(DataValidationError, match="churn_probability' column"):
+        value_at_risk(clv, frame.rename(columns={"churn_probability": "p"}))
+
+
+def test_value_at_risk_rejects_disjoint_and_duplicated_ids():
+    clv = pd.Series({"C000001": 100.0, "C000002": 50.0})
+    with pytest.raises(DataValidationError, match="no customer id in common") as err:
+        value_at_risk(clv, pd.Series([0.1, 0.2], index=[1, 2]))
+    assert err.value.rule == "customer ids overlap"
+    dup = pd.Series([0.1, 0.2, 0.3], index=["C000001", "C000001", "C000002"])
+    with pytest.raises(DataValidationError, match=r"repeated: \['C000001'\]") as err:
+        value_at_risk(clv, dup)
+    assert err.value.column == "churn_probability" and err.value.rows == ["C000001"]
 
 
 # ---------------------------------------------------------------------- tracking

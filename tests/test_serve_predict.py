@@ -70,6 +70,26 @@ def test_predict_clv_accepts_whole_numbers(features):
         predict_clv([{"frequency": "many", "recency": 40, "T": 60, "monetary_value": 50}])
 
 
+@pytest.mark.parametrize("field", ["frequency", "recency", "T", "monetary_value"])
+def test_predict_clv_missing_value_names_its_field(features, field):
+    good = {"frequency": 3, "recency": 40, "T": 60, "monetary_value": 50}
+    with pytest.raises(DataValidationError, match=rf"{field} breaks rule 'no missing values'"
+                       r".*offending rows: \[0\]") as err:
+        predict_clv({**good, field: None})
+    assert err.value.column == field
+    partial = {k: v for k, v in good.items() if k != field}
+    with pytest.raises(DataValidationError, match=rf"{field} breaks.*rows: \[1\]") as err:
+        predict_clv([good, partial])
+    assert err.value.column == field
+
+
+def test_predict_clv_rejects_negative_spend_and_infinite_T(features):
+    with pytest.raises(DataValidationError, match="monetary_value >= 0"):
+        predict_clv({"frequency": 3, "recency": 40, "T": 60, "monetary_value": -55})
+    with pytest.raises(DataValidationError, match="T breaks rule 'finite'"):
+        predict_clv({"frequency": 3, "recency": 40, "T": float("inf"), "monetary_value": 55})
+
+
 def test_assign_segment_returns_label_and_name(features):
     from crm_ml.segmentation import segmentation_features
 

@@ -13,13 +13,20 @@ Policy (applied before the summary, every dropped row is counted in a report):
   the published CDNOW parameters). Customers whose repeat occasions average to zero spend are
   left out of the Gamma-Gamma fit (which needs positive spend) and get the population mean.
 - rows after the ``as_of`` day -> excluded (:func:`crm_ml.data.windows.history`).
+- customers left with no purchase occasion (only returns, zero amounts under the default
+  policy, or missing amounts) have no first purchase to model from: they are left out of the
+  summary, counted in ``customers_without_purchase`` and, in :meth:`CLVModel.fit` and
+  :func:`purchase_summary`, reported by a :class:`crm_ml.data.DataPolicyWarning`.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
+from crm_ml.data.quality import DataPolicyWarning
 from crm_ml.data.windows import as_of_day, history
 from crm_ml.errors import DataValidationError
 
@@ -37,9 +44,14 @@ def check_time_unit(time_unit: str) -> float:
     return TIME_UNIT_DAYS[time_unit]
 
 
-def apply_policy(transactions: pd.DataFrame, as_of,
-                 zero_amount: str = "drop") -> tuple[pd.DataFrame, dict]:
-    """Keep the purchase occasions on or before ``as_of``; return them and a drop report."""
+def apply_policy(transactions: pd.DataFrame, as_of, zero_amount: str = "drop",
+                 warn: bool = False) -> tuple[pd.DataFrame, dict]:
+    """Keep the purchase occasions on or before ``as_of``; return them and a drop report.
+
+    The report counts dropped rows per rule and ``customers_without_purchase``: customers
+    with history rows none of which is a purchase occasion (left out of the summary). With
+    ``warn=True`` a :class:`crm_ml.data.DataPolicyWarning` names how many and a few of them.
+    """
     if zero_amount not in ("drop", "occasion"):
         raise DataValidationError(
             f"zero_amount: must be 'drop' or 'occasion', got {zero_amount!r}",
@@ -78,6 +90,19 @@ def apply_policy(transactions: pd.DataFrame, as_of,
         raise DataValidationError(
             f"transactions: no purchases on or before as_of {as_of_day(as_of).date()}",
             column="timestamp", rule="history not empty")
+    # only customers with a dropped row can be left without purchases: scan for those few
+    dropped_ids = pd.unique(tx["customer_id"].to_numpy()[~keep])
+    kept_ids = out["customer_id"]
+    left_out = pd.Index(dropped_ids).difference(
+        pd.unique(kept_ids[kept_ids.isin(dropped_ids)].to_numpy()), sort=False)
+    report["customers_without_purchase"] = int(len(left_out))
+    if warn and len(left_out):
+        warnings.warn(
+            f"{len(left_out)} customer(s) have no purchase on or before "
+            f"{as_of_day(as_of).date()} (only returns, zero or missing amounts) and are left "
+            f"out of the CLV summary (no first purchase to model from), e.g. "
+            f"{list(left_out[:5])}; counted in customers_without_purchase",
+            DataPolicyWarning, stacklevel=3)
     return out, report
 
 
@@ -128,7 +153,15 @@ def summarise(tx: pd.DataFrame, as_of, time_unit: str, zero_amount: str = "drop"
 
 
 def check_summary(summary: pd.DataFrame, need_monetary: bool = True) -> pd.DataFrame:
-    """Validate a frequency/recency/T(/monetary_value) table; return a float copy."""
+    """Validate a frequency/recency/T(/monetary_value) table; return a float copy.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the first column that breaks a rule (required column, no missing values,
+        finite, frequency a whole number >= 0, 0 <= recency <= T, monetary_value >= 0), the
+        rule and up to five offending rows.
+    """
     cols = list(SUMMARY_COLUMNS if need_monetary else SUMMARY_COLUMNS[:3])
     missing = [c for c in cols if c not in summary.columns]
     if missing:
@@ -136,11 +169,9 @@ def check_summary(summary: pd.DataFrame, need_monetary: bool = True) -> pd.DataF
             f"summary: missing column(s) {missing}; expected {cols}",
             column=missing[0], rule="required column")
     s = summary[cols].astype(float)
-    bad = s[s.isna().any(axis=1)]
-    if len(bad):
-        raise DataValidationError("summary: missing values", column=str(bad.columns[0]),
-                                  rule="no NaN", rows=bad.head(5))
-    checks = [
+    checks = [(c, s[c].isna(), "no missing values") for c in cols]
+    checks += [(c, np.isinf(s[c]), "finite") for c in cols]
+    checks += [
         ("frequency", s["frequency"] < 0, "frequency >= 0"),
         ("frequency", (s["frequency"] % 1) != 0, "frequency is a whole number"),
         ("recency", s["recency"] < 0, "recency >= 0"),
@@ -148,10 +179,14 @@ def check_summary(summary: pd.DataFrame, need_monetary: bool = True) -> pd.DataF
         ("recency", (s["frequency"] == 0) & (s["recency"] != 0), "recency == 0 when frequency 0"),
         ("T", s["T"] < 0, "T >= 0 (first purchase on or before as_of)"),
     ]
+    if need_monetary:  # returns are not purchases: mean repeat spend cannot be negative
+        checks.append(("monetary_value", s["monetary_value"] < 0, "monetary_value >= 0"))
     for col, mask, rule in checks:
         if mask.any():
-            raise DataValidationError(f"summary: {col} breaks rule '{rule}'", column=col,
-                                      rule=rule, rows=s[mask].head(5))
+            raise DataValidationError(
+                f"summary: {col} breaks rule '{rule}' in {int(mask.sum())} row(s); offending "
+                f"rows: {list(s.index[mask.to_numpy()][:5])}", column=col, rule=rule,
+                rows=s[mask].head(5))
     return s
 
 
@@ -160,7 +195,8 @@ def purchase_summary(transactions: pd.DataFrame, as_of, time_unit: str = "W",
     """The per-customer table ``CLVModel.fit`` is fitted on, under the same data policy.
 
     This is also the input of the registered ``crm-clv`` pyfunc model, so scoring with it
-    must build its input here (returns dropped, zero amounts per ``zero_amount``).
+    must build its input here (returns dropped, zero amounts per ``zero_amount``). Customers
+    without any purchase occasion are left out with a :class:`crm_ml.data.DataPolicyWarning`.
 
     Returns
     -------
@@ -169,5 +205,5 @@ def purchase_summary(transactions: pd.DataFrame, as_of, time_unit: str = "W",
         ``time_unit``) and the other :func:`crm_ml.features.customer_summary` columns.
     """
     check_time_unit(time_unit)
-    tx, _ = apply_policy(transactions, as_of, zero_amount)
+    tx, _ = apply_policy(transactions, as_of, zero_amount, warn=True)
     return summarise(tx, as_of, time_unit, zero_amount)

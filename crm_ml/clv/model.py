@@ -118,7 +118,10 @@ class CLVModel:
         transactions : DataFrame
             Canonical transactions (customer_id, timestamp, amount). Returns (amount < 0) and
             missing amounts are dropped and counted; zero amounts follow ``zero_amount``
-            (see :mod:`crm_ml.clv._data`). Rows after ``as_of`` are ignored.
+            (see :mod:`crm_ml.clv._data`). Rows after ``as_of`` are ignored. Customers left
+            with no purchase are not scored: counted in
+            ``diagnostics_["data_policy"]["customers_without_purchase"]`` and reported by a
+            :class:`crm_ml.data.DataPolicyWarning`.
         as_of : date-like
             Last day of history.
 
@@ -128,7 +131,7 @@ class CLVModel:
             self
         """
         self._check_params()
-        tx, report = _data.apply_policy(transactions, as_of, self.zero_amount)
+        tx, report = _data.apply_policy(transactions, as_of, self.zero_amount, warn=True)
         summary = _data.summarise(tx, as_of, self.time_unit, self.zero_amount)
         return self._fit(summary, as_of_day(as_of), report, data=transactions)
 
@@ -152,6 +155,9 @@ class CLVModel:
 
     def _fit(self, summary, as_of, report, data) -> CLVModel:
         s = _data.check_summary(summary)
+        if s.empty:
+            raise DataValidationError("summary: no customers to fit on", column="frequency",
+                                      rule="at least one customer")
         notes: list[str] = []
         if len(s) < 50:
             notes.append(f"only {len(s)} customers: parameter estimates will be very noisy.")
@@ -219,6 +225,7 @@ class CLVModel:
             "n_customers": int(len(s)),
             "n_repeat_customers": int((s["frequency"] > 0).sum()),
             "n_spend_fit": int(len(rep)),
+            "n_zero_spend_repeat": n_nonpos,
             "purchase_loglik": pres.loglik,
             "spend_loglik": sres.loglik,
             "purchase_grad_norm": pres.grad_norm,
@@ -301,13 +308,18 @@ class CLVModel:
         -------
         DataFrame
             Index customer_id; expected_purchases, p_alive, expected_value, clv, clv_tier.
+
+        Raises
+        ------
+        DataValidationError
+            ``horizon`` not finite and > 0, ``discount_rate`` or ``margin`` not finite and
+            >= 0, or a ``summary`` that breaks the summary rules (missing or infinite values,
+            negative monetary_value, recency > T, ...).
         """
         self._require_fit()
-        if not horizon > 0:
-            raise DataValidationError("horizon: must be > 0", column="horizon", rule="> 0")
-        if discount_rate < 0:
-            raise DataValidationError("discount_rate: must be >= 0", column="discount_rate",
-                                      rule=">= 0")
+        horizon = _finite_number("horizon", horizon, minimum=0.0, strict=True)
+        discount_rate = _finite_number("discount_rate", discount_rate, minimum=0.0)
+        margin = _finite_number("margin", margin, minimum=0.0)
         s = _data.check_summary(self.summary_ if summary is None else summary)
         pf, sf = self._fitters()
         x, rec, T = (s[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
@@ -334,6 +346,12 @@ class CLVModel:
             else:
                 disc_purchases = expected
         m = s["monetary_value"].to_numpy(dtype=float)
+        n_zero = int(((x > 0) & (m == 0)).sum())
+        if n_zero and summary is not None:  # at fit time this was warned already
+            warnings.warn(
+                f"{n_zero} customer(s) with repeat purchases have monetary_value 0; their "
+                "expected_value is the population mean spend (as in fit)",
+                CLVAssumptionWarning, stacklevel=2)
         x_spend = np.where(m > 0, x, 0.0)
         if not getattr(self, "spend_fallback_", self.params_["q"] <= 1):
             spend = np.asarray(sf.conditional_expected_average_profit(
@@ -399,6 +417,19 @@ class CLVModel:
         return (f"CLVModel(purchase_model={self.purchase_model!r}, spend_model="
                 f"{self.spend_model!r}, time_unit={self.time_unit!r}, "
                 f"penalizer={self.penalizer!r})")
+
+
+def _finite_number(name: str, value, minimum: float, strict: bool = False) -> float:
+    """``value`` as a float; DataValidationError unless finite and >= (or >) ``minimum``."""
+    rule = f"finite number {'>' if strict else '>='} {minimum:g}"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not (math.isfinite(v) and (v > minimum if strict else v >= minimum)):
+        raise DataValidationError(f"{name}: must be a {rule}, got {value!r}", column=name,
+                                  rule=rule)
+    return v
 
 
 def assign_tiers(clv: pd.Series, thresholds: tuple[float, float] | None = None) -> pd.Series:

@@ -9,7 +9,7 @@ import pandas as pd
 from crm_ml.errors import DataValidationError
 
 
-def value_at_risk(clv, churn_probability: pd.Series, top: int | None = None) -> pd.DataFrame:
+def value_at_risk(clv, churn_probability, top: int | None = None) -> pd.DataFrame:
     """Rank customers by ``value_at_risk = clv x churn_probability``.
 
     Parameters
@@ -17,9 +17,11 @@ def value_at_risk(clv, churn_probability: pd.Series, top: int | None = None) -> 
     clv : Series or DataFrame
         CLV per customer (a Series, or the output of :meth:`CLVModel.predict`, whose ``clv``
         column is used and ``clv_tier``/``p_alive`` carried along), index customer_id.
-    churn_probability : Series
-        Churn probability per customer (0..1), index customer_id, e.g. from the churn
-        model. Customers present in only one input are dropped with a warning.
+    churn_probability : Series or DataFrame
+        Churn probability per customer (0..1), index customer_id: a Series (e.g.
+        :meth:`crm_ml.churn.ChurnModel.predict_proba`) or a DataFrame with a
+        ``churn_probability`` column or a single column (e.g. :func:`crm_ml.predict_churn`).
+        Customers present in only one input are dropped with a warning.
     top : int, optional
         Keep only the first ``top`` rows.
 
@@ -29,6 +31,12 @@ def value_at_risk(clv, churn_probability: pd.Series, top: int | None = None) -> 
         Index customer_id, sorted by value_at_risk (highest first): clv, churn_probability,
         value_at_risk, rank (1 = act first), cumulative_share (share of the total value at
         risk covered by this customer and all ranked above), plus clv_tier/p_alive if given.
+
+    Raises
+    ------
+    DataValidationError
+        Probabilities outside [0, 1] or missing, a customer id repeated in either input, or
+        no customer id common to both inputs (e.g. integer ids against "C000001").
     """
     if isinstance(clv, pd.DataFrame):
         if "clv" not in clv.columns:
@@ -38,6 +46,16 @@ def value_at_risk(clv, churn_probability: pd.Series, top: int | None = None) -> 
         clv = clv["clv"]
     else:
         extra = None
+    if isinstance(churn_probability, pd.DataFrame):
+        cols = list(churn_probability.columns)
+        if "churn_probability" in cols:
+            churn_probability = churn_probability["churn_probability"]
+        elif len(cols) == 1:
+            churn_probability = churn_probability[cols[0]]
+        else:
+            raise DataValidationError(
+                f"churn_probability: a DataFrame needs a 'churn_probability' column or a single "
+                f"column, got {cols[:10]}", column="churn_probability", rule="required column")
     churn = pd.Series(churn_probability, dtype=float)
     bad = churn[(churn < 0) | (churn > 1) | churn.isna()]
     if len(bad):
@@ -47,7 +65,19 @@ def value_at_risk(clv, churn_probability: pd.Series, top: int | None = None) -> 
     clv = pd.Series(clv, dtype=float)
     clv.index = clv.index.astype(str)
     churn.index = churn.index.astype(str)
+    for name, s in (("clv", clv), ("churn_probability", churn)):
+        dup = s.index[s.index.duplicated()].unique()
+        if len(dup):
+            raise DataValidationError(
+                f"{name}: customer ids must be unique, {len(dup)} repeated: {list(dup[:5])}",
+                column=name, rule="unique customer_id", rows=list(dup[:5]))
     common = clv.index.intersection(churn.index)
+    if len(common) == 0 and (len(clv) or len(churn)):
+        raise DataValidationError(
+            f"churn_probability: no customer id in common with clv (clv ids e.g. "
+            f"{list(clv.index[:3])}, churn_probability ids e.g. {list(churn.index[:3])}); "
+            "both must be indexed by the same customer_id", column="churn_probability",
+            rule="customer ids overlap", rows=list(churn.index[:5]))
     n_drop = len(clv.index.union(churn.index)) - len(common)
     if n_drop:
         warnings.warn(f"value_at_risk: {n_drop} customers appear in only one of clv and "
