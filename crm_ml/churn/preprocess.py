@@ -198,8 +198,8 @@ class TabularPreprocessor:
                      if name in position and np.isnan(out[:, position[name]]).all()]
             if empty:
                 warnings.warn(f"X: feature column(s) {empty[:5]} are missing for all {len(X)} "
-                              "customers (lost in a join?); they are treated as unknown",
-                              UserWarning, stacklevel=3)
+                              "customers (not in this data, or lost in a join?); the model "
+                              "treats them as unknown", UserWarning, stacklevel=3)
         return pd.DataFrame(out, index=X.index, columns=self.feature_names_out_)
 
     def fit_transform(self, X: pd.DataFrame) -> pd.DataFrame:
