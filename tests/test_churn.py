@@ -51,6 +51,24 @@ def test_labels_hand_made():
     assert y.name == "churned"
 
 
+def test_labels_refuse_rows_that_could_decide_a_label_either_way():
+    tx = pd.DataFrame({"customer_id": ["a", "a", "b", "b"],
+                       "timestamp": pd.to_datetime(["2024-01-05", "2024-02-15", "2024-01-10",
+                                                    "2024-09-01"]),
+                       "amount": [10.0, np.nan, 5.0, np.nan]})
+    # a's only purchase in the window has no amount: churned or not is unknowable
+    with pytest.raises(DataValidationError, match="amount is missing in 1 row") as err:
+        make_labels(tx, "2024-01-31", 90)
+    assert err.value.rows == [1]
+    # after the window it does not matter
+    assert make_labels(tx.drop(index=1), "2024-01-31", 90).to_dict() == {"a": 1, "b": 1}
+    undated = tx.drop(index=1).assign(timestamp=lambda d: d["timestamp"].where(d.index != 2))
+    with pytest.raises(DataValidationError, match="timestamp is missing"):
+        make_labels(undated, "2024-01-31", 90)
+    with pytest.raises(DataValidationError, match="'timestamp' has missing values"):
+        cm.features.build(undated, "2024-01-31")
+
+
 def test_labels_warn_when_data_stop_early():
     tx = pd.DataFrame({"customer_id": ["a", "a"], "amount": [1.0, 2.0],
                        "timestamp": pd.to_datetime(["2024-01-01", "2024-02-01"])})
@@ -130,6 +148,21 @@ def test_same_seed_same_probabilities(churn_data):
         a = ChurnModel(alg, **kw).fit(X, y).predict_proba(Xt)
         b = ChurnModel(alg, **kw).fit(X, y).predict_proba(Xt)
         pd.testing.assert_series_equal(a, b)
+
+
+def test_duplicate_customers_and_bad_arguments_are_clear_errors(churn_data, lgb_model):
+    _, _, X, y, Xt, _ = churn_data
+    with pytest.raises(DataValidationError, match="X: 1 customer id"):
+        ChurnModel(track=False).fit(pd.concat([X, X.iloc[:1]]), y)
+    with pytest.raises(DataValidationError, match="y: 1 customer id"):
+        ChurnModel(track=False).fit(X, pd.concat([y, y.iloc[:1]]))
+    for top_k in (0, -1, 2.5):
+        with pytest.raises(DataValidationError, match="top_k"):
+            lgb_model.explain(Xt.head(3), top_k=top_k)
+    with pytest.raises(DataValidationError, match="no customers to explain"):
+        lgb_model.explain(Xt.iloc[:0])
+    with pytest.raises(DataValidationError, match="threshold"):
+        lgb_model.predict(Xt.head(3), threshold=2)
 
 
 def test_single_class_y_is_a_clear_error(churn_data):

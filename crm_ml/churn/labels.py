@@ -7,10 +7,18 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from crm_ml.data.windows import LabelWindow, future, history
+from crm_ml.data.windows import LabelWindow, future, history, utc_naive
 from crm_ml.errors import DataValidationError
 
 __all__ = ["make_labels"]
+
+
+def _refuse_missing(transactions: pd.DataFrame, column: str, missing: pd.Series) -> None:
+    if missing.any():
+        rows = transactions.index[missing.to_numpy()][:5].tolist()
+        raise DataValidationError(
+            f"transactions: {column} is missing in {int(missing.sum())} row(s) up to the end "
+            f"of the label window (rows {rows})", column=column, rule="not null", rows=rows)
 
 
 def make_labels(transactions: pd.DataFrame, as_of, horizon_days: int = 90) -> pd.Series:
@@ -49,6 +57,11 @@ def make_labels(transactions: pd.DataFrame, as_of, horizon_days: int = 90) -> pd
             raise DataValidationError(f"transactions: missing required column '{col}'",
                                       column=col, rule="required column")
     window = LabelWindow.after(as_of, horizon_days)
+    ts = utc_naive(transactions["timestamp"])
+    # a row that cannot be placed in time, or a sale of unknown amount before the window
+    # ends, could decide a label either way: refuse rather than guess
+    _refuse_missing(transactions, "timestamp", ts.isna())
+    _refuse_missing(transactions, "amount", (ts < window.end) & transactions["amount"].isna())
     buys = transactions.loc[transactions["amount"] > 0]
     active = pd.Index(history(buys, as_of)["customer_id"].unique(), name="customer_id")
     if len(buys) and not window.covered_by(buys["timestamp"].max()) \

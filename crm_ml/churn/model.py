@@ -150,6 +150,13 @@ class ChurnModel:
     # ------------------------------------------------------------------ inputs
     @staticmethod
     def _check_y(X: pd.DataFrame, y) -> np.ndarray:
+        for name, index in (("X", X.index), ("y", getattr(y, "index", None))):
+            if index is not None and index.has_duplicates:
+                dup = index[index.duplicated()].unique()
+                raise DataValidationError(
+                    f"{name}: {len(dup)} customer id(s) appear more than once, e.g. "
+                    f"{dup[:5].tolist()}; one row per customer", column=name,
+                    rule="unique customer_id", rows=dup[:5].tolist())
         if isinstance(y, pd.DataFrame):
             if y.shape[1] != 1:
                 raise DataValidationError("y: expected one label column", column="y",
@@ -471,6 +478,9 @@ class ChurnModel:
                 # flags exactly the riskiest share (ties at the threshold broken by order)
             else:
                 threshold = 0.5
+        elif not 0.0 <= float(threshold) <= 1.0:
+            raise DataValidationError(f"threshold: a probability in [0, 1], got {threshold!r}",
+                                      column="threshold", rule="0 <= threshold <= 1")
         out = (p >= threshold).astype(int).rename("churn_flag")
         if contact_rate is not None and not explicit and not any(
                 v is not None for v in (benefit, cost, success_rate)) and len(p):
@@ -526,7 +536,14 @@ class ChurnModel:
         from crm_ml.explain import explain_model
 
         self._check_fitted()
-        return explain_model(self, as_customer_frame(X), top_k=top_k, method=method)
+        if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
+            raise DataValidationError(f"top_k: must be a whole number >= 1, got {top_k!r}",
+                                      column="top_k", rule="integer >= 1")
+        X = as_customer_frame(X)
+        if len(X) == 0:
+            raise DataValidationError("X: no customers to explain", column="X",
+                                      rule="non-empty")
+        return explain_model(self, X, top_k=top_k, method=method)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory) -> dict:

@@ -227,6 +227,10 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
         ts_all = ts_all.dt.tz_convert("UTC").dt.tz_localize(None)
     ts_all = ts_all.to_numpy().astype("datetime64[ns]")
     amount_all = transactions["amount"].to_numpy(dtype=float)
+    if np.isnat(ts_all).any():  # a purchase that cannot be placed in time: not dropped silently
+        bad = transactions.index[np.isnat(ts_all)][:5].tolist()
+        raise DataValidationError("transactions: column 'timestamp' has missing values",
+                                  column="timestamp", rule="not null", rows=bad)
     hist = ts_all < end_ns
     if np.isnan(amount_all[hist]).any():
         bad = transactions.index[hist & np.isnan(amount_all)][:5].tolist()
