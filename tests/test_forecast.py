@@ -251,6 +251,24 @@ def test_sales_series_fills_missing_months_with_zero_and_nets_returns():
     assert orders.tolist() == [2.0, 0.0, 1.0, 2.0]  # the return is not an order
 
 
+def test_sales_series_refuses_missing_values_and_reads_time_zones_as_utc():
+    for col in ("amount", "timestamp"):
+        tx = _tx()
+        tx.loc[2, col] = None
+        with pytest.raises(DataValidationError, match=rf"1 transaction\(s\) have no {col}") as e:
+            sales_series(tx, freq="M")
+        assert e.value.rows == [2]
+    # 2024-03-31 23:30 in New York is April in UTC, where crm_ml counts it
+    tx = _tx().assign(timestamp=lambda d: d["timestamp"].dt.tz_localize("UTC"))
+    pd.testing.assert_series_equal(sales_series(tx, freq="M"), sales_series(_tx(), freq="M"))
+    late = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-02 00:00", "2024-03-31 23:30"])
+                         .tz_localize("America/New_York"), "amount": [1.0, 2.0],
+                         "customer_id": ["a", "a"]})
+    assert sales_series(late, freq="M", drop_partial=False).to_dict() == {
+        pd.Timestamp("2024-01-01"): 1.0, pd.Timestamp("2024-02-01"): 0.0,
+        pd.Timestamp("2024-03-01"): 0.0, pd.Timestamp("2024-04-01"): 2.0}
+
+
 def test_sales_series_per_region_long_format_and_partial_period():
     long = sales_series(_tx(), freq="M", by="region")
     assert list(long.columns) == ["series_id", "timestamp", "y"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crm_ml.data.windows import as_of_day, history
+from crm_ml.data.windows import as_of_day, history, utc_naive
 from crm_ml.errors import DataValidationError
 
 #: user alias -> (pandas period alias, pandas offset alias of the period start)
@@ -42,6 +42,14 @@ def _check(transactions: pd.DataFrame, freq: str, value: str) -> None:
     if not pd.api.types.is_datetime64_any_dtype(transactions["timestamp"]):
         raise DataValidationError("timestamp: must be datetime64 (use crm_ml.data.standardize)",
                                   column="timestamp", rule="datetime dtype")
+    # a sale that cannot be placed in a period, or of unknown amount, would bias every total
+    for col in ("timestamp", "amount"):
+        missing = transactions[col].isna().to_numpy()
+        if missing.any():
+            rows = transactions.index[missing][:5].tolist()
+            raise DataValidationError(f"{col}: {int(missing.sum())} transaction(s) have no "
+                                      f"{col} (rows {rows})", column=col, rule="not null",
+                                      rows=rows)
 
 
 def sales_series(transactions: pd.DataFrame, freq: str = "M", by=None, value: str = "revenue",
@@ -85,10 +93,13 @@ def sales_series(transactions: pd.DataFrame, freq: str = "M", by=None, value: st
     Raises
     ------
     DataValidationError
-        Unknown ``freq``/``value``, missing columns, or no transactions in the window.
+        Unknown ``freq``/``value``, missing columns, missing timestamps or amounts, or no
+        transactions in the window.
     """
     _check(transactions, freq, value)
     tx = transactions
+    if isinstance(tx["timestamp"].dtype, pd.DatetimeTZDtype):  # periods in UTC, like as_of
+        tx = tx.assign(timestamp=utc_naive(tx["timestamp"]))
     if as_of is not None:
         tx = history(tx, as_of)
         end_day = as_of_day(as_of)
