@@ -227,6 +227,24 @@ def test_unparseable_timestamps_show_row_labels_and_values():
     assert "row 'q'" in str(err)
 
 
+def test_day_first_dates_are_read_day_first_throughout():
+    # the first value fits month-first, but 31/12 can only be day-first: all are day-first
+    raw = raw_tx(InvoiceDate=["05/01/2024", "31/12/2024", "02/03/2024 10:00", "15/06/2024",
+                              "2024-01-06", "01.02.2024"])
+    out = standardize(raw, "transactions", **MAP)
+    assert [str(t) for t in out["timestamp"]] == [
+        "2024-01-05 00:00:00", "2024-12-31 00:00:00", "2024-03-02 10:00:00",
+        "2024-06-15 00:00:00", "2024-01-06 00:00:00", "2024-02-01 00:00:00"]
+    # month-first evidence keeps month-first; both kinds in one column is an error
+    us = raw_tx(InvoiceDate=["05/01/2024", "12/31/2024", "02/03/2024", "01/02/2024",
+                             "06/07/2024", "08/09/2024"])
+    assert str(standardize(us, "transactions", **MAP)["timestamp"].iloc[0]) == "2024-05-01 00:00:00"
+    both = raw_tx(InvoiceDate=["05/01/2024", "31/12/2024", "12/31/2024", "01/02/2024",
+                               "06/07/2024", "08/09/2024"])
+    err = expect_error(both, "timestamp", "parseable timestamp", **MAP)
+    assert "both day-first" in str(err)
+
+
 def test_missing_timestamps():
     expect_error(raw_tx(InvoiceDate=[None, "2024-01-01", "2024-01-01", "2024-01-01",
                                      "2024-01-01", "2024-01-01"]), "timestamp", "not null",

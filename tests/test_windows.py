@@ -40,6 +40,9 @@ def test_bad_as_of():
         as_of_day("not a date")
     with pytest.raises(DataValidationError, match="as_of"):
         as_of_day(pd.NaT)
+    with pytest.raises(DataValidationError, match="day-first or month-first"):
+        as_of_day("01/02/2024")
+    assert as_of_day("31/12/2024") == as_of_day("12/31/2024") == pd.Timestamp("2024-12-31")
 
 
 def test_history_includes_the_whole_as_of_day(tx):

@@ -155,14 +155,57 @@ def to_datetime(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None, str | None
         warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
         parsed = pd.to_datetime(s, errors="coerce", utc=True)
     failed = parsed.isna().to_numpy() & notna
+    hint = None
     if failed.any():
-        # values in a different format than the first one: retry those one by one
-        retry = pd.to_datetime(s[failed], errors="coerce", utc=True, format="mixed")
-        parsed = parsed.copy()
-        parsed[failed] = retry
-        failed = parsed.isna().to_numpy() & notna
+        order = _numeric_date_order(s[notna])
+        numeric = (s.astype("string").str.match(_NUMERIC_DATE).fillna(False).to_numpy()
+                   if order else None)
+        if order == "both":
+            # some dates can only be day-first and others only month-first: refuse, don't mix
+            failed = notna & numeric
+            hint = ("the column writes dates both day-first (e.g. 31/12/2024) and month-first "
+                    "(e.g. 12/31/2024); parse it yourself with pd.to_datetime first")
+        else:
+            dayfirst = order == "day-first"
+            if dayfirst:  # a day above 12 settles it: read every numeric date day-first
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="Could not infer format",
+                                            category=UserWarning)
+                    parsed = parsed.copy()
+                    parsed[numeric] = pd.to_datetime(s[numeric], errors="coerce", utc=True,
+                                                     dayfirst=True)
+                failed = parsed.isna().to_numpy() & notna
+            if failed.any():
+                # values in a different format than the first one: retry those one by one
+                retry = pd.to_datetime(s[failed], errors="coerce", utc=True, format="mixed",
+                                       dayfirst=dayfirst)
+                parsed = parsed.copy()
+                parsed[failed] = retry
+                failed = parsed.isna().to_numpy() & notna
     out = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    return out, (failed if failed.any() else None), None
+    return out, (failed if failed.any() else None), hint
+
+
+# day/month/year written with numbers only, e.g. 31/12/2024, 05.01.24, 1-2-2024 10:00
+_NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
+
+
+def _numeric_date_order(values: pd.Series) -> str | None:
+    """``"day-first"`` when some numeric date has a first number above 12 (and none a second
+    one above 12), ``"month-first"`` for the reverse, ``"both"`` when both occur, else None.
+
+    Only called when some values failed the format pandas inferred from the first one, so
+    clean columns never pay for this scan.
+    """
+    parts = values.astype("string").str.extract(_NUMERIC_DATE)
+    if parts[0].isna().all():
+        return None
+    first = pd.to_numeric(parts[0], errors="coerce")
+    second = pd.to_numeric(parts[1], errors="coerce")
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    if day_first and month_first:
+        return "both"
+    return "day-first" if day_first else "month-first" if month_first else None
 
 
 def to_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:

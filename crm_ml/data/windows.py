@@ -8,6 +8,7 @@ interval ``[as_of + 1 day, as_of + 1 + h days)``. Every module uses these helper
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,7 +17,17 @@ from crm_ml.errors import DataValidationError
 
 
 def as_of_day(as_of) -> pd.Timestamp:
-    """Normalise ``as_of`` (str, date, Timestamp) to a naive midnight Timestamp."""
+    """Normalise ``as_of`` (str, date, Timestamp) to a naive midnight Timestamp.
+
+    A string like ``"01/02/2024"``, which is 1 February or 2 January depending on who wrote
+    it, is refused; ``"2024-02-01"`` is never ambiguous.
+    """
+    if isinstance(as_of, str):
+        m = re.match(r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}", as_of)
+        if m and int(m[1]) <= 12 and int(m[2]) <= 12 and m[1].lstrip("0") != m[2].lstrip("0"):
+            raise DataValidationError(
+                f"as_of: {as_of!r} could be day-first or month-first; write it as YYYY-MM-DD",
+                column="as_of", rule="unambiguous date")
     try:
         ts = pd.Timestamp(as_of)
     except (TypeError, ValueError) as exc:
