@@ -200,6 +200,14 @@ def test_missing_required_column_names_columns_and_mapping():
     assert "amount='Sales'" in msg  # the mapping used
 
 
+def test_the_suggested_mapping_works_for_kind():
+    raw = pd.DataFrame({"customer_id": ["a"], "timestamp": ["2024-01-01"], "Type": ["Ticket"]})
+    err = expect_error(raw, "kind", "required column", kind="interactions")
+    assert "columns={'kind': ...}" in str(err)  # kind= is standardize's own argument
+    out = standardize(raw, "interactions", columns={"kind": "Type"})
+    assert out["kind"].tolist() == ["ticket"]
+
+
 def test_mapped_column_not_in_frame():
     err = expect_error(raw_tx(), "amount", "required column", **{**MAP, "amount": "Revenue"})
     assert "'Revenue'" in str(err) and "Sales" in str(err)

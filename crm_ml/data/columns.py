@@ -167,7 +167,12 @@ def resolve(kind: str, columns, mapping: Mapping) -> tuple[dict, list[str]]:
                     column=canon, rule="required column")
     missing = [s.name for s in specs if s.required and s.name not in full]
     if missing:
-        hint = ", ".join(f"{m}='<your column>'" for m in missing)
+        # names that are also standardize() parameters can only be mapped through columns=
+        as_keyword = [m for m in missing if m not in ("kind", "as_of", "columns")]
+        as_mapping = [m for m in missing if m not in as_keyword]
+        hint = ", ".join([f"{m}='<your column>'" for m in as_keyword]
+                         + ([f"columns={{{', '.join(repr(m) + ': ...' for m in as_mapping)}}}"]
+                            if as_mapping else []))
         raise DataValidationError(
             f"{kind}: required column(s) {missing} not found (rule 'required column'). "
             f"Columns in the frame: {[str(x) for x in cols]}. "
