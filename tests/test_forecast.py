@@ -305,6 +305,9 @@ def test_forecast_many_refuses_empty_input_and_rows_without_a_series_id():
     with pytest.raises(DataValidationError, match="1 row") as err:
         forecast_many(long, h=3, n_jobs=1, track=False)
     assert err.value.rows == [29]
+    for level in (150, 0, "high"):  # refused up front, not as a file of failed series
+        with pytest.raises(DataValidationError, match="level"):
+            forecast_many(long.dropna(), h=3, n_jobs=1, level=level, track=False)
 
 
 def test_fit_is_tracked_with_order_aicc_backtest_and_plot():

@@ -87,6 +87,20 @@ def _as_series(y) -> pd.Series:
     return y.set_axis(_as_dates(y.index))
 
 
+def check_levels(level) -> list:
+    """``level`` (one or several percentages) as a list; each must lie in (0, 100)."""
+    levels = [level] if np.isscalar(level) else list(level)
+    for lv in levels:
+        try:
+            ok = 0 < float(lv) < 100
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise DataValidationError(f"level: must be in (0, 100), got {lv!r}",
+                                      column="level", rule="percent")
+    return levels
+
+
 def _as_dates(index: pd.Index) -> pd.Index:
     """Periods and date strings as a DatetimeIndex (periods by their first day, as
     :func:`~crm_ml.forecast.sales_series` labels them); any other index unchanged."""
@@ -494,7 +508,7 @@ class ARIMAForecaster:
         h = int(h)
         if h < 1:
             raise DataValidationError(f"h: must be >= 1, got {h}", column="h", rule="positive")
-        levels = [level] if np.isscalar(level) else list(level)
+        levels = check_levels(level)
         mean, se = self.engine_.forecast(h, self._future_X(h, X_future)) if self.is_arima_ \
             else self.engine_.forecast(h)
         out = pd.DataFrame(index=self._future_index(h))
@@ -506,9 +520,6 @@ class ARIMAForecaster:
         else:
             out["forecast"] = inv_boxcox(mean, lam)
         for lv in levels:
-            if not 0 < float(lv) < 100:
-                raise DataValidationError(f"level: must be in (0, 100), got {lv}",
-                                          column="level", rule="percent")
             z = float(norm.ppf(0.5 + float(lv) / 200.0))
             lo, hi = mean - z * se, mean + z * se
             if lam is not None:

@@ -96,6 +96,9 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
                                       column=col, rule="required column")
     if int(h) < 1:
         raise DataValidationError(f"h: must be >= 1, got {h}", column="h", rule="positive")
+    from crm_ml.forecast.forecaster import check_levels
+
+    check_levels(level)  # before any series is fitted, rather than failing every one
     if len(long_df) == 0:
         raise DataValidationError("long_df: no rows, so no series to forecast", column=id_col,
                                   rule="non-empty")
