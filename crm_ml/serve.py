@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from crm_ml.data._coerce import to_id, to_object
 from crm_ml.errors import DataValidationError
 from crm_ml.tracking.registry import load_model
 from crm_ml.tracking.runs import tracking_uri
@@ -54,20 +55,23 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def _as_frame(records) -> pd.DataFrame:
+def _as_frame(records) -> tuple[pd.DataFrame, dict[str, list[int]]]:
+    """The records as a frame, and for each key the positions of the records that lack it."""
     if isinstance(records, pd.DataFrame):
-        return records.copy()
+        return records.copy(), {}
     if isinstance(records, Mapping):
-        return pd.DataFrame({k: [v] for k, v in records.items()})
+        return pd.DataFrame({k: [v] for k, v in records.items()}), {}
     if isinstance(records, Sequence) and not isinstance(records, str | bytes):
         if not all(isinstance(r, Mapping) for r in records):
             raise DataValidationError(
                 "records: expected a DataFrame, a dict or a list of dicts (one per customer)",
                 column="records", rule="type")
         # columns from lists: several times faster than pandas' list-of-dicts path, which
-        # matters for one-customer calls; a key missing from a record becomes None (missing)
+        # matters for one-customer calls
         keys = list(dict.fromkeys(k for r in records for k in r))
-        return pd.DataFrame({k: [r.get(k) for r in records] for k in keys})
+        absent = {k: [i for i, r in enumerate(records) if k not in r] for k in keys}
+        frame = pd.DataFrame({k: [r.get(k) for r in records] for k in keys})
+        return frame, {k: rows for k, rows in absent.items() if rows}
     raise DataValidationError(
         f"records: expected a DataFrame, a dict or a list of dicts, got {type(records).__name__}",
         column="records", rule="type")
@@ -121,21 +125,28 @@ def _python_model(model):
 
 
 def _predict(name: str, records, alias: str) -> pd.DataFrame:
-    frame = _as_frame(records)
+    frame, absent = _as_frame(records)
     if frame.empty:
         raise DataValidationError("records: no customers given", column="records",
                                   rule="non-empty")
     if "customer_id" not in frame.columns and frame.index.name == "customer_id":
         frame = frame.reset_index()
     has_ids = "customer_id" in frame.columns
-    if has_ids:
-        frame["customer_id"] = frame["customer_id"].astype(str)
+    if has_ids:  # the same id strings as standardize gives the batch tables (12346.0 -> "12346")
+        frame["customer_id"] = to_object(to_id(frame["customer_id"])[0]).astype(str)
     model = get_model(name, alias)
     needed = required_fields(model)
     if "customer_id" in needed and not has_ids:
         # The model keys its output by customer_id; row numbers stand in for missing ids.
         frame["customer_id"] = [str(i) for i in range(len(frame))]
     missing = [c for c in needed if c not in frame.columns]
+    partly = [c for c in needed if c in absent]
+    if partly:
+        # a record without a field is more likely a bug than an unknown value (pass None)
+        raise DataValidationError(
+            f"{partly[0]}: missing from record(s) {absent[partly[0]][:5]} (rule: every record "
+            f"gives every field of model {name}@{alias}; use None for an unknown value)",
+            column=partly[0], rule="required field", rows=absent[partly[0]][:5])
     if missing:
         raise DataValidationError(
             f"{', '.join(missing)}: required by model {name}@{alias} but missing from the input "

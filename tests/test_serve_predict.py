@@ -56,6 +56,19 @@ def test_missing_field_is_a_clear_error(features):
     record.pop(X.columns[0])
     with pytest.raises(DataValidationError, match=X.columns[0]):
         predict_churn([record])
+    # also when only some records lack it (it used to be scored as unknown)
+    full = X.reset_index().to_dict("records")[1]
+    with pytest.raises(DataValidationError, match=rf"{X.columns[0]}: missing from record\(s\) "
+                       r"\[1\]"):
+        predict_churn([full, record])
+    # None is how a record says "unknown"
+    assert len(predict_churn([full, {**record, X.columns[0]: None}])) == 2
+
+
+def test_ids_are_the_strings_standardize_makes(features):
+    X, _ = features
+    record = {**X.reset_index().to_dict("records")[0], "customer_id": 12346.0}
+    assert predict_churn(record).index.tolist() == ["12346"]
 
 
 def test_predict_clv_accepts_whole_numbers(features):
@@ -78,7 +91,8 @@ def test_predict_clv_missing_value_names_its_field(features, field):
         predict_clv({**good, field: None})
     assert err.value.column == field
     partial = {k: v for k, v in good.items() if k != field}
-    with pytest.raises(DataValidationError, match=rf"{field} breaks.*rows: \[1\]") as err:
+    with pytest.raises(DataValidationError, match=rf"{field}: missing from record\(s\) \[1\]") \
+            as err:
         predict_clv([good, partial])
     assert err.value.column == field
 
