@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -267,6 +269,15 @@ def test_sales_series_refuses_missing_values_and_reads_time_zones_as_utc():
     assert sales_series(late, freq="M", drop_partial=False).to_dict() == {
         pd.Timestamp("2024-01-01"): 1.0, pd.Timestamp("2024-02-01"): 0.0,
         pd.Timestamp("2024-03-01"): 0.0, pd.Timestamp("2024-04-01"): 2.0}
+
+
+def test_sales_series_warns_when_the_data_stop_periods_before_as_of():
+    with pytest.warns(UserWarning, match="last 3 periods up to as_of are zeros"):
+        s = sales_series(_tx(), freq="M", as_of="2024-07-31")
+    assert s.tail(3).tolist() == [0.0, 0.0, 0.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sales_series(_tx(), freq="M", as_of="2024-05-31")  # one quiet month is no alarm
 
 
 def test_sales_series_per_region_long_format_and_partial_period():

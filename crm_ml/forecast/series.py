@@ -8,6 +8,8 @@ left out. Periods are labelled by their first day (``"M"`` -> month start, ``"W"
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 
 from crm_ml.data.windows import as_of_day, history, utc_naive
@@ -146,6 +148,11 @@ def sales_series(transactions: pd.DataFrame, freq: str = "M", by=None, value: st
         raise DataValidationError("transactions: less than one complete period of data",
                                   column="timestamp", rule="at least one complete period")
     periods = pd.date_range(first, last, freq=offset)
+    trailing = int((periods > period.max()).sum())
+    if trailing >= 2:  # one quiet period happens; several usually mean the data stop early
+        warnings.warn(f"sales_series: the transactions end on {tx['timestamp'].max().date()}, "
+                      f"so the last {trailing} periods up to as_of are zeros; a forecast will "
+                      "read them as a collapse in sales", UserWarning, stacklevel=2)
     ids = sorted(agg.index.get_level_values(0).unique()) if len(agg) else ["all"]
     full = agg.reindex(pd.MultiIndex.from_product([ids, periods],
                                                   names=["series_id", "timestamp"]),
