@@ -165,6 +165,13 @@ def test_duplicate_customers_and_bad_arguments_are_clear_errors(churn_data, lgb_
         lgb_model.predict(Xt.head(3), threshold=2)
 
 
+def test_few_churners_are_warned_about(churn_data):
+    _, _, X, y, _, _ = churn_data
+    small = pd.concat([X[y == 1].head(12), X[y == 0].head(100)])
+    with pytest.warns(UserWarning, match="only 12 customers in the smaller class"):
+        ChurnModel(track=False, cv=3).fit(small, y.loc[small.index])
+
+
 def test_single_class_y_is_a_clear_error(churn_data):
     _, _, X, _, _, _ = churn_data
     with pytest.raises(DataValidationError, match="only one class"):

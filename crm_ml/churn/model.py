@@ -36,6 +36,7 @@ log = get_logger("churn")
 
 ALGORITHMS = ("lightgbm", "random_forest")
 SMALL_TABLE = 10_000  # rows below which LightGBM picks its tree size and bags its fold models
+MIN_MINORITY = 30  # fewer churners (or stayers) than this: warn that estimates are unreliable
 
 
 def _logit(p):
@@ -327,6 +328,12 @@ class ChurnModel:
                                       rule="lightgbm|random_forest")
         X = as_customer_frame(X)
         yv = self._check_y(X, y)
+        minority = int(min(yv.sum(), len(yv) - yv.sum()))
+        if minority < MIN_MINORITY:
+            warnings.warn(f"ChurnModel: only {minority} customers in the smaller class (of "
+                          f"{len(yv)}): probabilities and cross-validated scores will be "
+                          "unreliable; use a longer history or more customers",
+                          UserWarning, stacklevel=2)
         self.preprocessor_ = TabularPreprocessor(one_hot=self.algorithm == "random_forest",
                                                  max_categories=self.max_categories)
         Xe = self.preprocessor_.fit_transform(X).to_numpy(dtype=float)
