@@ -1,7 +1,8 @@
 """The ``crm-ml`` command line.
 
-User errors (bad input, a missing model) end with a one-line message and exit code 2,
-never a traceback; ``--debug`` shows the traceback.
+User errors (bad input or arguments, unreadable files, a missing model, a registry that
+refuses the data) end with a one-line message and exit code 2, never a traceback; ``--debug``
+shows the traceback. Arguments and output paths are checked before any expensive work.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import logging
 import sys
 
 from crm_ml.errors import CrmMlError
+
+
+class UsageError(CrmMlError, ValueError):
+    """A command-line argument that cannot work (checked before any work is done)."""
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -31,7 +36,8 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument("--interactions", help="CSV or Parquet file (service tickets, ...)")
         p.add_argument("--customers", help="CSV or Parquet file (customer attributes)")
         p.add_argument("--as-of", required=as_of_required,
-                       help="scoring day (default: day of the last transaction)")
+                       help="scoring day, YYYY-MM-DD (required)" if as_of_required else
+                       "scoring day, YYYY-MM-DD (default: day of the last transaction)")
         p.add_argument("--columns", help="column map for other schemas: a TOML file, or "
                        "online_retail (UCI Online Retail layout)")
         p.add_argument("--drop-returns", action="store_true",
@@ -47,7 +53,8 @@ def _build_parser() -> argparse.ArgumentParser:
     score.add_argument("--output", required=True, help="scores file (.parquet or .csv)")
     score.add_argument("--rejects", help="rejects file (default: <output stem>.rejects.csv)")
     score.add_argument("--models", default="champion", help="registry alias or version")
-    score.add_argument("--chunk-size", type=int, default=200_000, help="customers per chunk")
+    score.add_argument("--chunk-size", type=int, default=200_000,
+                       help="customers per chunk, >= 1 (default 200,000)")
     score.add_argument("--engine", choices=["pandas", "spark"], default="pandas",
                        help="spark: score with pyspark (output and rejects are Parquet folders)")
     score.add_argument("--spark-master", default=None,
@@ -58,9 +65,9 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--freq", default="M", choices=["D", "W", "M", "Q"],
                     help="period: day, week (from Monday), month or quarter (default M)")
     fc.add_argument("--by", help="one series per value of this column (e.g. region)")
-    fc.add_argument("--h", type=int, default=12, help="periods ahead (default 12)")
+    fc.add_argument("--h", type=int, default=12, help="periods ahead, >= 1 (default 12)")
     fc.add_argument("--level", type=int, default=95,
-                    help="prediction interval level in %% (default 95)")
+                    help="prediction interval level in %%, 1 to 99 (default 95)")
     fc.add_argument("--engine", default="fast", choices=["fast", "statsforecast", "bagged"],
                     help="ARIMA engine (default fast: see forecast_many)")
     fc.add_argument("--output", required=True, help="forecast file (.parquet or .csv)")
@@ -72,7 +79,50 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rejects_path(args: argparse.Namespace):
+    from pathlib import Path
+
+    out = Path(args.output)
+    return Path(args.rejects) if args.rejects else out.with_name(out.stem + ".rejects.csv")
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse arguments that cannot work, before any data is read or model trained."""
+    import os
+
+    if args.command == "score":
+        if args.engine == "pandas":
+            from crm_ml.scoring.engine import check_output_path
+
+            if args.chunk_size < 1:
+                raise UsageError(f"--chunk-size: must be >= 1, got {args.chunk_size}")
+            for flag, path in (("--output", args.output), ("--rejects", _rejects_path(args))):
+                try:
+                    check_output_path(path)
+                except ValueError as exc:
+                    raise UsageError(f"{flag} {exc}") from None
+            rejects = _rejects_path(args)
+        else:
+            rejects = args.rejects
+        if rejects is not None and \
+                os.path.realpath(args.output) == os.path.realpath(rejects):
+            raise UsageError(f"--rejects and --output are the same file ({args.output}); "
+                             "give two different paths")
+    elif args.command == "forecast":
+        from crm_ml.scoring.engine import check_output_path
+
+        if args.h < 1:
+            raise UsageError(f"--h: must be >= 1, got {args.h}")
+        if not 0 < args.level < 100:
+            raise UsageError(f"--level: must be between 0 and 100 (exclusive), got {args.level}")
+        try:
+            check_output_path(args.output)
+        except ValueError as exc:
+            raise UsageError(f"--output {exc}") from None
+
+
 def _run(args: argparse.Namespace) -> int:
+    _check_args(args)
     if args.command == "demo":
         from crm_ml.demo import run_demo
 
@@ -115,8 +165,7 @@ def _score(args: argparse.Namespace, data) -> int:
     from crm_ml.scoring import score_customers, stable_float, write_atomic
 
     result = score_customers(data, alias=args.models, chunk_size=args.chunk_size)
-    out = Path(args.output)
-    rejects = Path(args.rejects) if args.rejects else out.with_name(out.stem + ".rejects.csv")
+    out, rejects = Path(args.output), _rejects_path(args)
     write_atomic(stable_float(result.scores), out)
     write_atomic(result.rejects, rejects, index=False)
     s = result.summary
@@ -180,11 +229,37 @@ def main(argv: list[str] | None = None) -> int:
         set_progress(False)
     try:
         return _run(args)
-    except (CrmMlError, FileNotFoundError) as exc:
-        if args.debug:
+    except Exception as exc:
+        if args.debug or not _is_user_error(exc):
             raise
-        print(f"crm-ml {args.command}: error: {exc}", file=sys.stderr)
+        print(f"crm-ml {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _is_user_error(exc: Exception) -> bool:
+    """Errors caused by the input, the arguments or the environment (not bugs in crm_ml).
+
+    ``ValueError`` covers pandas' parser errors, bad encodings and broken TOML; ``OSError``
+    missing files, folders given for files and permissions; ``MlflowException`` a registry
+    that refuses the data (e.g. the champion's input schema).
+    """
+    if isinstance(exc, (CrmMlError, ValueError, OSError)):
+        return True
+    mlflow_exceptions = sys.modules.get("mlflow.exceptions")  # never raised unless imported
+    return mlflow_exceptions is not None and isinstance(exc, mlflow_exceptions.MlflowException)
+
+
+def _one_line(exc: Exception, limit: int = 600) -> str:
+    """The error message on one line: MLflow's schema errors embed the whole data frame, so
+    only their final ``Error: ...`` part is kept; long messages are cut at ``limit``."""
+    text = str(exc)
+    if "Failed to enforce schema" in text and "Error: " in text:
+        text = "a registered model refuses the data: " + text.rsplit("Error: ", 1)[1]
+    elif not isinstance(exc, CrmMlError) and \
+            type(exc).__module__.startswith(("pandas", "mlflow")):
+        text = f"{type(exc).__name__}: {text}"
+    text = " ".join(text.split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 if __name__ == "__main__":

@@ -20,3 +20,22 @@ def test_forecast_per_region_writes_h_rows_per_series(demo_workspace, tmp_path):
     assert fc.groupby("series_id").size().eq(6).all()
     assert (fc["lower"] <= fc["forecast"]).all() and (fc["forecast"] <= fc["upper"]).all()
     assert fc["timestamp"].min() > pd.Timestamp("2024-11-30")
+
+
+@pytest.mark.parametrize("extra", [["--level", "150"], ["--level", "0"], ["--h", "0"],
+                                   ["--output", "f.xlsx"]])
+def test_bad_forecast_arguments_are_refused_before_any_work(tmp_path, capsys, monkeypatch,
+                                                            extra):
+    import crm_ml.scoring
+
+    def fail(*args, **kwargs):
+        raise AssertionError("inputs were read before the arguments were checked")
+
+    monkeypatch.setattr(crm_ml.scoring, "load_inputs", fail)
+    monkeypatch.chdir(tmp_path)
+    args = ["--quiet", "forecast", "--transactions", "tx.csv", "--output", "f.csv"]
+    assert main(args + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("crm-ml forecast: error:") and extra[0] in err
+    assert "\n" not in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

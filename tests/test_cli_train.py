@@ -6,6 +6,7 @@ import pytest
 
 from crm_ml.cli import main
 from crm_ml.datasets import make_crm_dataset
+from crm_ml.errors import ModelNotFoundError
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,18 @@ def test_train_registers_every_model_from_files(tmp_path, monkeypatch, capsys):
         assert (tmp_path / "models" / name / "card.md").exists()
     printed = capsys.readouterr().out
     for module in ("rfm", "churn", "clv", "forecast"):
-        assert f"  {module}: version" in printed
+        assert f"  {module}: version 1," in printed  # the churn version too, not None
+
+    # the champion was trained with customer attributes: a run without them cannot compare
+    # the new model with it, and is refused before anything is fitted or registered
+    assert main(["--quiet", "train", "--transactions", "tx.parquet", "--interactions",
+                 "ix.csv", "--as-of", "2024-12-31"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("crm-ml train: error:") and "--customers" in err
+    assert "\n" not in err and "Traceback" not in err
+    for name in ("crm-churn", "crm-segments"):
+        with pytest.raises(ModelNotFoundError):
+            get_version(name, "2")
 
 
 def test_train_on_a_file_without_required_columns_fails_cleanly(tmp_path, capsys):

@@ -173,3 +173,125 @@ def test_batch_scores_equal_the_demo_models_outputs(demo_workspace, inputs, tmp_
                       ).set_index("customer_id")["clv"]
     assert (scores["churn_probability"] - churn.reindex(scores.index)).abs().max() < 1e-9
     assert (scores["clv"] - clv.reindex(scores.index)).abs().max() < 1e-6
+
+
+def _no_loading(monkeypatch):
+    """Make reading the inputs fail loudly: argument checks must come before any work."""
+    import crm_ml.scoring
+
+    def fail(*args, **kwargs):
+        raise AssertionError("inputs were read before the arguments were checked")
+
+    monkeypatch.setattr(crm_ml.scoring, "load_inputs", fail)
+
+
+def _one_line_error(capsys, command="score") -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"crm-ml {command}: error:") and "\n" not in err, err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("case", ["xlsx_output", "folder_output", "xlsx_rejects",
+                                  "same_file", "chunk_size_0", "chunk_size_negative"])
+def test_bad_arguments_are_refused_before_any_work(tmp_path, capsys, monkeypatch, case):
+    _no_loading(monkeypatch)
+    (tmp_path / "adir").mkdir()
+    out, extra = tmp_path / "rx" / "scores.parquet", []
+    if case == "xlsx_output":
+        out = tmp_path / "out.xlsx"
+    elif case == "folder_output":
+        out = tmp_path / "adir"
+    elif case == "xlsx_rejects":
+        extra = ["--rejects", str(tmp_path / "rx" / "rej.xlsx")]
+    elif case == "same_file":
+        out = tmp_path / "same.csv"
+        extra = ["--rejects", str(tmp_path / "adir" / ".." / "same.csv")]
+    else:
+        extra = ["--chunk-size", "0" if case == "chunk_size_0" else "-3"]
+    assert main(["--quiet", "score", "--transactions", "tx.csv", "--as-of", "2024-12-31",
+                 "--output", str(out), *extra]) == 2
+    err = _one_line_error(capsys)
+    flag = {"xlsx_rejects": "--rejects", "same_file": "--rejects"}.get(
+        case, "--chunk-size" if case.startswith("chunk") else "--output")
+    assert flag in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir"]  # nothing written
+
+
+def test_score_library_refuses_a_chunk_size_below_one(inputs):
+    data = load_inputs(inputs / "transactions.csv", as_of="2024-12-31")
+    with pytest.raises(ValueError, match="chunk_size"):
+        score_customers(data, chunk_size=0, show_progress=False)
+
+
+@pytest.mark.parametrize("case", ["xlsx", "folder", "latin1", "ragged_rows", "broken_toml"])
+def test_unreadable_input_gives_one_line_error(tmp_path, capsys, case):
+    good = "customer_id,timestamp,amount\nA,2024-01-01,10\nB,2024-02-01,5\n"
+    tx, extra = tmp_path / "tx.csv", []
+    if case == "xlsx":
+        tx = tmp_path / "tx.xlsx"
+        tx.write_text(good)
+    elif case == "folder":
+        tx = tmp_path / "adir"
+        tx.mkdir()
+    elif case == "latin1":
+        tx.write_bytes((good + "Café,2024-03-01,1\n").encode("latin-1"))
+    elif case == "ragged_rows":
+        tx.write_text(good + "C,2024-03-01,1,extra,more\n")
+    else:
+        tx.write_text(good)
+        (tmp_path / "bad.toml").write_text('[transactions\ncustomer_id = "x"\n')
+        extra = ["--columns", str(tmp_path / "bad.toml")]
+    out = tmp_path / "scores.csv"
+    assert main(["--quiet", "score", "--transactions", str(tx), "--as-of", "2024-12-31",
+                 "--output", str(out), *extra]) == 2
+    err = _one_line_error(capsys)
+    assert ("bad.toml" if case == "broken_toml" else tx.name) in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("missing", ["interactions", "customers", "customer_column"])
+def test_scoring_without_a_file_the_model_needs_names_the_flag(inputs, tmp_path, capsys,
+                                                               missing):
+    args = _score_args(inputs, tmp_path / "scores.csv")
+    if missing == "customer_column":
+        cust = pd.read_csv(inputs / "customers.csv").drop(columns=["industry"])
+        cust.to_csv(tmp_path / "customers.csv", index=False)
+        args[args.index("--customers") + 1] = str(tmp_path / "customers.csv")
+    else:
+        i = args.index(f"--{missing}")
+        del args[i:i + 2]
+    assert main(args) == 2
+    err = _one_line_error(capsys)
+    if missing == "interactions":
+        assert "--interactions" in err and "tickets_30d" in err and "--customers" not in err
+    elif missing == "customers":
+        assert "--customers" in err and "region" in err and "--interactions" not in err
+    else:
+        assert "customers: missing column(s) ['industry']" in err
+    assert not list(tmp_path.glob("scores*"))
+
+
+def test_score_help_says_as_of_is_required(capsys):
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "scoring day, YYYY-MM-DD (required)" in help_text
+    assert "default: day of the last transaction" not in help_text
+
+
+def test_a_registry_error_is_one_line_without_the_data(tmp_path, capsys, monkeypatch):
+    from mlflow.exceptions import MlflowException
+
+    import crm_ml.scoring
+
+    def refuse(*args, **kwargs):
+        raise MlflowException("Failed to enforce schema of data '   customer_id  x\n0  A  1\n"
+                              "[1 rows x 2 columns]' with schema '['x': double]'. Error: "
+                              "Model is missing inputs ['region'].")
+
+    monkeypatch.setattr(crm_ml.scoring, "train_all", refuse)
+    (tmp_path / "tx.csv").write_text("customer_id,timestamp,amount\nA,2024-01-01,10\n")
+    assert main(["--quiet", "train", "--transactions", str(tmp_path / "tx.csv")]) == 2
+    err = _one_line_error(capsys, "train")
+    assert err.endswith("Model is missing inputs ['region'].") and "rows x" not in err

@@ -104,6 +104,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         "grade": card.grade,
         "brier": round(float(comparison.loc[best_alg, "brier"]), 4),
         "promoted": None if decision is None else bool(decision["promoted"]),
+        "registered_version": getattr(best, "registered_version_", None),
         "customers_scored": len(X_now),
         "high_risk_customers": int((reasons["churn_probability"] >= 0.5).sum()),
     }

@@ -20,7 +20,7 @@ import pandas as pd
 from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.data.windows import history
-from crm_ml.scoring.inputs import CRMData
+from crm_ml.scoring.inputs import CRMData, check_model_inputs
 from crm_ml.serve import CHURN_MODEL, CLV_MODEL, SEGMENT_MODEL, get_model, required_fields
 from crm_ml.tracking.registry import get_version
 
@@ -183,7 +183,7 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
     alias : str, default "champion"
         Registry alias (or version) of ``crm-churn``, ``crm-clv`` and ``crm-segments``.
     chunk_size : int, default 200,000
-        Customers per chunk; bounds memory, does not change results.
+        Customers per chunk (>= 1); bounds memory, does not change results.
     show_progress : bool, optional
         Progress bar per chunk (default: the global setting).
 
@@ -196,11 +196,15 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
     from crm_ml.rfm import rfm_table
 
     t0 = time.perf_counter()
+    if int(chunk_size) < 1:
+        raise ValueError(f"chunk_size: must be >= 1, got {chunk_size}")
+    chunk_size = int(chunk_size)
     models = Champions.load(alias)
+    check_model_inputs(required_fields(models.churn), data,
+                       model=f"crm-churn@{alias} (version {models.versions['crm-churn']})")
     ids, rejects = _universe(data)
     rfm = rfm_table(data.transactions, data.as_of)
     rfm = rfm_scores(rfm, fit_rfm_scorer(rfm))
-    chunk_size = max(1, int(chunk_size))
     chunks = chunk_data(data, ids, chunk_size)
     parts = [score_chunk(chunk, chunk_ids, models, rfm.reindex(chunk_ids))
              for chunk_ids, chunk in track(chunks, "Scoring customers",
@@ -246,21 +250,43 @@ def finalize(scores: pd.DataFrame, as_of, versions: dict[str, str], alias: str) 
     return scores.sort_index()
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".txt")
+
+
+def check_output_path(path) -> Path:
+    """``path`` if :func:`write_atomic` can write there, else a ``ValueError`` saying why.
+
+    Cheap (no file is written): call it before the work whose result goes there.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give the path of a file to write")
+    if path.suffix.lower() not in PARQUET_SUFFIXES + CSV_SUFFIXES:
+        raise ValueError(f"{path}: output must end in .parquet or .csv")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:  # first existing ancestor
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{path}: cannot create the folder: {folder} is a file")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: no permission to write in {folder}")
+    return path
+
+
 def write_atomic(df: pd.DataFrame, path, index: bool = True) -> None:
     """Write CSV or Parquet (by suffix) to a temporary file, then rename it into place.
 
     A crash never leaves a half-written table, and the same frame gives the same bytes.
     """
-    path = Path(path)
+    path = check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if path.suffix.lower() in PARQUET_SUFFIXES:
             df.to_parquet(tmp, index=index, engine="pyarrow", compression="zstd")
-        elif path.suffix.lower() in (".csv", ".txt"):
-            df.to_csv(tmp, index=index, float_format="%.10g", lineterminator="\n")
         else:
-            raise ValueError(f"{path}: output must end in .parquet or .csv")
+            df.to_csv(tmp, index=index, float_format="%.10g", lineterminator="\n")
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import warnings
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from crm_ml.data import ONLINE_RETAIL, load_column_map, read_table, standardize
 from crm_ml.data.quality import DataPolicyWarning
 from crm_ml.data.windows import as_of_day, history_end
 from crm_ml.errors import DataValidationError
+from crm_ml.features.snapshot import feature_names
 
 Source = str | os.PathLike | pd.DataFrame | None
 
@@ -60,7 +62,11 @@ def _column_maps(columns) -> dict[str, dict]:
     path = Path(columns)
     if not path.is_file():
         raise FileNotFoundError(f"column map file not found: {path}")
-    tables = tomllib.loads(path.read_text(encoding="utf-8"))
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataValidationError(f"{path}: not a valid TOML column map ({exc})",
+                                  column=None, rule="readable file") from None
     present = [k for k in kinds if isinstance(tables.get(k), dict)]
     if present:
         return {k: load_column_map(path, k) for k in present}
@@ -74,7 +80,13 @@ def _load(source: Source, kind: str, columns: dict, **policy) -> tuple[pd.DataFr
             df, report = standardize(source, kind, columns=columns, return_report=True,
                                      **policy)
         else:
-            df = read_table(source, kind, columns=columns, **policy)
+            try:
+                df = read_table(source, kind, columns=columns, **policy)
+            except pd.errors.ParserError as exc:  # ragged rows, unbalanced quotes ...
+                msg = " ".join(str(exc).split())
+                raise DataValidationError(f"{source}: cannot parse as CSV ({msg}) "
+                                          "(rule 'readable file')", column=None,
+                                          rule="readable file") from None
             report = df.attrs.get("data_quality", {})
     report = report.to_dict() if hasattr(report, "to_dict") else dict(report)
     return df, report
@@ -125,3 +137,69 @@ def load_inputs(transactions: Source, *, interactions: Source = None, customers:
         cust, quality["customers"] = _load(customers, "customers", maps.get("customers", {}))
     return CRMData(transactions=tx, as_of=day, customers=cust, interactions=ix,
                    quality=quality)
+
+
+_WINDOWED_TX = re.compile(r"^(orders|spend|orders_change|spend_change)_\d+d$")
+_WINDOWED_IX = re.compile(r"^(tickets|complaints)_\d+d$")
+_TX_FEATURES = frozenset(feature_names(interactions=False))
+_IX_FEATURES = frozenset(feature_names(interactions=True)) - _TX_FEATURES
+#: Input kind -> (what its features are called, the command-line flag that gives the file).
+_SOURCES = {"interactions": ("interaction features", "--interactions"),
+            "customers": ("customer attributes", "--customers")}
+
+
+def feature_source(name: str) -> str:
+    """Which input a churn feature is built from: "transactions", "interactions" (tickets,
+    complaints, satisfaction, resolution, last interaction) or "customers" (the rest: customer
+    attributes and dates such as ``days_since_signup``)."""
+    if name in _TX_FEATURES or _WINDOWED_TX.match(name):
+        return "transactions"
+    if name in _IX_FEATURES or _WINDOWED_IX.match(name):
+        return "interactions"
+    return "customers"
+
+
+def check_model_inputs(required, data: CRMData, model: str = "the model") -> None:
+    """Refuse (before any work) data that lack an input file the model's features come from.
+
+    ``required`` are the model's input columns (``customer_id`` is ignored). Raises
+    :class:`~crm_ml.errors.DataValidationError` naming the missing features and the flag to
+    pass (``--interactions`` / ``--customers``).
+    """
+    needs: dict[str, list[str]] = {}
+    for name in required:
+        if name == "customer_id":
+            continue
+        source = feature_source(name)
+        if source in _SOURCES and getattr(data, source) is None:
+            needs.setdefault(source, []).append(name)
+    if not needs:
+        _check_customer_columns(required, data, model)
+        return
+    what = " and ".join(f"{_SOURCES[k][0]} {v[:5]}" + (f" (+{len(v) - 5} more)"
+                                                       if len(v) > 5 else "")
+                        for k, v in needs.items())
+    files = " or ".join(needs)
+    flags = " and ".join(f"{_SOURCES[k][1]} FILE" for k in needs)
+    first = next(iter(needs.values()))[0]
+    raise DataValidationError(
+        f"{model} was trained with {what} but no {files} file was given: pass {flags}",
+        column=first, rule="required input")
+
+
+def _check_customer_columns(required, data: CRMData, model: str) -> None:
+    """Refuse a customers file without a column one of the model's attributes comes from."""
+    if data.customers is None:
+        return
+    have = set(map(str, data.customers.columns))
+    absent = []
+    for name in required:
+        if name == "customer_id" or feature_source(name) != "customers" or name in have:
+            continue
+        column = "signup_date" if name == "days_since_signup" else name.removesuffix("_days_ago")
+        if column not in have:
+            absent.append(column)
+    if absent:
+        raise DataValidationError(
+            f"customers: missing column(s) {absent[:5]} that {model} was trained with",
+            column=absent[0], rule="required input")
