@@ -42,6 +42,10 @@ def _build_parser() -> argparse.ArgumentParser:
                        "online_retail (UCI Online Retail layout)")
         p.add_argument("--drop-returns", action="store_true",
                        help="drop negative amounts (counted in the summary)")
+        p.add_argument("--sep", help="CSV delimiter, e.g. ';' (default: ',' for .csv, tab "
+                       "for .tsv)")
+        p.add_argument("--encoding", default="utf-8",
+                       help="CSV text encoding, e.g. latin-1 (default utf-8)")
 
     train = sub.add_parser("train", help="train, register and document every model")
     inputs(train)
@@ -103,6 +107,9 @@ def _check_args(args: argparse.Namespace) -> None:
                     raise UsageError(f"{flag} {exc}") from None
             rejects = _rejects_path(args)
         else:
+            if args.sep is not None or args.encoding.lower() not in ("utf-8", "utf8"):
+                raise UsageError("--sep and --encoding apply to --engine pandas; convert the "
+                                 "files to UTF-8, comma-separated CSV or Parquet for Spark")
             rejects = args.rejects
         if rejects is not None and \
                 os.path.realpath(args.output) == os.path.realpath(rejects):
@@ -136,7 +143,8 @@ def _run(args: argparse.Namespace) -> int:
 
         data = load_inputs(args.transactions, interactions=args.interactions,
                            customers=args.customers, as_of=args.as_of, columns=args.columns,
-                           drop_returns=args.drop_returns)
+                           drop_returns=args.drop_returns, sep=args.sep,
+                           encoding=args.encoding)
         print(f"Read {data}")
         return {"train": _train, "score": _score, "forecast": _forecast}[args.command](args, data)
     if args.command == "card":

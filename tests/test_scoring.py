@@ -218,6 +218,18 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, capsys, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir"]  # nothing written
 
 
+def test_semicolon_latin1_files_are_read_with_sep_and_encoding(inputs, tmp_path):
+    # a European spreadsheet export: ';' between fields, latin-1 text
+    for name in ("transactions", "interactions", "customers"):
+        df = pd.read_csv(inputs / f"{name}.csv", dtype=str)
+        (tmp_path / f"{name}.csv").write_bytes(df.to_csv(sep=";", index=False)
+                                               .encode("latin-1"))
+    plain, euro = tmp_path / "plain.csv", tmp_path / "euro.csv"
+    assert main(_score_args(inputs, plain)) == 0
+    assert main([*_score_args(tmp_path, euro), "--sep", ";", "--encoding", "latin-1"]) == 0
+    assert plain.read_bytes() == euro.read_bytes()
+
+
 def test_score_library_refuses_a_chunk_size_below_one(inputs):
     data = load_inputs(inputs / "transactions.csv", as_of="2024-12-31")
     with pytest.raises(ValueError, match="chunk_size"):

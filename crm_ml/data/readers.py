@@ -107,7 +107,7 @@ def read_table(path, kind: str = "transactions", *, sep: str | None = None,
             raise _empty_file(path, "the file has no header and no rows") from None
         except UnicodeDecodeError as exc:
             raise ValueError(f"{path}: not {encoding} text ({exc}); pass encoding='latin-1' "
-                             "(or the file's encoding)") from None
+                             "(or the file's encoding; crm-ml: --encoding latin-1)") from None
         cols = [str(c) for c in header.columns]
         if len(cols) == 1:
             seen = [d for d in _OTHER_DELIMITERS if d != sep and d in cols[0]]
@@ -116,7 +116,8 @@ def read_table(path, kind: str = "transactions", *, sep: str | None = None,
                 raise DataValidationError(
                     f"{path}: read with sep={sep!r} the header is a single column {cols[0]!r}, "
                     f"which contains {guess!r}; the file looks {guess!r}-separated: pass "
-                    f"sep={guess!r} (rule 'delimiter')", column=cols[0], rule="delimiter")
+                    f"sep={guess!r} (crm-ml: --sep {guess!r}) (rule 'delimiter')", column=cols[0],
+                    rule="delimiter")
         full, _ = resolve(kind, cols, mapping)
         id_types = {s.name for s in specs if s.type == "id"}
         dtype = {src: str for canon, src in full.items()
@@ -126,7 +127,7 @@ def read_table(path, kind: str = "transactions", *, sep: str | None = None,
             df = pd.read_csv(path, sep=sep, encoding=encoding, dtype=dtype, **read_options)
         except UnicodeDecodeError as exc:
             raise ValueError(f"{path}: not {encoding} text ({exc}); pass encoding='latin-1' "
-                             "(or the file's encoding)") from None
+                             "(or the file's encoding; crm-ml: --encoding latin-1)") from None
     if len(df) == 0:
         raise _empty_file(path, f"the file has a header {[str(c) for c in df.columns]} but no "
                                 "data rows")

@@ -73,7 +73,8 @@ def _column_maps(columns) -> dict[str, dict]:
     return {"transactions": load_column_map(path)}
 
 
-def _load(source: Source, kind: str, columns: dict, **policy) -> tuple[pd.DataFrame, dict]:
+def _load(source: Source, kind: str, columns: dict, csv: dict | None = None,
+          **policy) -> tuple[pd.DataFrame, dict]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataPolicyWarning)  # counted in the report instead
         if isinstance(source, pd.DataFrame):
@@ -81,7 +82,7 @@ def _load(source: Source, kind: str, columns: dict, **policy) -> tuple[pd.DataFr
                                      **policy)
         else:
             try:
-                df = read_table(source, kind, columns=columns, **policy)
+                df = read_table(source, kind, columns=columns, **(csv or {}), **policy)
             except pd.errors.ParserError as exc:  # ragged rows, unbalanced quotes ...
                 msg = " ".join(str(exc).split())
                 raise DataValidationError(f"{source}: cannot parse as CSV ({msg}) "
@@ -94,7 +95,8 @@ def _load(source: Source, kind: str, columns: dict, **policy) -> tuple[pd.DataFr
 
 def load_inputs(transactions: Source, *, interactions: Source = None, customers: Source = None,
                 as_of=None, columns=None, drop_returns: bool = False,
-                drop_duplicates: bool = True) -> CRMData:
+                drop_duplicates: bool = True, sep: str | None = None,
+                encoding: str = "utf-8") -> CRMData:
     """Read (CSV or Parquet paths, or DataFrames) and standardize the job's inputs.
 
     Parameters
@@ -112,15 +114,19 @@ def load_inputs(transactions: Source, *, interactions: Source = None, customers:
         Row policies for transactions (counted in ``quality``; see
         :func:`crm_ml.data.standardize`). Exact duplicate rows are dropped by default: a file
         exported twice would otherwise double every customer's spend.
+    sep, encoding : str, optional
+        Delimiter and text encoding of every CSV file (default: the file type's usual
+        delimiter, UTF-8); see :func:`crm_ml.data.read_table`.
 
     Returns
     -------
     CRMData
     """
     maps = _column_maps(columns)
+    csv = {"sep": sep, "encoding": encoding}
     quality: dict[str, Any] = {}
     tx, quality["transactions"] = _load(transactions, "transactions",
-                                        maps.get("transactions", {}),
+                                        maps.get("transactions", {}), csv,
                                         drop_returns=drop_returns,
                                         drop_duplicates=drop_duplicates)
     day = as_of_day(as_of) if as_of is not None else as_of_day(tx["timestamp"].max())
@@ -132,9 +138,10 @@ def load_inputs(transactions: Source, *, interactions: Source = None, customers:
     ix = cust = None
     if interactions is not None:
         ix, quality["interactions"] = _load(interactions, "interactions",
-                                            maps.get("interactions", {}))
+                                            maps.get("interactions", {}), csv)
     if customers is not None:
-        cust, quality["customers"] = _load(customers, "customers", maps.get("customers", {}))
+        cust, quality["customers"] = _load(customers, "customers", maps.get("customers", {}),
+                                           csv)
     return CRMData(transactions=tx, as_of=day, customers=cust, interactions=ix,
                    quality=quality)
 
