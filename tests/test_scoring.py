@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 import pandas as pd
 import pytest
@@ -228,6 +229,14 @@ def test_semicolon_latin1_files_are_read_with_sep_and_encoding(inputs, tmp_path)
     assert main(_score_args(inputs, plain)) == 0
     assert main([*_score_args(tmp_path, euro), "--sep", ";", "--encoding", "latin-1"]) == 0
     assert plain.read_bytes() == euro.read_bytes()
+
+
+def test_an_as_of_long_after_the_data_is_warned_about(inputs):
+    with pytest.warns(UserWarning, match="days after the last transaction"):
+        load_inputs(inputs / "transactions.csv", as_of="2025-12-31")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        load_inputs(inputs / "transactions.csv", as_of="2024-12-31")
 
 
 def test_score_library_refuses_a_chunk_size_below_one(inputs):

@@ -19,6 +19,8 @@ from crm_ml.errors import DataValidationError
 from crm_ml.features.snapshot import feature_names
 
 Source = str | os.PathLike | pd.DataFrame | None
+#: An as_of this many days after the last transaction gets a warning.
+STALE_DAYS = 90
 
 #: Column maps known by name (``--columns online_retail``).
 BUILTIN_MAPS = {"online_retail": ONLINE_RETAIL}
@@ -130,6 +132,11 @@ def load_inputs(transactions: Source, *, interactions: Source = None, customers:
                                         drop_returns=drop_returns,
                                         drop_duplicates=drop_duplicates)
     day = as_of_day(as_of) if as_of is not None else as_of_day(tx["timestamp"].max())
+    idle = (day - as_of_day(tx["timestamp"].max())).days
+    if idle > STALE_DAYS:
+        warnings.warn(f"as_of {day.date()} is {idle} days after the last transaction: every "
+                      "customer will look long lapsed; is it the right day, or are the newest "
+                      "transactions missing?", UserWarning, stacklevel=2)
     if not (tx["timestamp"] < history_end(day)).any():
         raise DataValidationError(
             f"timestamp: no transaction on or before as_of {day.date()} (rule: history "
