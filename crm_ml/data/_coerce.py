@@ -133,6 +133,10 @@ def to_kind(s: pd.Series) -> tuple[pd.Categorical, None]:
     return _categorical(codes, pd.Index(cats, dtype=object)), None
 
 
+# day/month/year written with numbers only, e.g. 31/12/2024, 05.01.24, 1-2-2024 10:00
+_NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
+
+
 def to_datetime(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None, str | None]:
     """Timestamps to naive datetime64[ns]; timezone-aware values converted to UTC first.
 
@@ -184,10 +188,6 @@ def to_datetime(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None, str | None
                 failed = parsed.isna().to_numpy() & notna
     out = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
     return out, (failed if failed.any() else None), hint
-
-
-# day/month/year written with numbers only, e.g. 31/12/2024, 05.01.24, 1-2-2024 10:00
-_NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
 
 
 def _numeric_date_order(values: pd.Series) -> str | None:
