@@ -162,7 +162,8 @@ def test_bad_summary_values_raise(cdnow_model):
 
 @pytest.mark.parametrize(("name", "value"), [
     ("discount_rate", float("nan")), ("discount_rate", -0.1), ("discount_rate", float("inf")),
-    ("margin", float("nan")), ("margin", -0.3), ("horizon", float("inf")), ("horizon", 0)])
+    ("margin", float("nan")), ("margin", -0.3), ("margin", 30), ("horizon", float("inf")),
+    ("horizon", 0)])
 def test_bad_predict_arguments_raise(cdnow_model, name, value):
     with pytest.raises(DataValidationError, match=name) as err:
         cdnow_model.predict(**{"horizon": 52, name: value})

@@ -296,7 +296,7 @@ class CLVModel:
             **Annual** discount rate (0.1 = 10 % a year), applied at the midpoint of each
             period step (see the module docstring).
         margin : float
-            Profit margin applied to spend (1.0 = revenue CLV).
+            Profit margin applied to spend, 0..1 (1.0 = revenue CLV).
         summary : DataFrame, optional
             Customers to score (frequency/recency/T/monetary_value in ``time_unit``); default
             the customers the model was fitted on.
@@ -320,6 +320,9 @@ class CLVModel:
         horizon = _finite_number("horizon", horizon, minimum=0.0, strict=True)
         discount_rate = _finite_number("discount_rate", discount_rate, minimum=0.0)
         margin = _finite_number("margin", margin, minimum=0.0)
+        if margin > 1:  # a share of spend: 30 is surely 30 %, which is 0.3
+            raise DataValidationError(f"margin: a share of spend between 0 and 1 (0.3 for "
+                                      f"30 %), got {margin:g}", column="margin", rule="<= 1")
         s = _data.check_summary(self.summary_ if summary is None else summary)
         pf, sf = self._fitters()
         x, rec, T = (s[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
