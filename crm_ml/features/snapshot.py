@@ -117,10 +117,7 @@ def _check_columns(df: pd.DataFrame, required, kind: str) -> None:
 
 def _days(ts: pd.Series) -> np.ndarray:
     """Timestamps -> integer day numbers (days since 1970-01-01)."""
-    values = ts.to_numpy()
-    if values.dtype.kind != "M":  # tz-aware
-        values = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-    return values.astype("datetime64[D]").astype(np.int64)
+    return utc_naive(ts).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
 def _codes(ids: pd.Series, categories: pd.Index | None = None):
@@ -222,10 +219,7 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
     day0 = int(as_of_day(as_of).to_datetime64().astype("datetime64[D]").astype(np.int64))
     # Work on NumPy arrays with masks: no copies of the (wide, object-typed) frame.
     end_ns = history_end(as_of).to_datetime64().astype("datetime64[ns]")
-    ts_all = transactions["timestamp"]
-    if ts_all.dt.tz is not None:
-        ts_all = ts_all.dt.tz_convert("UTC").dt.tz_localize(None)
-    ts_all = ts_all.to_numpy().astype("datetime64[ns]")
+    ts_all = utc_naive(transactions["timestamp"]).to_numpy().astype("datetime64[ns]")
     amount_all = transactions["amount"].to_numpy(dtype=float)
     if np.isnat(ts_all).any():  # a purchase that cannot be placed in time: not dropped silently
         bad = transactions.index[np.isnat(ts_all)][:5].tolist()
