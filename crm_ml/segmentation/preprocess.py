@@ -60,15 +60,16 @@ def feature_matrix(X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     if missing:
         raise DataValidationError(f"X lacks feature column(s) {missing}",
                                   column=missing[0], rule="required column")
+    converted = {}
     for c in cols:
         try:
-            X[c].astype(np.float64)
+            converted[c] = X[c].astype(np.float64)
         except (TypeError, ValueError):
             bad = pd.to_numeric(X[c], errors="coerce").isna() & X[c].notna()
             rows = X.index[bad.to_numpy()][:5].tolist()
             raise DataValidationError(f"{c}: values must be numeric (rows {rows})",
                                       column=c, rule="numeric", rows=rows) from None
-    M = X[cols].astype(np.float64)
+    M = pd.DataFrame(converted, index=X.index)
     bad = ~np.isfinite(M.to_numpy())
     if bad.any():
         j = int(np.argmax(bad.any(axis=0)))

@@ -142,9 +142,6 @@ class Segmenter:
             raise DataValidationError("X has no numeric feature columns", rule="numeric")
         return cols
 
-    def _matrix(self, X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-        return feature_matrix(X, cols)
-
     def _cluster_model(self, k: int, n_rows: int):
         if self.method == "kmeans":
             if n_rows > self.max_fit_rows:
@@ -224,7 +221,7 @@ class Segmenter:
                     f"k_range must be (low, high) integers with 1 <= low <= high, got {kr!r}",
                     column="k_range", rule="allowed value")
         cols = self._select(X)
-        M = self._matrix(X, cols)
+        M = feature_matrix(X, cols)
         if len(M) < 2:
             raise DataValidationError("need at least 2 customers to segment", rule="size")
         value_col, value = self._value(X, cols)
@@ -328,7 +325,7 @@ class Segmenter:
     def predict(self, X: pd.DataFrame) -> pd.Series:
         """Segment numbers for new customers (same fitted scaling and clusters)."""
         self._check()
-        M = self._matrix(X, self.features_)
+        M = feature_matrix(X, self.features_)
         with self._threads():
             raw = self.pipeline_.predict(M)
         return pd.Series(self.label_map_[raw], index=X.index, name="segment")
@@ -368,7 +365,7 @@ class Segmenter:
 
     def _stability(self, X, n_boot, sample_size) -> dict:
         self._check()
-        M = self._matrix(X, self.features_)
+        M = feature_matrix(X, self.features_)
         Z = self.pipeline_.named_steps["preprocess"].transform(M)
         base = self.predict(X).to_numpy()
         ev = self._sample(len(Z), min(self.silhouette_sample, len(Z)), 3)
