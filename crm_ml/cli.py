@@ -96,16 +96,11 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if args.command == "score":
         if args.engine == "pandas":
-            from crm_ml.scoring.engine import check_output_path
-
             if args.chunk_size < 1:
                 raise UsageError(f"--chunk-size: must be >= 1, got {args.chunk_size}")
-            for flag, path in (("--output", args.output), ("--rejects", _rejects_path(args))):
-                try:
-                    check_output_path(path)
-                except ValueError as exc:
-                    raise UsageError(f"{flag} {exc}") from None
             rejects = _rejects_path(args)
+            _check_output("--output", args.output)
+            _check_output("--rejects", rejects)
         else:
             if args.sep is not None or args.encoding.lower() not in ("utf-8", "utf8"):
                 raise UsageError("--sep and --encoding apply to --engine pandas; convert the "
@@ -116,16 +111,20 @@ def _check_args(args: argparse.Namespace) -> None:
             raise UsageError(f"--rejects and --output are the same file ({args.output}); "
                              "give two different paths")
     elif args.command == "forecast":
-        from crm_ml.scoring.engine import check_output_path
-
         if args.h < 1:
             raise UsageError(f"--h: must be >= 1, got {args.h}")
         if not 0 < args.level < 100:
             raise UsageError(f"--level: must be between 0 and 100 (exclusive), got {args.level}")
-        try:
-            check_output_path(args.output)
-        except ValueError as exc:
-            raise UsageError(f"--output {exc}") from None
+        _check_output("--output", args.output)
+
+
+def _check_output(flag: str, path) -> None:
+    from crm_ml.scoring.engine import check_output_path
+
+    try:
+        check_output_path(path)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {exc}") from None
 
 
 def _run(args: argparse.Namespace) -> int:
