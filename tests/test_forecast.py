@@ -251,6 +251,9 @@ def test_sales_series_fills_missing_months_with_zero_and_nets_returns():
     assert s.index.freqstr == "MS"
     orders = sales_series(_tx(), freq="M", value="orders")
     assert orders.tolist() == [2.0, 0.0, 1.0, 2.0]  # the return is not an order
+    # an order without its id is still an order (of its customer and timestamp)
+    no_ids = _tx().assign(order_id=["o1", None, "o3", "o4", None, None])
+    assert sales_series(no_ids, freq="M", value="orders").tolist() == [2.0, 0.0, 1.0, 2.0]
 
 
 def test_sales_series_refuses_missing_values_and_reads_time_zones_as_utc():

@@ -30,6 +30,17 @@ def _period_start(ts: pd.Series, freq: str) -> pd.Series:
     return ts.dt.to_period(FREQS[freq][0]).dt.start_time
 
 
+def _order_keys(tx: pd.DataFrame) -> pd.Series:
+    """Order identity per row: ``order_id`` or, without one (no column, or a missing value),
+    the customer's purchase at that timestamp - the rule of customer_summary."""
+    if "order_id" in tx.columns and not tx["order_id"].hasnans:
+        return tx["order_id"]
+    by_time = tx["customer_id"].astype(str) + "|" + tx["timestamp"].astype(str)
+    if "order_id" not in tx.columns:
+        return by_time
+    return tx["order_id"].astype(object).where(tx["order_id"].notna(), by_time)
+
+
 def _check(transactions: pd.DataFrame, freq: str, value: str) -> None:
     if freq not in FREQS:
         raise DataValidationError(f"freq: must be one of {sorted(FREQS)}, got {freq!r}",
@@ -131,8 +142,7 @@ def sales_series(transactions: pd.DataFrame, freq: str = "M", by=None, value: st
         agg = frame.groupby(["series_id", "timestamp"], sort=True)["y"].sum()
     else:
         pos = tx["amount"] > 0
-        key = tx["order_id"] if "order_id" in tx.columns else (
-            tx["customer_id"].astype(str) + "|" + tx["timestamp"].astype(str))
+        key = _order_keys(tx)
         frame = frame.loc[pos].assign(key=key[pos].to_numpy())
         agg = frame.groupby(["series_id", "timestamp"], sort=True)["key"].nunique().astype(float)
 
