@@ -85,7 +85,7 @@ def sales_series(transactions: pd.DataFrame, freq: str = "M", by=None, value: st
     value : {"revenue", "orders"}
         ``"revenue"`` is the net sum of ``amount`` (returns subtract); ``"orders"`` counts
         distinct ``order_id`` with a positive amount (distinct customer/timestamp pairs when
-        there is no ``order_id``).
+        there is no ``order_id``, or for rows whose ``order_id`` is missing).
     as_of : date-like, optional
         Use only transactions on or before this day; the series ends at the period that
         contains it. Default: the last transaction.
