@@ -17,6 +17,19 @@ from crm_ml.data.columns import Spec
 from crm_ml.errors import DataValidationError
 
 MAX_ROWS_SHOWN = 5
+
+#: Largest accepted magnitude of one transaction amount. Far above any real single sale
+#: (a trillion units of any currency), yet low enough that per-customer sums, means and
+#: squared deviations of millions of such amounts stay far inside float32 (models cast
+#: features to float32, max 3.4e38) and amounts keep cent precision in float64 (the spacing
+#: of float64 numbers near 1e12 is 1.2e-4). Corrupt values such as 1e308 would otherwise
+#: overflow to infinity deep inside scikit-learn or LightGBM, without naming the column.
+MAX_ABS_AMOUNT = 1e12
+#: Largest accepted ``resolution_hours`` (about 114 years): longer is a corrupt value, and
+#: per-customer means of such values overflow the same way.
+MAX_RESOLUTION_HOURS = 1e6
+AMOUNT_RULE = "magnitude at most 1e12"
+HOURS_RULE = "at most 1,000,000 hours"
 PARSE_RULES = ("parseable timestamp", "numeric")
 
 # rule names (what users see) -> a short explanation appended to the message
@@ -30,6 +43,11 @@ RULE_HELP = {
     "on or before as_of": "no timestamps after the as_of day are allowed",
     "between 1 and 5": "satisfaction scores run from 1 to 5",
     "non-negative": "values must be >= 0 and finite",
+    AMOUNT_RULE: ("an amount beyond a trillion currency units is a corrupt or mis-scaled value; "
+                  "fix or drop those rows, or convert the column to a larger unit "
+                  "(e.g. thousands)"),
+    HOURS_RULE: ("a resolution time beyond about 114 years is a corrupt value (minutes or "
+                 "seconds read as hours?); fix or drop those rows"),
 }
 
 
@@ -49,6 +67,16 @@ def _non_empty(s: pd.Series) -> pd.Series:
         ok = np.append(s.cat.categories.to_numpy(dtype=object) != "", True)
         return pd.Series(ok[s.cat.codes.to_numpy()], index=s.index)
     return pd.Series(s.to_numpy(dtype=object) != "", index=s.index)
+
+
+def _bounded(limit: float):
+    """Check that passes |value| <= limit; non-finite values are left to the finite check."""
+
+    def check(s: pd.Series) -> pd.Series:
+        v = s.to_numpy(dtype="float64")
+        return pd.Series(~np.isfinite(v) | (np.abs(v) <= limit), index=s.index)
+
+    return check
 
 
 def _non_negative(s: pd.Series) -> pd.Series:
@@ -90,12 +118,14 @@ def build_schema(kind: str, specs: tuple[Spec, ...], present: list[str], history
         elif spec.type == "amount":
             dtype = "float64"
             checks.append(pa.Check(_finite, name="finite"))
+            checks.append(pa.Check(_bounded(MAX_ABS_AMOUNT), name=AMOUNT_RULE))
         elif spec.type == "score":
             dtype = "float64"
             checks.append(pa.Check(_between_1_5, name="between 1 and 5"))
         elif spec.type == "hours":
             dtype = "float64"
             checks.append(pa.Check(_non_negative, name="non-negative"))
+            checks.append(pa.Check(_bounded(MAX_RESOLUTION_HOURS), name=HOURS_RULE))
         pf = (parse_failed or {}).get(spec.name)
         if pf is not None:
             rule = PARSE_RULES[0] if spec.type == "datetime" else PARSE_RULES[1]

@@ -150,6 +150,7 @@ def resolve(kind: str, columns, mapping: Mapping) -> tuple[dict, list[str]]:
     for spec in specs:
         if spec.name in full:
             continue
+        _refuse_variants(kind, spec.name, cols, by_norm, used)
         if spec.name in cols:
             full[spec.name] = spec.name
             continue
@@ -187,6 +188,26 @@ def resolve(kind: str, columns, mapping: Mapping) -> tuple[dict, list[str]]:
                 f"to {describe_source(src)!r}; drop or rename one of them "
                 "(rule 'no clashing column')", column=canon, rule="no clashing column")
     return full, notes
+
+
+def _refuse_variants(kind: str, canon: str, cols: list, by_norm: dict, used: set) -> None:
+    """Refuse two columns that both claim the unmapped canonical column ``canon``.
+
+    ``amount`` next to ``Amount `` (the same name up to case and surrounding spaces), or two
+    columns that both match by name when neither is called ``canon`` (``CustomerID`` and
+    ``customer id``): taking one silently would read the wrong column half of the time.
+    """
+    cands = [c for c in by_norm.get(_norm(canon), []) if c not in used]
+    if canon in cols:
+        cands = [c for c in cands if str(c).strip().casefold() == canon]
+    if len(cands) > 1:
+        shown = [str(c) for c in cands]
+        raise DataValidationError(
+            f"{kind}.{canon}: columns {shown} all name {canon} (they differ only in case, "
+            f"spaces or punctuation), so which one to read is ambiguous: drop or rename all "
+            f"but one, or map it explicitly ({canon}='<your column>') "
+            "(rule 'one column per canonical name')", column=canon,
+            rule="one column per canonical name")
 
 
 def _show_map(mapping: Mapping) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from crm_ml.data._sniff import check_content
 from crm_ml.data.columns import check_kind, resolve
 from crm_ml.data.standardize import standardize
 from crm_ml.errors import DataValidationError
@@ -17,18 +18,19 @@ _COMPRESSION = ("", ".gz", ".bz2", ".zip", ".xz", ".zst")
 _OTHER_DELIMITERS = (";", "\t", "|", ",")
 
 
-def _format_of(path: Path) -> tuple[str, str | None]:
+def _format_of(path: Path) -> tuple[str, str | None, str]:
+    """(format, default delimiter, compression suffix) named by the file's suffix."""
     name = path.name.lower()
     for ext in _PARQUET:
         if name.endswith(ext):
-            return "parquet", None
+            return "parquet", None, ""
     for comp in _COMPRESSION:
         for ext in _CSV:
             if name.endswith(ext + comp):
-                return "csv", ","
+                return "csv", ",", comp
         for ext in _TSV:
             if name.endswith(ext + comp):
-                return "csv", "\t"
+                return "csv", "\t", comp
     raise ValueError(
         f"{path}: unsupported file type; crm_ml reads .csv/.tsv/.txt (optionally .gz/.bz2/.zip/"
         ".xz/.zst compressed) and .parquet/.pq")
@@ -37,6 +39,25 @@ def _format_of(path: Path) -> tuple[str, str | None]:
 def _empty_file(path: Path, what: str) -> DataValidationError:
     return DataValidationError(f"{path}: {what} (rule 'non-empty file')", column=None,
                                rule="non-empty file", rows=[])
+
+
+def _refuse_repeated_names(path: Path, sep: str, encoding: str, read_options: dict) -> None:
+    """Refuse a header that names a column twice.
+
+    pandas renames the second ``amount`` to ``amount.1``, so the file would silently be read
+    with its first ``amount`` column only; the header is therefore read as a plain row.
+    """
+    opts = {k: v for k, v in read_options.items() if k not in ("dtype", "header", "nrows",
+                                                                "usecols", "names")}
+    first = pd.read_csv(path, sep=sep, encoding=encoding, header=None, nrows=1, dtype=str,
+                        **opts)
+    names = [str(v) for v in first.iloc[0].tolist() if pd.notna(v)] if len(first) else []
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataValidationError(
+            f"{path}: the header names column(s) {repeated} more than once; only the first "
+            "would be read: rename or drop the repeated column(s) (rule 'unique column names')",
+            column=repeated[0], rule="unique column names")
 
 
 def read_table(path, kind: str = "transactions", *, sep: str | None = None,
@@ -73,8 +94,10 @@ def read_table(path, kind: str = "transactions", *, sep: str | None = None,
     FileNotFoundError
         The file does not exist.
     crm_ml.DataValidationError
-        Empty file, header only, wrong delimiter, or any standardize error (the message starts
-        with the file path).
+        Empty file, header only, wrong delimiter, a header naming a column twice, a file whose
+        bytes are not what its name says (gzip, Parquet, Excel or other binary data named
+        ``.csv``; text named ``.parquet`` or ``.gz``), or any standardize error (the message
+        starts with the file path).
     """
     specs = check_kind(kind)
     path = Path(path)
@@ -86,9 +109,10 @@ def read_table(path, kind: str = "transactions", *, sep: str | None = None,
         raise FileNotFoundError(f"{kind} file not found: {path.resolve()}{extra}")
     if path.is_dir():
         raise IsADirectoryError(f"{path.resolve()} is a folder; give the path of a file")
-    fmt, default_sep = _format_of(path)
+    fmt, default_sep, compression = _format_of(path)
     if path.stat().st_size == 0:
         raise _empty_file(path, "the file is empty (0 bytes)")
+    check_content(path, fmt, compression, encoding)
     read_options = dict(read_options or {})
     mapping = {**dict(options.pop("columns", None) or {}),
                **{k: v for k, v in options.items() if k not in _STANDARDIZE_OPTIONS}}
@@ -108,6 +132,7 @@ def read_table(path, kind: str = "transactions", *, sep: str | None = None,
         except UnicodeDecodeError as exc:
             raise ValueError(f"{path}: not {encoding} text ({exc}); pass encoding='latin-1' "
                              "(or the file's encoding; crm-ml: --encoding latin-1)") from None
+        _refuse_repeated_names(path, sep, encoding, read_options)
         cols = [str(c) for c in header.columns]
         if len(cols) == 1:
             seen = [d for d in _OTHER_DELIMITERS if d != sep and d in cols[0]]
