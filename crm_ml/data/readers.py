@@ -143,7 +143,10 @@ def read_table(path, kind: str = "transactions", *, sep: str | None = None,
                     f"which contains {guess!r}; the file looks {guess!r}-separated: pass "
                     f"sep={guess!r} (crm-ml: --sep {guess!r}) (rule 'delimiter')", column=cols[0],
                     rule="delimiter")
-        full, _ = resolve(kind, cols, mapping)
+        try:
+            full, _ = resolve(kind, cols, mapping)
+        except DataValidationError as exc:
+            raise _in_file(path, exc) from None
         id_types = {s.name for s in specs if s.type == "id"}
         dtype = {src: str for canon, src in full.items()
                  if canon in id_types and isinstance(src, str)}
@@ -160,8 +163,13 @@ def read_table(path, kind: str = "transactions", *, sep: str | None = None,
         return standardize(df, kind, columns=mapping, **{k: v for k, v in options.items()
                                                          if k in _STANDARDIZE_OPTIONS})
     except DataValidationError as exc:
-        raise DataValidationError(f"{path}: {exc}", column=exc.column, rule=exc.rule,
-                                  rows=exc.rows) from None
+        raise _in_file(path, exc) from None
+
+
+def _in_file(path: Path, exc: DataValidationError) -> DataValidationError:
+    """``exc`` with the file path in front of its message, so it names the input."""
+    return DataValidationError(f"{path}: {exc}", column=exc.column, rule=exc.rule,
+                               rows=exc.rows)
 
 
 _STANDARDIZE_OPTIONS = frozenset(

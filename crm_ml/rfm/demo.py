@@ -20,6 +20,16 @@ REGISTERED_NAME = "crm-segments"
 FEATURES = ["purchase_rate", "monetary"]
 MIGRATION_DAYS = 90
 HOLDOUT_SHARE = 0.2
+K_RANGE = (2, 8)  # numbers of segments the segmentation chooses from
+
+
+def holdout_mask(customer_ids: pd.Index) -> np.ndarray:
+    """True for the customers held out of the segmentation fit (about ``HOLDOUT_SHARE``).
+
+    A hash of the customer id: a stable split, independent of any random stream.
+    """
+    hashes = pd.util.hash_pandas_object(customer_ids.to_series(), index=False).to_numpy()
+    return hashes % 1000 < HOLDOUT_SHARE * 1000
 
 
 def _reference_space(X: pd.DataFrame) -> np.ndarray:
@@ -103,11 +113,9 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
 
     # --- clustering-based segments -------------------------------------------------------
     X = segmentation_features(tx, as_of)
-    # Hash of the customer id: a stable split, independent of any random stream.
-    hold = (pd.util.hash_pandas_object(X.index.to_series(), index=False).to_numpy() % 1000
-            < HOLDOUT_SHARE * 1000)
+    hold = holdout_mask(X.index)
     X_fit, X_hold = X[~hold], X[hold]
-    seg = Segmenter(features=FEATURES, k_range=(2, 8), track=False, random_state=0).fit(X_fit)
+    seg = Segmenter(features=FEATURES, k_range=K_RANGE, track=False, random_state=0).fit(X_fit)
     stab = seg.stability(X_fit, n_boot=5)
     hold_labels = seg.predict(X_hold)
     hold_sil = _silhouette(X_hold, hold_labels)

@@ -21,6 +21,7 @@ from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.data.windows import history
 from crm_ml.scoring.inputs import CRMData, check_model_inputs
+from crm_ml.scoring.preflight import check_scorable
 from crm_ml.serve import CHURN_MODEL, CLV_MODEL, SEGMENT_MODEL, get_model, required_fields
 from crm_ml.tracking.registry import get_version
 
@@ -199,6 +200,7 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
     if int(chunk_size) < 1:
         raise ValueError(f"chunk_size: must be >= 1, got {chunk_size}")
     chunk_size = int(chunk_size)
+    check_scorable(data)
     models = Champions.load(alias)
     check_model_inputs(required_fields(models.churn), data,
                        model=f"crm-churn@{alias} (version {models.versions['crm-churn']})")

@@ -138,9 +138,11 @@ def load_inputs(transactions: Source, *, interactions: Source = None, customers:
                       "customer will look long lapsed; is it the right day, or are the newest "
                       "transactions missing?", UserWarning, stacklevel=2)
     if not (tx["timestamp"] < history_end(day)).any():
+        where = transactions if not isinstance(transactions, pd.DataFrame) else "transactions"
         raise DataValidationError(
-            f"timestamp: no transaction on or before as_of {day.date()} (rule: history "
-            f"needed; first transaction {tx['timestamp'].min()})", column="timestamp",
+            f"{where}: timestamp: every transaction is after as_of {day.date()} (the first is on "
+            f"{tx['timestamp'].min().date()}): give a later --as-of, or check the timestamp "
+            "column for dates in the future (rule 'history before as_of')", column="timestamp",
             rule="history before as_of")
     ix = cust = None
     if interactions is not None:

@@ -16,6 +16,7 @@ from crm_ml.cards.card import to_jsonable
 from crm_ml.churn.pyfunc import REGISTERED_NAME as CHURN_MODEL
 from crm_ml.demo import STEPS, load_pipeline
 from crm_ml.scoring.inputs import CRMData, check_model_inputs
+from crm_ml.scoring.preflight import check_trainable
 from crm_ml.tracking import start_run, tracking_enabled, tracking_uri
 
 
@@ -81,6 +82,7 @@ def train_all(data: CRMData, output_dir: str | Path = "output", models_dir: str 
     models_dir.mkdir(parents=True, exist_ok=True)
     say = print if echo else (lambda *a, **k: None)
     wanted = modules or tuple(m for m, _ in STEPS)
+    check_trainable(data, wanted)
     check_champion_inputs(data, wanted)
     result: dict[str, Any] = {"as_of": str(data.as_of.date()), "modules": {},
                               "data_quality": to_jsonable(data.quality)}
