@@ -20,8 +20,9 @@ KINDS = ("transactions", "customers", "interactions")
 
 #: Column types: how a column is coerced and checked.
 #: id: string, no ".0" from float ids, stripped; datetime: datetime64[ns] naive UTC;
-#: amount: float64, finite; number: numeric (NaN allowed); label: string (NaN allowed);
-#: kind: lower-case string; score: float 1..5 (NaN allowed); hours: float >= 0 (NaN allowed);
+#: amount: float64, finite, |amount| <= 1e12; number: numeric (NaN allowed); label: string
+#: (NaN allowed); kind: lower-case string; score: float 1..5 (NaN allowed); hours: float
+#: 0..1e6 (NaN allowed);
 #: any: left as it is.
 
 

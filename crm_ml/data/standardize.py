@@ -64,10 +64,13 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
     Raises
     ------
     crm_ml.DataValidationError
-        Missing required column, empty frame, null/empty ids, unparseable timestamps,
-        non-numeric or NaN/inf amounts, timestamps after ``as_of``, satisfaction outside 1..5,
-        negative resolution hours, duplicate customer ids (customers). The message names the
-        column, the rule and up to five offending rows (label and value).
+        Missing required column, two columns that both name one canonical column (same
+        name up to case/spaces, and the column not mapped explicitly), empty frame,
+        null/empty ids, unparseable timestamps, non-numeric or NaN/inf amounts, amounts
+        beyond +-1e12 (``crm_ml.data._validate.MAX_ABS_AMOUNT``), timestamps after
+        ``as_of``, satisfaction outside 1..5, negative resolution hours or more than 1e6,
+        duplicate customer ids (customers). The message names the column, the rule and up to
+        five offending rows (label and value).
 
     Warns
     -----

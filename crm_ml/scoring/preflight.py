@@ -170,9 +170,9 @@ def _churn_classes(buys: pd.DataFrame, as_of: pd.Timestamp, horizon: int) -> tup
     """(churners, non-churners) among customers with a purchase on or before ``as_of``, as
     :func:`crm_ml.churn.make_labels` labels them."""
     day = as_of.to_datetime64().astype("datetime64[D]")
-    active = pd.unique(buys.loc[buys["day"] <= day, "customer_id"])
+    active = pd.Index(pd.unique(buys.loc[buys["day"] <= day, "customer_id"]))
     window = (buys["day"] > day) & (buys["day"] <= day + np.timedelta64(horizon, "D"))
-    stayed = np.isin(active, pd.unique(buys.loc[window, "customer_id"]))
+    stayed = active.isin(buys.loc[window, "customer_id"])  # hash-based, fast on many ids
     return int((~stayed).sum()), int(stayed.sum())
 
 
@@ -208,9 +208,9 @@ def _clv_problems(buys: pd.DataFrame, as_of: pd.Timestamp) -> list[str]:
         else 0
     label_days = min(HOLDOUT_DAYS, available // 2)
     start = cal - np.timedelta64(label_days, "D")
-    known = pd.unique(cal_buys.loc[cal_buys["day"] <= start, "customer_id"])
-    later = cal_buys.loc[(cal_buys["day"] > start), "customer_id"]
-    if label_days >= CLV_ML_DAYS // 2 and not np.isin(known, pd.unique(later)).any():
+    known = pd.Index(pd.unique(cal_buys.loc[cal_buys["day"] <= start, "customer_id"]))
+    later = cal_buys.loc[cal_buys["day"] > start, "customer_id"]
+    if label_days >= CLV_ML_DAYS // 2 and not known.isin(later).any():
         out.append(f"clv's LightGBM comparison needs a customer who bought again between "
                    f"{_day(start)} and {_day(cal)}, found none")
     return out
