@@ -230,3 +230,17 @@ def test_a_logged_input_example_with_real_ids_or_contact_data_is_refused(example
     with start_run("privacy-test") as run, pytest.raises(CrmMlError, match=what) as err:
         log_pyfunc_model(run, SkopsEstimatorModel(), artifacts={}, input_example=example)
     assert "a.b@example.com" not in str(err.value)  # the error does not repeat the value
+
+
+def test_allow_column_that_is_not_in_the_customers_file_is_a_usage_error(tmp_path, capsys):
+    from crm_ml.cli import main
+
+    ds = make_crm_dataset(n_customers=60, seed=2)
+    ds.transactions.to_csv(tmp_path / "tx.csv", index=False)
+    ds.customers.to_csv(tmp_path / "cu.csv", index=False)
+    code = main(["train", "--transactions", str(tmp_path / "tx.csv"), "--customers",
+                 str(tmp_path / "cu.csv"), "--allow-column", "e_mail", "--output",
+                 str(tmp_path / "out"), "--models-dir", str(tmp_path / "models")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--allow-column e_mail" in err and "region" in err
+    assert not (tmp_path / "models").exists()  # refused before any training
