@@ -51,6 +51,10 @@ def _build_parser() -> argparse.ArgumentParser:
     inputs(train)
     train.add_argument("--output", default="output")
     train.add_argument("--models-dir", default="models")
+    train.add_argument("--allow-column", action="append", default=[], metavar="NAME",
+                       help="use this customer column as a feature although it looks like a "
+                       "personal identifier or free text (repeatable; by default such "
+                       "columns are dropped with a warning)")
 
     score = sub.add_parser("score", help="score every customer into one table")
     inputs(score, as_of_required=True)
@@ -159,7 +163,13 @@ def _run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, data) -> int:
     from crm_ml.scoring import train_all
 
-    result = train_all(data, output_dir=args.output, models_dir=args.models_dir)
+    columns = [] if data.customers is None else [str(c) for c in data.customers.columns]
+    unknown = [c for c in args.allow_column if c not in columns]
+    if unknown:
+        raise UsageError(f"--allow-column {unknown[0]}: no such column in the --customers "
+                         f"file (its columns: {columns[:20] or 'no --customers file given'})")
+    result = train_all(data, output_dir=args.output, models_dir=args.models_dir,
+                       allow_columns=args.allow_column)
     for module, out in result["modules"].items():
         print(f"  {module}: version {out.get('registered_version')}, "
               f"promoted={out.get('promoted')}, grade {out.get('grade')}")

@@ -212,7 +212,8 @@ def test_any_customer_table_and_unseen_categories(algorithm):
     new["plan"] = ["enterprise", None, "basic", "pro"]  # unseen level and missing
     p = m.predict_proba(new)
     assert p.notna().all() and list(p.index) == list(new["customer_id"])
-    # documented: an unseen level is treated exactly like a missing value
+    # documented: an unseen level is treated exactly like a missing value when training had
+    # no rare ("__other__") level
     assert p.iloc[0] == pytest.approx(p.iloc[1])
     with pytest.raises(DataValidationError, match="seats"):
         m.predict_proba(new.drop(columns="seats"))
@@ -310,5 +311,7 @@ def test_encoding_one_customer_equals_encoding_the_whole_table():
     batch = pre.transform(new)  # > 100 rows: the pandas path
     one_by_one = pd.concat([pre.transform(new.iloc[[i]]) for i in range(len(new))])
     pd.testing.assert_frame_equal(one_by_one, batch)
-    assert np.isnan(batch["plan"].iloc[[0, 1, 4]]).all()  # unseen and missing
-    assert batch["plan"].iloc[2] == pre.categories_["plan"].index("__other__")
+    assert np.isnan(batch["plan"].iloc[[1, 4]]).all()  # missing
+    # rare and unseen levels are one "__other__" level (rare levels are never stored)
+    other = pre.categories_["plan"].index("__other__")
+    assert batch["plan"].iloc[0] == batch["plan"].iloc[2] == other

@@ -28,7 +28,8 @@ def backtest(transactions: pd.DataFrame, as_of_dates, horizon_days: int = 90, *,
     as_of_dates : iterable of date-like
     horizon_days : int, default 90
     interactions, customers : DataFrame, optional
-        Passed to :func:`crm_ml.features.build`.
+        Passed to :func:`crm_ml.features.build` (with ``allow_columns`` when given in
+        ``model_params``).
     windows : tuple of int
         Feature windows.
     show_progress : bool, optional
@@ -60,9 +61,12 @@ def backtest(transactions: pd.DataFrame, as_of_dates, horizon_days: int = 90, *,
     rows = []
     for t in track(dates, "churn backtest", total=len(dates), show=show_progress):
         t2 = t + pd.Timedelta(days=horizon_days)
-        X_tr = build(transactions, t, interactions, customers, windows=windows)
+        allow = model_params.get("allow_columns")
+        X_tr = build(transactions, t, interactions, customers, windows=windows,
+                     allow_columns=allow)
         y_tr = make_labels(transactions, t, horizon_days).reindex(X_tr.index)
-        X_te = build(transactions, t2, interactions, customers, windows=windows)
+        X_te = build(transactions, t2, interactions, customers, windows=windows,
+                     allow_columns=allow)
         y_te = make_labels(transactions, t2, horizon_days).reindex(X_te.index)
         m = ChurnModel(**model_params).fit(X_tr, y_tr)
         ev = m.evaluate(X_te, y_te, plots=False)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from crm_ml.churn.evaluation import evaluate_predictions, evaluation_figures
+from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS, frequent_levels
 
 __all__ = ["recency_rule", "slice_table", "churn_card"]
 
@@ -19,15 +20,21 @@ def recency_rule(X: pd.DataFrame, window_days: int) -> pd.Series:
 
 
 def slice_table(X: pd.DataFrame, y, proba: pd.Series,
-                columns=("region", "channel")) -> pd.DataFrame:
-    """Metrics per slice: the given attribute columns and tenure bands (``tenure_days``)."""
+                columns=("region", "channel"),
+                min_customers: int = MIN_LEVEL_CUSTOMERS) -> pd.DataFrame:
+    """Metrics per slice: the given attribute columns and tenure bands (``tenure_days``).
+
+    Attribute levels shared by fewer than ``min_customers`` customers (k) are one ``"other"``
+    slice: the card never names a rare level.
+    """
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     y = pd.Series(np.asarray(y), index=X.index)
     groups = {}
     for c in columns:
         if c in X.columns:
-            groups[c] = X[c].astype(object).fillna("unknown")
+            g = X[c].astype(object).fillna("unknown").astype(str)
+            groups[c] = g.where(g.isin(frequent_levels(g, min_customers)), "other")
     if "tenure_days" in X.columns:
         groups["tenure"] = pd.cut(X["tenure_days"], TENURE_BANDS, labels=TENURE_LABELS,
                                   right=False).astype(object)
@@ -131,7 +138,10 @@ def churn_card(model, X_test: pd.DataFrame, y_test, *, horizon_days: int = 90,
             "the calibration table.",
             "Trained on one as_of snapshot; a customer's score changes as new purchases "
             "arrive, so score on fresh features.",
-            "Unseen categories are treated as missing values.",
+            f"Category levels shared by fewer than {model.preprocessor_.min_level_customers} "
+            "training customers, and levels not seen in training, are one 'other' level "
+            "(treated as missing when training had no such level); identifier-like and "
+            "free-text columns are not used.",
             "SHAP drivers describe the model, not causes: a retention offer may not change them.",
         ],
         figures=figures,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from crm_ml.data.privacy import PersonalDataWarning
+
 HORIZON = 90
 REGISTERED_NAME = "crm-churn"
 
@@ -42,17 +44,24 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
     t_train = ds.as_of - pd.Timedelta(days=2 * HORIZON)
     t_test = ds.as_of - pd.Timedelta(days=HORIZON)
     tx, it, cu = ds.transactions, ds.interactions, ds.customers
-    X = build(tx, t_train, it, cu)
+    # customer columns the user vouches for although they look like identifiers
+    allow = list(getattr(ds, "allow_columns", None) or ()) or None
+    X = build(tx, t_train, it, cu, allow_columns=allow)
     y = make_labels(tx, t_train, HORIZON).reindex(X.index)
-    Xt = build(tx, t_test, it, cu)
+    with warnings.catch_warnings():  # the same columns as above: warned about once
+        warnings.simplefilter("ignore", PersonalDataWarning)
+        Xt = build(tx, t_test, it, cu, allow_columns=allow)
+        X_now = build(tx, ds.as_of, it, cu, allow_columns=allow)
     yt = make_labels(tx, t_test, HORIZON).reindex(Xt.index)
 
     models, rows = {}, {}
     for alg in ("lightgbm", "random_forest"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            warnings.simplefilter("default", PersonalDataWarning)  # a dropped column: say so
             # 3 calibration folds and a 100-tree forest keep the demo step well under a minute
-            m = ChurnModel(alg, cv=3, n_estimators=100 if alg == "random_forest" else None)
+            m = ChurnModel(alg, cv=3, n_estimators=100 if alg == "random_forest" else None,
+                           allow_columns=allow)
             m.fit(X, y)
         ev = m.evaluate(Xt, yt, plots=False)
         models[alg] = m
@@ -92,7 +101,6 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
             card.log(TrackedRun(mlflow, r))
 
     # score everyone at as_of with reasons
-    X_now = build(tx, ds.as_of, it, cu)
     reasons = best.explain(X_now).reasons if best_alg == "lightgbm" else \
         best.predict_proba(X_now).to_frame()
     reasons.to_csv(output_dir / "churn_scores.csv")

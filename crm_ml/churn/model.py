@@ -30,6 +30,7 @@ import pandas as pd
 from crm_ml._logging import get_logger
 from crm_ml.churn.calibration import ScoreCalibrator, _sigmoid
 from crm_ml.churn.preprocess import TabularPreprocessor, as_customer_frame
+from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS
 from crm_ml.errors import DataValidationError, NotFittedError
 
 log = get_logger("churn")
@@ -73,6 +74,14 @@ class ChurnModel:
         Share of the training rows held out for early stopping.
     max_categories : int, default 30
         Levels kept per categorical column.
+    min_level_customers : int, default 20
+        k: a category level is kept (and stored with the model) only when at least this many
+        training customers share it; every other level is one ``"__other__"`` level, at
+        training and at scoring (:mod:`crm_ml.data.privacy`).
+    allow_columns : list of str, optional
+        Columns kept although they look like personal identifiers or free text (e-mail,
+        phone, names, notes, near-unique values), which are otherwise dropped with a
+        :class:`~crm_ml.data.privacy.PersonalDataWarning`.
     params : dict, optional
         Extra LightGBM parameters or ``RandomForestClassifier`` arguments (override defaults).
     random_state : int, default 0
@@ -106,7 +115,8 @@ class ChurnModel:
                  early_stopping_rounds: int = 50, validation_fraction: float = 0.15,
                  max_categories: int = 30, params: dict | None = None, random_state: int = 0,
                  n_jobs: int | None = None, track: bool | None = None,
-                 bagging: bool | str = "auto"):
+                 bagging: bool | str = "auto", min_level_customers: int = MIN_LEVEL_CUSTOMERS,
+                 allow_columns: list[str] | None = None):
         self.algorithm = algorithm
         self.calibrate = calibrate
         self.calibration = calibration
@@ -124,6 +134,8 @@ class ChurnModel:
         self.n_jobs = n_jobs
         self.track = track
         self.bagging = bagging
+        self.min_level_customers = min_level_customers
+        self.allow_columns = allow_columns
 
     # ------------------------------------------------------------------ sklearn plumbing
     def get_params(self, deep: bool = True) -> dict:
@@ -132,7 +144,7 @@ class ChurnModel:
             "algorithm", "calibrate", "calibration", "cv", "class_weight", "n_estimators",
             "learning_rate", "num_leaves", "min_child_samples", "early_stopping_rounds",
             "validation_fraction", "max_categories", "params", "random_state", "n_jobs",
-            "track", "bagging")}
+            "track", "bagging", "min_level_customers", "allow_columns")}
 
     def set_params(self, **params) -> ChurnModel:
         for k, v in params.items():
@@ -335,7 +347,9 @@ class ChurnModel:
                           "unreliable; use a longer history or more customers",
                           UserWarning, stacklevel=2)
         self.preprocessor_ = TabularPreprocessor(one_hot=self.algorithm == "random_forest",
-                                                 max_categories=self.max_categories)
+                                                 max_categories=self.max_categories,
+                                                 min_level_customers=self.min_level_customers,
+                                                 allow_columns=self.allow_columns)
         Xe = self.preprocessor_.fit_transform(X).to_numpy(dtype=float)
         self.feature_names_in_ = list(self.preprocessor_.columns_)
         self.n_features_in_ = len(self.feature_names_in_)

@@ -5,11 +5,17 @@ Policies (documented in the README):
 * numeric and boolean columns pass through as float; missing values stay NaN (both LightGBM
   and scikit-learn's random forest handle NaN natively);
 * datetime columns become days since 1970-01-01 (float), timedeltas become days;
-* object, string and categorical columns become categories: the ``max_categories`` most frequent
-  levels are kept, rarer levels map to ``"__other__"``; missing values and levels never seen in
-  training map to NaN (treated as missing) -- unseen categories never raise;
-* identifier-like text columns (almost one level per row) and columns that are empty in
-  training are dropped, with a log message;
+* object, string and categorical columns become categories: of the levels shared by at least
+  ``min_level_customers`` customers (k, default 20) the ``max_categories`` most frequent are
+  kept; every other level -- rarer ones, and levels never seen in training -- maps to the one
+  level ``"__other__"`` (or, when training had no such level, to NaN); missing values map to
+  NaN (treated as missing). Unseen categories never raise, and no level shared by fewer than
+  k customers is stored in the model's spec (privacy: see :mod:`crm_ml.data.privacy`);
+* columns that look like personal identifiers or free text (e-mail, phone, names, notes,
+  near-unique values ...: :func:`crm_ml.data.privacy.screen_columns`) and categorical columns
+  without any level shared by k customers are dropped with one
+  :class:`~crm_ml.data.privacy.PersonalDataWarning` (``allow_columns`` forces a column in);
+  columns that are empty in training are dropped with a log message;
 * a ``customer_id`` column becomes the index.
 
 LightGBM receives categories as integer codes declared categorical; the random forest receives
@@ -25,11 +31,18 @@ import numpy as np
 import pandas as pd
 
 from crm_ml._logging import get_logger
+from crm_ml.data.privacy import (
+    MIN_LEVEL_CUSTOMERS,
+    OTHER_LEVEL,
+    frequent_levels,
+    screen_columns,
+    warn_dropped,
+)
 from crm_ml.errors import DataValidationError
 
 log = get_logger("churn")
 
-OTHER = "__other__"
+OTHER = OTHER_LEVEL
 # one customer with a missing feature is normal; a whole batch without it is a broken join
 _MIN_ROWS_ALL_MISSING_WARNING = 50
 
@@ -54,12 +67,20 @@ class TabularPreprocessor:
     one_hot : bool, default False
         One-hot encode categories (random forest) instead of integer codes (LightGBM).
     max_categories : int, default 30
-        Levels kept per categorical column; rarer levels become ``"__other__"``.
+        Levels kept per categorical column; other levels become ``"__other__"``.
+    min_level_customers : int, default 20
+        k: a level is kept only when at least this many customers (rows) share it; rarer
+        levels become ``"__other__"`` and are never stored.
+    allow_columns : list of str, optional
+        Columns kept even though they look like personal identifiers or free text.
     """
 
-    def __init__(self, one_hot: bool = False, max_categories: int = 30):
+    def __init__(self, one_hot: bool = False, max_categories: int = 30,
+                 min_level_customers: int = MIN_LEVEL_CUSTOMERS, allow_columns=None):
         self.one_hot = one_hot
         self.max_categories = max_categories
+        self.min_level_customers = min_level_customers
+        self.allow_columns = allow_columns
 
     def fit(self, X: pd.DataFrame) -> TabularPreprocessor:
         X = as_customer_frame(X)
@@ -68,12 +89,17 @@ class TabularPreprocessor:
         self.categories_: dict[str, list[str]] = {}
         self.dropped_: dict[str, str] = {}
         self.medians_: dict[str, float] = {}
-        n = len(X)
+        personal = screen_columns(X, self.allow_columns)
+        flagged: dict[str, str] = {}  # dropped for privacy: named in one warning
+        k = int(self.min_level_customers)
         for col in X.columns:
             s = X[col]
             name = str(col)
             if s.isna().all():
                 self.dropped_[name] = "empty in training"
+                continue
+            if name in personal:
+                self.dropped_[name] = flagged[name] = personal[name]
                 continue
             if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
                 kind = "numeric"
@@ -83,14 +109,12 @@ class TabularPreprocessor:
                 kind = "timedelta"
             else:
                 kind = "categorical"
-                levels = s.dropna().astype(str)
-                counts = levels.value_counts()
-                if n >= 50 and len(counts) > 0.9 * n and not isinstance(s.dtype,
-                                                                           pd.CategoricalDtype):
-                    self.dropped_[name] = "identifier-like (one level per row)"
+                keep = frequent_levels(s, k, self.max_categories)
+                if not keep:
+                    self.dropped_[name] = flagged[name] = \
+                        f"no level shared by {k} customers (min_level_customers)"
                     continue
-                keep = counts.index[: self.max_categories].tolist()
-                if len(counts) > self.max_categories:
+                if s.dropna().astype(str).nunique() > len(keep):
                     keep.append(OTHER)
                 self.categories_[name] = sorted(keep)
             self.columns_.append(name)
@@ -99,9 +123,15 @@ class TabularPreprocessor:
                 self.medians_[name] = float(np.nanmedian(self._numeric(s, kind)))
         for name, why in self.dropped_.items():
             log.info("churn preprocessing: dropped column %r (%s)", name, why)
+        # stacklevel 5: warn_dropped, fit, fit_transform, ChurnModel.fit, the user's call
+        warn_dropped(flagged, "X", "ChurnModel(allow_columns={cols})", stacklevel=5)
         if not self.columns_:
             raise DataValidationError("X: no usable feature columns", column=None,
                                       rule="at least one feature")
+        self._set_output_names()
+        return self
+
+    def _set_output_names(self) -> None:
         self.feature_names_out_, self.origin_ = [], {}
         for name in self.columns_:
             if self.kinds_[name] == "categorical" and self.one_hot:
@@ -112,7 +142,6 @@ class TabularPreprocessor:
             else:
                 self.feature_names_out_.append(name)
                 self.origin_[name] = name
-        return self
 
     @staticmethod
     def _numeric(s: pd.Series, kind: str) -> np.ndarray:
@@ -136,24 +165,35 @@ class TabularPreprocessor:
         return v.dt.total_seconds().to_numpy(dtype=float, na_value=np.nan) / 86_400.0
 
     def _codes(self, s: pd.Series, name: str) -> np.ndarray:
-        """Category codes; rare training levels -> "__other__", unseen/missing -> NaN."""
+        """Category codes: kept levels by position; every other level -> "__other__" (NaN
+        when training had no such level); missing -> NaN."""
         cats = pd.Index(self.categories_[name])
-        rare = getattr(self, "rare_levels_", {}).get(name)
+        other = float(cats.get_loc(OTHER)) if OTHER in cats else np.nan
         if len(s) <= 100:
             # a few customers (online scoring): plain Python beats pandas' per-call overhead
             code = {lvl: float(i) for i, lvl in enumerate(cats)}
-            if rare:
-                code.update(dict.fromkeys(rare, float(cats.get_loc(OTHER))))
-            return np.array([np.nan if pd.isna(v) else code.get(str(v), np.nan)
+            return np.array([np.nan if pd.isna(v) else code.get(str(v), other)
                              for v in s.to_numpy(dtype=object)], dtype=float)
-        values = s.astype(str).where(s.notna().to_numpy(), None)
-        idx = cats.get_indexer(values)
-        if rare:
-            is_rare = (idx < 0) & values.isin(rare).to_numpy()
-            idx[is_rare] = cats.get_loc(OTHER)
+        missing = s.isna().to_numpy()
+        idx = cats.get_indexer(s.astype(str).where(~missing, None))
         out = idx.astype(float)
-        out[idx < 0] = np.nan
+        out[idx < 0] = other
+        out[missing] = np.nan
         return out
+
+    def stored_levels(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` with each categorical column's values replaced by the level the model sees:
+        a kept level, ``"__other__"`` or missing (for reason texts: no rare level shown)."""
+        X = X.copy()
+        for name in self.columns_:
+            if self.kinds_[name] != "categorical" or name not in X.columns:
+                continue
+            cats = self.categories_[name]
+            s = X[name]
+            text = s.astype(str).where(s.notna(), None)
+            fallback = OTHER if OTHER in cats else None
+            X[name] = text.where(text.isin(cats) | s.isna(), fallback).astype(object)
+        return X
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Encode ``X`` into the float matrix the trees were trained on (index kept)."""
@@ -203,14 +243,7 @@ class TabularPreprocessor:
         return pd.DataFrame(out, index=X.index, columns=self.feature_names_out_)
 
     def fit_transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        self.fit(X)
-        X = as_customer_frame(X)
-        self.rare_levels_ = {}
-        for name, cats in self.categories_.items():
-            if OTHER in cats:
-                lv = X[name].dropna().astype(str).unique()
-                self.rare_levels_[name] = sorted(set(lv) - set(cats))
-        return self.transform(X)
+        return self.fit(X).transform(X)
 
     def categorical_indices(self) -> list[int]:
         """Positions of integer-coded categorical columns (LightGBM ``categorical_feature``)."""
@@ -220,28 +253,21 @@ class TabularPreprocessor:
                 if self.kinds_.get(c) == "categorical"]
 
     def to_dict(self) -> dict:
-        """JSON-serialisable state (for the pyfunc model)."""
+        """JSON-serialisable state (for the pyfunc model): kept levels only, never the rarer
+        ones."""
         return {"one_hot": self.one_hot, "max_categories": self.max_categories,
+                "min_level_customers": self.min_level_customers,
                 "columns": self.columns_, "kinds": self.kinds_, "categories": self.categories_,
-                "rare_levels": getattr(self, "rare_levels_", {}), "dropped": self.dropped_,
-                "medians": self.medians_}
+                "dropped": self.dropped_, "medians": self.medians_}
 
     @classmethod
     def from_dict(cls, d: dict) -> TabularPreprocessor:
         """Rebuild a fitted preprocessor from :meth:`to_dict` output."""
-        self = cls(one_hot=d["one_hot"], max_categories=d["max_categories"])
+        self = cls(one_hot=d["one_hot"], max_categories=d["max_categories"],
+                   min_level_customers=d.get("min_level_customers", MIN_LEVEL_CUSTOMERS))
         self.columns_, self.kinds_ = list(d["columns"]), dict(d["kinds"])
         self.categories_ = {k: list(v) for k, v in d["categories"].items()}
-        self.rare_levels_ = {k: list(v) for k, v in d.get("rare_levels", {}).items()}
         self.dropped_ = dict(d.get("dropped", {}))
         self.medians_ = dict(d.get("medians", {}))
-        self.feature_names_out_, self.origin_ = [], {}
-        for name in self.columns_:
-            if self.kinds_[name] == "categorical" and self.one_hot:
-                for lvl in self.categories_[name]:
-                    self.feature_names_out_.append(f"{name}={lvl}")
-                    self.origin_[f"{name}={lvl}"] = name
-            else:
-                self.feature_names_out_.append(name)
-                self.origin_[name] = name
+        self._set_output_names()
         return self

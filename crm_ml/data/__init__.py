@@ -5,6 +5,7 @@
 """
 
 from crm_ml.data.columns import ONLINE_RETAIL, load_column_map
+from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS, PersonalDataWarning, screen_columns
 from crm_ml.data.quality import DataPolicyWarning, DataQualityReport
 from crm_ml.data.readers import read_customers, read_interactions, read_table, read_transactions
 from crm_ml.data.standardize import standardize
@@ -15,6 +16,8 @@ __all__ = [
     "DataPolicyWarning",
     "DataQualityReport",
     "LabelWindow",
+    "MIN_LEVEL_CUSTOMERS",
+    "PersonalDataWarning",
     "as_of_day",
     "future",
     "history",
@@ -24,6 +27,7 @@ __all__ = [
     "read_interactions",
     "read_table",
     "read_transactions",
+    "screen_columns",
     "split_at",
     "standardize",
 ]

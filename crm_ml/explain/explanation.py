@@ -141,7 +141,8 @@ def explain_model(model, X: pd.DataFrame, top_k: int = 3, method: str = "auto",
     if pre.one_hot and len(pre.feature_names_out_) != len(pre.columns_):
         S = S.T.groupby(pd.Index([pre.origin_[c] for c in S.columns]), sort=False).sum().T
         S = S[pre.columns_]
-    data = X[pre.columns_]
+    # reasons and plots show the levels the model stores: rare ones read "__other__"
+    data = pre.stored_levels(X[pre.columns_])
     reasons = top_reasons(S, data, top_k=top_k, direction_filter=direction_filter)
     if used == "lightgbm TreeSHAP":
         # contributions sum to the raw log-odds: no second pass over the trees

@@ -2,7 +2,8 @@
 
 Each feature built by :func:`crm_ml.features.build` has a phrase template, e.g.
 ``recency_days`` -> "no purchase for 142 days (usual gap 30)". Unknown numeric features read
-"<name> = <value>" and categorical attributes "<name> is <level>". Every reason ends with the
+"<name> = <value>" and categorical attributes "<name> is <level>" (a level shared by fewer
+than k training customers reads "<name> is a rare or new value"). Every reason ends with the
 direction of its SHAP value: "(raises churn risk)" for a positive value, "(lowers churn risk)"
 for a negative one.
 """
@@ -13,6 +14,8 @@ import re
 
 import numpy as np
 import pandas as pd
+
+from crm_ml.data.privacy import OTHER_LEVEL
 
 _WIN = re.compile(r"^(?P<stem>[a-z_]+?)_(?P<w>\d+)d$")
 
@@ -137,8 +140,9 @@ def _phrase_array(feature: str, values, context: dict | None = None) -> np.ndarr
     n = len(values)
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if not numeric:
-        return np.array([f"{feature} is {v}" if pd.notna(v) else f"{feature} unknown"
-                         for v in values], dtype=object)
+        return np.array([f"{feature} unknown" if pd.isna(v) else
+                         f"{feature} is a rare or new value" if v == OTHER_LEVEL else
+                         f"{feature} is {v}" for v in values], dtype=object)
     v = values.to_numpy(dtype=float)
     out = np.empty(n, dtype=object)
     miss = np.isnan(v)

@@ -21,6 +21,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from crm_ml.data.privacy import screen_columns, warn_dropped
 from crm_ml.data.windows import as_of_day, history, history_end, utc_naive
 from crm_ml.errors import DataValidationError
 from crm_ml.features.summary import order_codes
@@ -181,7 +182,8 @@ def _n_distinct(codes, other_codes, n):
 
 
 def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None = None,
-          customers: pd.DataFrame | None = None, windows=DEFAULT_WINDOWS) -> pd.DataFrame:
+          customers: pd.DataFrame | None = None, windows=DEFAULT_WINDOWS, *,
+          allow_columns=None) -> pd.DataFrame:
     """Build one feature row per customer from the history on or before ``as_of``.
 
     Parameters
@@ -199,9 +201,15 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
         ``customer_id`` (column or index) plus attributes; they are passed through. Object and
         string columns become pandas categoricals; datetime columns become ``<col>_days_ago``
         (days before as_of; dates after as_of are treated as unknown, NaN), and ``signup_date``
-        becomes ``days_since_signup``.
+        becomes ``days_since_signup``. Columns that look like personal identifiers or free
+        text (e-mail, phone, names, addresses, notes, near-unique values ...; see
+        :mod:`crm_ml.data.privacy`) are dropped with one
+        :class:`~crm_ml.data.privacy.PersonalDataWarning` naming them and the reason.
     windows : sequence of int, default (30, 90, 180, 365)
         Window lengths in days for the per-window counts and their trends.
+    allow_columns : list of str, optional
+        Customer columns to keep even though they look like identifiers (e.g. a
+        ``region_code`` that the value patterns mistake for a phone number).
 
     Returns
     -------
@@ -335,7 +343,7 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
     X = pd.DataFrame(out, index=pd.Index(ids, name="customer_id"))
     X = X[feature_names(windows, interactions is not None)].astype(float)
     if customers is not None:
-        attributes = _customer_attributes(customers, as_of, day0)
+        attributes = _customer_attributes(customers, as_of, day0, allow_columns)
         _check_id_kind(X.index, attributes.index, "customers")
         clash = [c for c in attributes.columns if c in X.columns]
         if clash:
@@ -388,7 +396,8 @@ def _interaction_features(interactions, as_of, day0, ids, windows) -> dict[str, 
     return out
 
 
-def _customer_attributes(customers: pd.DataFrame, as_of, day0: int) -> pd.DataFrame:
+def _customer_attributes(customers: pd.DataFrame, as_of, day0: int,
+                         allow_columns=None) -> pd.DataFrame:
     cust = customers
     if "customer_id" in cust.columns:
         cust = cust.set_index("customer_id")
@@ -399,8 +408,14 @@ def _customer_attributes(customers: pd.DataFrame, as_of, day0: int) -> pd.DataFr
         dup = cust.index[cust.index.duplicated()].unique()[:5].tolist()
         raise DataValidationError("customers: 'customer_id' must be unique",
                                   column="customer_id", rule="unique", rows=dup)
+    personal = screen_columns(cust, allow_columns)
+    # stacklevel 4: warn_dropped, here, build, the caller of build
+    warn_dropped(personal, "customers", "build(..., allow_columns={cols}) (crm-ml train "
+                 "--allow-column NAME)", stacklevel=4)
     out = {}
     for col in cust.columns:
+        if str(col) in personal:
+            continue
         s = cust[col]
         if pd.api.types.is_datetime64_any_dtype(s):
             d = _days(s.dt.normalize() if s.dt.tz is None else s).astype(float)

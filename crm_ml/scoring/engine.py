@@ -150,7 +150,10 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
     out = rfm.reindex(ids)
 
     churn_model = models.churn.unwrap_python_model().model
-    X = build(tx, as_of, interactions=data.interactions, customers=data.customers).reindex(ids)
+    # the model's own columns passed the privacy screen (or were allowed) at training; a
+    # chunk of a few customers must not lose them to the near-unique rule
+    X = build(tx, as_of, interactions=data.interactions, customers=data.customers,
+              allow_columns=churn_model.feature_names_in_).reindex(ids)
     reasons = churn_model.explain(X, top_k=3).reasons
     out["churn_probability"] = reasons["churn_probability"]
     for i in (1, 2, 3):

@@ -31,7 +31,9 @@ class CRMData:
     """Canonical customers, transactions and interactions with the day they are seen from.
 
     It has the same attributes as :class:`crm_ml.datasets.CRMDataset` (``truth`` is None), so
-    the module pipelines run on it unchanged.
+    the module pipelines run on it unchanged. ``allow_columns`` names customer columns the
+    user vouches for although they look like personal identifiers (``crm-ml train
+    --allow-column``; see :mod:`crm_ml.data.privacy`).
     """
 
     transactions: pd.DataFrame
@@ -40,6 +42,7 @@ class CRMData:
     interactions: pd.DataFrame | None = None
     truth: pd.DataFrame | None = None
     quality: dict[str, Any] = field(default_factory=dict)
+    allow_columns: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         n_c = "-" if self.customers is None else f"{len(self.customers):,}"

@@ -8,6 +8,7 @@ and writes its model card under ``models/``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ def check_champion_inputs(data: CRMData, modules=("churn",)) -> None:
 
 
 def train_all(data: CRMData, output_dir: str | Path = "output", models_dir: str | Path = "models",
-              modules: tuple[str, ...] | None = None, echo: bool = True) -> dict[str, Any]:
+              modules: tuple[str, ...] | None = None, echo: bool = True,
+              allow_columns=None) -> dict[str, Any]:
     """Train every model module on ``data`` inside one MLflow pipeline run.
 
     Parameters
@@ -71,6 +73,10 @@ def train_all(data: CRMData, output_dir: str | Path = "output", models_dir: str 
         Subset of ``("rfm", "churn", "clv", "forecast")``.
     echo : bool
         Print one line per module.
+    allow_columns : list of str, optional
+        Customer columns to use as features although they look like personal identifiers
+        or free text (otherwise dropped with a
+        :class:`~crm_ml.data.privacy.PersonalDataWarning`).
 
     Returns
     -------
@@ -80,6 +86,8 @@ def train_all(data: CRMData, output_dir: str | Path = "output", models_dir: str 
     output_dir, models_dir = Path(output_dir), Path(models_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     models_dir.mkdir(parents=True, exist_ok=True)
+    if allow_columns:
+        data = dataclasses.replace(data, allow_columns=tuple(allow_columns))
     say = print if echo else (lambda *a, **k: None)
     wanted = modules or tuple(m for m, _ in STEPS)
     check_trainable(data, wanted)

@@ -44,6 +44,14 @@ def _n_distinct(Z: np.ndarray) -> int:
     return int((~pd.DataFrame(Z).duplicated()).sum())
 
 
+def _two_digits(x) -> float:
+    """``x`` rounded to two significant digits (0.0 stays 0.0; NaN stays NaN)."""
+    x = float(x)
+    if x == 0 or not np.isfinite(x):
+        return x
+    return float(round(x, 1 - int(np.floor(np.log10(abs(x))))))
+
+
 class Segmenter:
     """Customer segments from a customer feature table.
 
@@ -486,9 +494,10 @@ class Segmenter:
                                     name="segments", registered_name=registered_name)
 
     def synthetic_example(self, n: int = 5) -> pd.DataFrame:
-        """A few synthetic customers (per-segment feature medians; no real rows or ids)."""
+        """A few synthetic customers: per-segment feature medians rounded to two significant
+        digits (a median may be one real customer's exact value); no real rows or ids."""
         self._check()
-        rows = [{c: float(self._profile.loc[s, f"{c}_median"]) for c in self.features_}
+        rows = [{c: _two_digits(self._profile.loc[s, f"{c}_median"]) for c in self.features_}
                 for s in range(min(n, self.n_segments_))]
         return pd.DataFrame(rows, index=pd.Index([f"example_{i}" for i in range(len(rows))],
                                                  name="customer_id"))

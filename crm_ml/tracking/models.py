@@ -121,7 +121,14 @@ def _quiet_mlflow_logging():
             lg.setLevel(level)
 
 
+#: Customer ids in an input example must start with one of these (``synthetic-1``, ...).
+SYNTHETIC_ID_PREFIXES = ("synthetic", "example")
+
+
 def _check_synthetic(input_example: pd.DataFrame) -> None:
+    """Refuse input examples that may hold real customer data: more than 20 rows, customer
+    ids that are not marked synthetic, or values that look like e-mail addresses, phone
+    numbers or URLs."""
     if not isinstance(input_example, pd.DataFrame) or input_example.empty:
         raise CrmMlError("input_example must be a non-empty, SYNTHETIC pandas DataFrame")
     if len(input_example) > 20:
@@ -129,6 +136,26 @@ def _check_synthetic(input_example: pd.DataFrame) -> None:
             f"input_example has {len(input_example)} rows; use a few synthetic rows "
             "(never real customer rows or ids)"
         )
+    if "customer_id" in input_example.columns:
+        real = [v for v in input_example["customer_id"]
+                if not str(v).lower().startswith(SYNTHETIC_ID_PREFIXES)]
+        if real:
+            raise CrmMlError(
+                f"input_example: customer_id {real[0]!r} is not a synthetic id; use ids "
+                f"starting with {' or '.join(SYNTHETIC_ID_PREFIXES)} (e.g. 'synthetic-1'), "
+                "never real customer ids")
+    from crm_ml.data.privacy import looks_like_contact
+
+    for col in input_example.columns:
+        if input_example[col].dtype.kind not in "OSUc" and not isinstance(
+                input_example[col].dtype, pd.CategoricalDtype | pd.StringDtype):
+            continue
+        hit = next((v for v in input_example[col] if looks_like_contact(v)), None)
+        if hit is not None:
+            raise CrmMlError(
+                f"input_example: column {col!r} holds a value that looks like an e-mail "
+                "address, phone number or URL; input examples must be synthetic (build them "
+                "from kept category levels or '__other__', see crm_ml.data.privacy)")
 
 
 def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
