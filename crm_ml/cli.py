@@ -117,7 +117,8 @@ def _check_args(args: argparse.Namespace) -> None:
                 os.path.realpath(args.output) == os.path.realpath(rejects):
             raise UsageError(f"--rejects and --output are the same file ({args.output}); "
                              "give two different paths")
-        _guard(refuse_overwriting_inputs, {"--output": args.output, "--rejects": rejects},
+        _guard(refuse_overwriting_inputs, {"--output": args.output,
+                                           "--rejects": args.rejects or rejects},
                _input_files(args))
     elif args.command == "forecast":
         if args.h < 1:

@@ -112,16 +112,24 @@ def check_output_folder(path) -> Path:
 
 
 # ------------------------------------------------------------------ CSV injection
+def _unsafe(value) -> bool:
+    return isinstance(value, str) and (value.startswith(FORMULA_STARTS) or "\r" in value)
+
+
 def _neutralise(value):
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) \
-            and not _PLAIN_NUMBER.fullmatch(value):
-        return "'" + value
-    return value
+    if not _unsafe(value):
+        return value
+    if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        value = "'" + value
+    # Python's csv module quotes a cell with "\n" but not one with a lone "\r", which
+    # readers take for a line end: the rest of the cell would start a new row
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with every text cell, index value and column name that a spreadsheet would
-    run as a formula prefixed with a single quote (OWASP CSV injection guidance).
+    run as a formula prefixed with a single quote (OWASP CSV injection guidance), and
+    carriage returns inside text turned into line feeds (which the CSV writer quotes).
 
     Only text is touched: numbers, dates and text that is a plain number (``"-12.5"``) stay
     as they are. Returns ``df`` itself when nothing needs changing.
@@ -145,10 +153,10 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
 def _has_formula(values: pd.Series | pd.Index) -> bool:
     if isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.categories
+        values = values.dtype.categories
     if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
         return False
-    return any(isinstance(v, str) and v.startswith(FORMULA_STARTS) for v in values)
+    return any(_unsafe(v) for v in values)
 
 
 def _neutralised(values: pd.Series | pd.Index):

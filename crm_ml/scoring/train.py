@@ -46,10 +46,12 @@ def refuse_overwriting_inputs(output_dir, models_dir, inputs: dict) -> None:
     for card in CARDS:
         written.update({f"--models-dir {models_dir} (it writes {card}/{name})":
                         Path(models_dir) / card / name for name in CARD_FILES})
-        for label, path in inputs_inside(Path(models_dir) / card / "plots", inputs):
-            raise ValueError(f"the input file {label} {path} is in {Path(models_dir) / card}"
-                             "/plots, where train writes plots; move it or give another "
-                             "--models-dir")
+        plots = Path(models_dir) / card / "plots"  # plot names are known only when written
+        for label, path in inputs_inside(plots, inputs):
+            raise ValueError(f"the input file {label} {path} is in {plots}, where train writes "
+                             "plots; move it or give another --models-dir")
+        written.update({f"--models-dir {models_dir} (it writes {card}/plots/{p.name})": p
+                        for p in (plots.glob("*.png") if plots.is_dir() else ())})
     refuse(written, inputs)
 
 
