@@ -161,6 +161,7 @@ def test_train_still_accepts_inputs_kept_in_its_output_folder(tmp_path, monkeypa
         ["train", "--transactions", "output/data/transactions.csv"]))
 
 
+@pytest.mark.slow
 def test_the_files_train_protects_are_the_files_it_writes(demo_workspace):
     """The list checked before training matches what the module pipelines write."""
     from crm_ml.scoring.train import CARD_FILES, CARDS, TABLES
@@ -351,11 +352,10 @@ SITECUSTOMIZE = textwrap.dedent("""
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at", [0, 1])
-def test_a_sigkill_mid_write_never_leaves_half_files_or_temporaries(
-        hostile_inputs, tmp_path, kill_at):
-    """A real `python -m crm_ml.cli score` killed before the first rename (0: both files
-    staged) or between the two renames (1); the next run cleans up and writes a good pair."""
+def test_a_sigkill_mid_write_never_leaves_half_files_or_temporaries(hostile_inputs, tmp_path):
+    """A real `python -m crm_ml.cli score` is killed before its first rename (both files
+    staged), then another between its two renames; the files on disk always parse, and the
+    next run removes the killed runs' temporaries and writes a consistent pair."""
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
@@ -364,19 +364,21 @@ def test_a_sigkill_mid_write_never_leaves_half_files_or_temporaries(
     out = work / "scores.csv"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(hook), str(WORKTREE)]))
     cmd = [sys.executable, "-m", "crm_ml.cli", *_score_args(hostile_inputs, out)]
+    other_day = cmd[:-3] + ["2024-10-31", "--output", str(out)]
     assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
     old = _read_pair(out)
 
-    killed = subprocess.run(cmd[:-3] + ["2024-10-31", "--output", str(out)],
-                            env=dict(env, CRM_ML_TEST_KILL_AT_RENAME=str(kill_at)),
-                            capture_output=True)
-    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
-    assert [p.name for p in work.iterdir() if ".tmp-" in p.name]  # the killed run's
-    scores, rejects = _read_pair(out)  # whole files: both parse
-    if kill_at == 0:
-        assert scores.equals(old[0]) and rejects.equals(old[1])
-    else:
-        assert not pair_is_consistent(scores, rejects)
+    for kill_at in (0, 1):
+        killed = subprocess.run(other_day, capture_output=True,
+                                env=dict(env, CRM_ML_TEST_KILL_AT_RENAME=str(kill_at)))
+        assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+        temps = [p.name for p in work.iterdir() if ".tmp-" in p.name]
+        assert temps and all(t.endswith(f".tmp-{temps[0].rsplit('-', 1)[1]}") for t in temps)
+        scores, rejects = _read_pair(out)  # whole files: both parse
+        if kill_at == 0:  # nothing published: the previous pair, untouched
+            assert scores.equals(old[0]) and rejects.equals(old[1])
+        else:  # new rejects beside the previous scores: the reader can tell
+            assert not pair_is_consistent(scores, rejects)
 
     again = subprocess.run(cmd, env=env, capture_output=True)
     assert again.returncode == 0, again.stderr.decode()[-2000:]
