@@ -135,10 +135,10 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     as they are. Returns ``df`` itself when nothing needs changing.
     """
     out = df
-    for c in df.columns:
-        if _has_formula(df[c]):
+    for i in range(df.shape[1]):  # by position: column names may repeat
+        if _has_formula(df.iloc[:, i]):
             out = out.copy() if out is df else out
-            out[c] = _neutralised(df[c])
+            out.isetitem(i, _neutralised(df.iloc[:, i]))
     if isinstance(df.index, pd.MultiIndex):
         if any(_has_formula(level) for level in df.index.levels):
             out = out.copy() if out is df else out
