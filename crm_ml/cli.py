@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from crm_ml.errors import CrmMlError
+from crm_ml.errors import CrmMlError, DataValidationError
 
 
 class UsageError(CrmMlError, ValueError):
@@ -94,16 +94,23 @@ def _rejects_path(args: argparse.Namespace):
     return Path(args.rejects) if args.rejects else out.with_name(out.stem + ".rejects.csv")
 
 
+def _input_files(args: argparse.Namespace) -> dict:
+    return {flag: getattr(args, flag[2:]) for flag in
+            ("--transactions", "--interactions", "--customers", "--columns")}
+
+
 def _check_args(args: argparse.Namespace) -> None:
     """Refuse arguments that cannot work, before any data is read or model trained."""
     import os
+
+    from crm_ml.output_files import refuse_overwriting_inputs
 
     if args.command == "score":
         if args.engine == "pandas":
             if args.chunk_size < 1:
                 raise UsageError(f"--chunk-size: must be >= 1, got {args.chunk_size}")
-            rejects = _rejects_path(args)
             _check_output("--output", args.output)
+            rejects = _rejects_path(args)
             _check_output("--rejects", rejects)
         else:
             if args.sep is not None or args.encoding.lower() not in ("utf-8", "utf8"):
@@ -114,21 +121,39 @@ def _check_args(args: argparse.Namespace) -> None:
                 os.path.realpath(args.output) == os.path.realpath(rejects):
             raise UsageError(f"--rejects and --output are the same file ({args.output}); "
                              "give two different paths")
+        _guard(refuse_overwriting_inputs, {"--output": args.output,
+                                           "--rejects": args.rejects or rejects},
+               _input_files(args))
     elif args.command == "forecast":
         if args.h < 1:
             raise UsageError(f"--h: must be >= 1, got {args.h}")
         if not 0 < args.level < 100:
             raise UsageError(f"--level: must be between 0 and 100 (exclusive), got {args.level}")
         _check_output("--output", args.output)
+        _guard(refuse_overwriting_inputs, {"--output": args.output}, _input_files(args))
+    elif args.command in ("train", "demo"):
+        from crm_ml.output_files import check_output_folder
+
+        for flag in ("--output", "--models-dir"):
+            _guard(check_output_folder, getattr(args, flag[2:].replace("-", "_")), flag=flag)
+        if args.command == "train":
+            from crm_ml.scoring.train import refuse_overwriting_inputs as refuse_train
+
+            _guard(refuse_train, args.output, args.models_dir, _input_files(args))
+
+
+def _guard(check, *args, flag: str = "") -> None:
+    """Run ``check(*args)``; its ``ValueError`` becomes a usage error (prefixed by ``flag``)."""
+    try:
+        check(*args)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {exc}".strip()) from None
 
 
 def _check_output(flag: str, path) -> None:
-    from crm_ml.scoring.engine import check_output_path
+    from crm_ml.output_files import check_output_path
 
-    try:
-        check_output_path(path)
-    except ValueError as exc:
-        raise UsageError(f"{flag} {exc}") from None
+    _guard(check_output_path, path, flag=flag)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -179,12 +204,12 @@ def _train(args: argparse.Namespace, data) -> int:
 def _score(args: argparse.Namespace, data) -> int:
     from pathlib import Path
 
-    from crm_ml.scoring import score_customers, stable_float, write_atomic
+    from crm_ml.scoring import score_customers, stable_float
+    from crm_ml.scoring.outputs import write_scores
 
     result = score_customers(data, alias=args.models, chunk_size=args.chunk_size)
     out, rejects = Path(args.output), _rejects_path(args)
-    write_atomic(stable_float(result.scores), out)
-    write_atomic(result.rejects, rejects, index=False)
+    run = write_scores(stable_float(result.scores), result.rejects, out, rejects)
     s = result.summary
     print(f"Scored {s['customers_scored']:,} of {s['customers_in_input']:,} customers "
           f"as of {s['as_of']} in {s['seconds']} s -> {out}")
@@ -193,7 +218,7 @@ def _score(args: argparse.Namespace, data) -> int:
         print(f"  {kind}: {n:,} rows read, dropped {dict(dropped) or 'none'}")
     print(f"  rejected {s['customers_rejected']:,} customers -> {rejects}: "
           f"{s['rejects_by_reason'] or 'none'}")
-    print(f"  models: {s['models']}")
+    print(f"  models: {s['models']}; scoring_run {run} (in both files)")
     return 0
 
 
@@ -228,7 +253,16 @@ def _forecast(args: argparse.Namespace, data) -> int:
     else:
         long_df = series.rename("y").rename_axis("timestamp").reset_index()
         long_df.insert(0, "series_id", "total")
-    fc = forecast_many(long_df, h=args.h, level=args.level, engine=args.engine)
+    try:
+        fc = forecast_many(long_df, h=args.h, level=args.level, engine=args.engine)
+    except DataValidationError as exc:
+        if exc.column != "h":
+            raise
+        raise UsageError(f"--{exc}") from None  # an impossible horizon, found before fitting
+    failed = fc.drop_duplicates("series_id").query("model == 'failed'")
+    if len(failed) == long_df["series_id"].nunique():
+        raise CrmMlError(f"every series failed to forecast ({len(failed)}), nothing written; "
+                         f"first error: {failed['fallback'].iloc[0]}")
     write_atomic(stable_float(fc), args.output, index=False)
     print(f"Forecast {long_df['series_id'].nunique()} series {args.h} periods ahead "
           f"-> {args.output}")

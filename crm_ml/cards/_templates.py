@@ -1,15 +1,20 @@
-"""Jinja2 templates of the model card (kept in Python so they ship without package-data config)."""
+"""Jinja2 templates of the model card (kept in Python so they ship without package-data config).
+
+User text is escaped in both: the HTML template with ``| e``; in the Markdown template every
+``{{ value }}`` is escaped by the renderer (``crm_ml.cards.card.md_escape``), ``| code`` makes
+a code span and ``| block`` a fenced block for multi-line text.
+"""
 
 MARKDOWN = """\
 # {{ card.title }}
 
 > **Quality grade: {{ grade }}** — {{ grade_meaning }} the simple baseline
-> ({{ baseline.baseline_rule or "baseline" }}) on `{{ baseline.metric or "the headline metric" }}`,
+> ({{ baseline.baseline_rule or "baseline" }}) on {{ (baseline.metric or "the headline metric") | code }},
 > measured on the same held-out data.
 >
 > {{ grade_text }}
 
-Registered model: `{{ card.name }}`
+Registered model: {{ card.name | code }}
 
 ## Model details
 
@@ -19,11 +24,11 @@ Library versions: {{ library_versions }}
 {% endif %}
 ## Intended use
 
-{{ card.intended_use or "_Not stated._" }}
+{% if card.intended_use %}{{ card.intended_use }}{% else %}_Not stated._{% endif %}
 
 ## Out-of-scope uses
 
-{{ card.out_of_scope or "_Not stated._" }}
+{% if card.out_of_scope %}{{ card.out_of_scope }}{% else %}_Not stated._{% endif %}
 
 ## Training and evaluation data
 
@@ -65,7 +70,7 @@ Slices with fewer rows have wider uncertainty; look for slices where the model i
 {% for title, body in card.extra_sections.items() %}
 ## {{ title }}
 
-{{ body }}
+{{ body | block }}
 {% endfor %}
 {% if figures %}
 ## Figures

@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from crm_ml.cards import _templates
 from crm_ml.cards.grading import GRADE_MEANING, grade
@@ -177,7 +179,7 @@ class ModelCard:
             "model_details": table(_kv_frame(details)),
             "data": table(_kv_frame(_flatten(self.data))),
             "metrics": table(metrics) if metrics is not None and len(metrics) else
-            ("_No metrics._" if fmt == "md" else '<p class="muted">No metrics.</p>'),
+            (Markup("_No metrics._") if fmt == "md" else '<p class="muted">No metrics.</p>'),
             "slices": table(self.slices) if _has(self.slices) else "",
             "calibration": table(self.calibration) if _has(self.calibration) else "",
             "drivers": table(self.drivers) if _has(self.drivers) else "",
@@ -199,7 +201,8 @@ class ModelCard:
     def to_markdown(self, figure_dir: str = "plots") -> str:
         """The card as Markdown; figures are linked as ``<figure_dir>/<name>.png``."""
         refs = {n: f"{figure_dir}/{_safe(n)}.png" for n in self.figures}
-        return _render(_templates.MARKDOWN, self._context("md", refs))
+        refs = {n: Markup(path) for n, path in refs.items()}  # built from _safe(name)
+        return _render(_templates.MARKDOWN, self._context("md", refs), markdown=True)
 
     def to_html(self) -> str:
         """The card as one self-contained HTML page (figures embedded as base64 PNG)."""
@@ -254,12 +257,52 @@ class _Attr(dict):
         return self.get(item)
 
 
-def _render(template: str, context: dict) -> str:
+def _render(template: str, context: dict, markdown: bool = False) -> str:
+    """Render a card template. HTML templates escape user text with ``| e``; in Markdown every
+    ``{{ value }}`` is escaped by :func:`md_escape` unless it is :class:`~markupsafe.Markup`
+    (tables and code spans built here), so no user text becomes markup, a link or HTML."""
     import jinja2
+    from markupsafe import Markup
+
+    def finalize(value):
+        return value if isinstance(value, Markup) or not markdown else md_escape(value)
 
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True,
-                             undefined=jinja2.ChainableUndefined)
+                             undefined=jinja2.ChainableUndefined, finalize=finalize)
+    env.filters["code"] = lambda v: Markup(_md_code(v))
+    env.filters["block"] = lambda v: Markup(_md_block(v))
     return env.from_string(template).render(**context)
+
+
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~&]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|:(?=//)")
+_MD_LINE_START = re.compile(r"^(?:[#>+-](?=\s|$|#)|(\d{1,9})([.)])(?=\s|$)|=+\s*$)")
+
+
+def md_escape(value) -> str:
+    """``value`` as literal Markdown text on one line: characters that would make emphasis,
+    code, links, images, HTML, entities, table cells, headings or lists are backslash-escaped
+    (CommonMark), ``://`` so that no bare URL becomes a link; line breaks become spaces."""
+    text = " ".join(str(value).splitlines())
+    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+    return _MD_LINE_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else "\\" + m[0], text)
+
+
+def _md_code(value) -> str:
+    """``value`` as one Markdown code span (a fence longer than any backtick run inside)."""
+    text = " ".join(str(value).splitlines())
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_block(value) -> str:
+    """Multi-line text as a fenced code block (kept as typed, never interpreted), one line as
+    escaped text."""
+    text = str(value)
+    if "\n" not in text.strip():
+        return md_escape(text)
+    fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence}text\n{text.strip(chr(10))}\n{fence}"
 
 
 def _has(df) -> bool:
@@ -331,12 +374,12 @@ def _md_table(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
 
     def cell(v):
-        return _fmt(v).replace("|", "\\|").replace("\n", " ")
+        return md_escape(_fmt(v))
 
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(" --- " for _ in cols) + "|"]
+    lines = ["| " + " | ".join(cell(c) for c in cols) + " |", "|" + "|".join(" --- " for _ in cols) + "|"]
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines)
+    return Markup("\n".join(lines))
 
 
 def _html_table(df: pd.DataFrame) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from crm_ml.data.privacy import PersonalDataWarning
+from crm_ml.output_files import write_atomic
 
 HORIZON = 90
 REGISTERED_NAME = "crm-churn"
@@ -103,7 +104,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
     # score everyone at as_of with reasons
     reasons = best.explain(X_now).reasons if best_alg == "lightgbm" else \
         best.predict_proba(X_now).to_frame()
-    reasons.to_csv(output_dir / "churn_scores.csv")
+    write_atomic(reasons, output_dir / "churn_scores.csv")
     return {
         "champion_algorithm": best_alg,
         "roc_auc_lightgbm": round(float(comparison.loc["lightgbm", "roc_auc"]), 4),

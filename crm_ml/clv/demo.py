@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from crm_ml.clv._fitting import CLVAssumptionWarning
+from crm_ml.output_files import write_atomic
 
 HORIZON_WEEKS = 52
 DISCOUNT_RATE = 0.10
@@ -69,10 +70,10 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
                           registered_version=logged.registered_version)
         card.log(run)
     card.write(models_dir / REGISTERED_NAME)
-    pred.to_csv(output_dir / "clv_predictions.csv")
-    var.head(500).to_csv(output_dir / "clv_value_at_risk.csv")
-    val["deciles"].to_csv(output_dir / "clv_holdout_deciles.csv")
-    model.params_table_.to_csv(output_dir / "clv_params.csv", index=False)
+    write_atomic(pred, output_dir / "clv_predictions.csv")
+    write_atomic(var.head(500), output_dir / "clv_value_at_risk.csv")
+    write_atomic(val["deciles"], output_dir / "clv_holdout_deciles.csv")
+    write_atomic(model.params_table_, output_dir / "clv_params.csv", index=False)
     top = pred["clv_tier"] == "top 10%"
     return {
         "customers": int(len(pred)),

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crm_ml.output_files import write_atomic
+
 CARD_NAME = "crm-sales-forecast"
 HORIZON = 12          # months forecast ahead
 BACKTEST_H = 6        # months per backtest window
@@ -113,10 +115,10 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         card.log(run)
     card.write(models_dir / CARD_NAME)
     plt.close(fig)
-    pred.to_csv(output_dir / "forecast_overall.csv")
-    bt.windows.to_csv(output_dir / "forecast_backtest.csv", index=False)
+    write_atomic(pred, output_dir / "forecast_overall.csv")
+    write_atomic(bt.windows, output_dir / "forecast_backtest.csv", index=False)
     if regions is not None:
-        regions.to_csv(output_dir / "forecast_by_region.csv", index=False)
+        write_atomic(regions, output_dir / "forecast_by_region.csv", index=False)
     return {
         "model": f.model_,
         "months_of_history": len(y),

@@ -30,7 +30,7 @@ def _fit_chunk(chunk: list[tuple[str, pd.Series]], h: int, level, params: dict):
                 model, fallback = f.model_, f.fallback_
             except Exception as exc:  # noqa: BLE001 - one bad series must not sink the batch
                 fc = pd.DataFrame({"forecast": np.nan, "lower": np.nan, "upper": np.nan},
-                                  index=pd.RangeIndex(h, name="timestamp"))
+                                  index=future_dates(y.index, h))
                 model, fallback = "failed", f"{type(exc).__name__}: {exc}"
         fc = fc.reset_index(names="timestamp")
         fc.insert(0, "series_id", sid)
@@ -38,6 +38,59 @@ def _fit_chunk(chunk: list[tuple[str, pd.Series]], h: int, level, params: dict):
         fc["fallback"] = fallback
         out.append(fc)
     return out
+
+
+def future_dates(index: pd.Index, h: int) -> pd.Index:
+    """The ``h`` periods after the last date of ``index`` at its frequency, named
+    ``timestamp`` (steps 0..h-1 when ``index`` has no regular dates or they would pass
+    ``pd.Timestamp.max``)."""
+    from crm_ml.forecast._index import infer_freq
+
+    if isinstance(index, pd.DatetimeIndex) and len(index):
+        freq = infer_freq(index.sort_values())
+        if freq is not None and h <= _periods_left(index.max(), freq):
+            return pd.date_range(index.max(), periods=h + 1, freq=freq)[1:].rename("timestamp")
+    return pd.RangeIndex(h, name="timestamp")
+
+
+def _periods_left(last: pd.Timestamp, freq: str) -> int:
+    """How many periods of ``freq`` follow ``last`` up to ``pd.Timestamp.max``."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(offset, pd.offsets.Tick):  # fixed length: no need to list the dates
+        return int((pd.Timestamp.max - last) // pd.Timedelta(offset))
+
+    def fits(k: int) -> bool:
+        try:
+            return last + k * offset <= pd.Timestamp.max
+        except (OverflowError, ValueError):  # pandas: OutOfBoundsDatetime, ...Timedelta
+            return False
+
+    low, high = 0, int((pd.Timestamp.max - last) // pd.Timedelta(hours=1)) + 1
+    while low < high:  # bisect: the largest k that fits
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low
+
+
+def horizon_limit(long_df: pd.DataFrame, id_col: str = "series_id",
+                  time_col: str = "timestamp") -> int | None:
+    """The largest horizon whose dates every series of ``long_df`` can have.
+
+    Forecast dates run on from each series' last date at its frequency and must stay within
+    pandas' Timestamp range (up to ``pd.Timestamp.max``, 2262-04-11). ``None``: no limit
+    (the timestamps are not dates with a regular frequency).
+    """
+    from crm_ml.forecast._index import infer_freq
+
+    if not pd.api.types.is_datetime64_any_dtype(long_df[time_col]):
+        return None
+    limits = {}
+    for _, times in long_df.groupby(id_col, sort=False)[time_col]:
+        index = pd.DatetimeIndex(times.dropna()).sort_values()
+        freq = infer_freq(index) if len(index) else None
+        if freq is not None and (index[-1], freq) not in limits:
+            limits[index[-1], freq] = _periods_left(index[-1], freq)
+    return min(limits.values()) if limits else None
 
 
 def _n_workers(n_jobs: int | None) -> int:
@@ -107,6 +160,12 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
         raise DataValidationError(f"{id_col}: {int(no_id.sum())} row(s) have no series id",
                                   column=id_col, rule="not null",
                                   rows=list(long_df.index[no_id][:5]))
+    limit = horizon_limit(long_df, id_col, time_col)
+    if limit is not None and int(h) > limit:
+        raise DataValidationError(
+            f"h: {h} periods would run past {pd.Timestamp.max.date()}, the last date pandas "
+            f"can represent; the largest horizon that works for these series is {limit}",
+            column="h", rule="forecast dates within pandas' Timestamp range")
     t0 = time.perf_counter()
     params = dict(forecaster_params, engine=engine, track=False)
     groups = [(str(sid), g.set_index(time_col)[value_col].rename("y"))

@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from crm_ml.output_files import write_atomic
+
 REGISTERED_NAME = "crm-segments"
 FEATURES = ["purchase_rate", "monetary"]
 MIGRATION_DAYS = 90
@@ -106,10 +108,11 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
     summ = segment_summary(scored)
     with start_run("rfm", run_name="rfm-scores", data=tx) as run:
         log_rfm(run, scored, scorer, migration)
-    scored.drop(columns=[c for c in scored.columns if c.startswith("lt_")]).to_csv(
+    write_atomic(
+        scored.drop(columns=[c for c in scored.columns if c.startswith("lt_")]),
         output_dir / "rfm_scores.csv")
-    summ.to_csv(output_dir / "rfm_segment_summary.csv")
-    migration.to_csv(output_dir / "rfm_migration.csv")
+    write_atomic(summ, output_dir / "rfm_segment_summary.csv")
+    write_atomic(migration, output_dir / "rfm_migration.csv")
 
     # --- clustering-based segments -------------------------------------------------------
     X = segmentation_features(tx, as_of)
@@ -143,9 +146,10 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         card.log(run)
     card.write(models_dir / REGISTERED_NAME)
     labels = pd.concat([seg.labels_, hold_labels]).loc[X.index]
-    pd.DataFrame({"segment": labels, "segment_name": labels.map(seg.names_)}).to_csv(
+    write_atomic(
+        pd.DataFrame({"segment": labels, "segment_name": labels.map(seg.names_)}),
         output_dir / "segments.csv")
-    seg.profile().to_csv(output_dir / "segment_profile.csv")
+    write_atomic(seg.profile(), output_dir / "segment_profile.csv")
     top = summ.sort_values("value_share", ascending=False).head(3)
     return {
         "customers": int(len(scored)),

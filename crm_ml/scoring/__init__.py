@@ -10,6 +10,7 @@ from crm_ml.scoring.engine import (
     write_atomic,
 )
 from crm_ml.scoring.inputs import CRMData, load_inputs
+from crm_ml.scoring.outputs import pair_is_consistent, write_scores
 from crm_ml.scoring.train import train_all
 
 __all__ = [
@@ -19,8 +20,10 @@ __all__ = [
     "Champions",
     "ScoreResult",
     "load_inputs",
+    "pair_is_consistent",
     "score_customers",
     "stable_float",
     "train_all",
     "write_atomic",
+    "write_scores",
 ]

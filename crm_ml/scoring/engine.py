@@ -8,10 +8,8 @@ reason, so every customer in the input appears exactly once in one of the two.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +18,7 @@ import pandas as pd
 from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.data.windows import history
+from crm_ml.output_files import check_output_path, write_atomic  # noqa: F401 - re-exported
 from crm_ml.scoring.inputs import CRMData, check_model_inputs
 from crm_ml.scoring.preflight import check_scorable
 from crm_ml.serve import CHURN_MODEL, CLV_MODEL, SEGMENT_MODEL, get_model, required_fields
@@ -253,49 +252,6 @@ def finalize(scores: pd.DataFrame, as_of, versions: dict[str, str], alias: str) 
         scores[f"model_{name.replace('-', '_')}"] = f"{name}@{alias}=v{versions[name]}"
     scores.index = pd.Index(scores.index.astype(str), name="customer_id")
     return scores.sort_index()
-
-
-PARQUET_SUFFIXES = (".parquet", ".pq")
-CSV_SUFFIXES = (".csv", ".txt")
-
-
-def check_output_path(path) -> Path:
-    """``path`` if :func:`write_atomic` can write there, else a ``ValueError`` saying why.
-
-    Cheap (no file is written): call it before the work whose result goes there.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path}: is a folder; give the path of a file to write")
-    if path.suffix.lower() not in PARQUET_SUFFIXES + CSV_SUFFIXES:
-        raise ValueError(f"{path}: output must end in .parquet or .csv")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:  # first existing ancestor
-        folder = folder.parent
-    if not folder.is_dir():
-        raise ValueError(f"{path}: cannot create the folder: {folder} is a file")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ValueError(f"{path}: no permission to write in {folder}")
-    return path
-
-
-def write_atomic(df: pd.DataFrame, path, index: bool = True) -> None:
-    """Write CSV or Parquet (by suffix) to a temporary file, then rename it into place.
-
-    A crash never leaves a half-written table, and the same frame gives the same bytes.
-    """
-    path = check_output_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        if path.suffix.lower() in PARQUET_SUFFIXES:
-            df.to_parquet(tmp, index=index, engine="pyarrow", compression="zstd")
-        else:
-            df.to_csv(tmp, index=index, float_format="%.10g", lineterminator="\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def stable_float(df: pd.DataFrame, decimals: int = 10) -> pd.DataFrame:

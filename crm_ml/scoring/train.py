@@ -20,6 +20,42 @@ from crm_ml.scoring.inputs import CRMData, check_model_inputs
 from crm_ml.scoring.preflight import check_trainable
 from crm_ml.tracking import start_run, tracking_enabled, tracking_uri
 
+#: Tables ``crm-ml train`` writes into its output folder (the module pipelines' tables).
+TABLES = ("rfm_scores.csv", "rfm_segment_summary.csv", "rfm_migration.csv", "segments.csv",
+          "segment_profile.csv", "churn_scores.csv", "clv_predictions.csv",
+          "clv_value_at_risk.csv", "clv_holdout_deciles.csv", "clv_params.csv",
+          "forecast_overall.csv", "forecast_backtest.csv", "forecast_by_region.csv")
+#: Model cards it writes, each into ``<models_dir>/<name>/``.
+CARDS = ("crm-segments", "crm-churn", "crm-clv", "crm-sales-forecast")
+CARD_FILES = ("card.md", "card.html", "card.json")
+
+
+def refuse_overwriting_inputs(output_dir, models_dir, inputs: dict) -> None:
+    """Raise ``ValueError`` when a file ``train`` writes is one of the ``inputs``.
+
+    Parameters
+    ----------
+    output_dir, models_dir : path
+        As given to :func:`train_all`.
+    inputs : dict
+        ``label -> path`` of the input files (``None`` paths are skipped).
+    """
+    from crm_ml.output_files import inputs_inside
+    from crm_ml.output_files import refuse_overwriting_inputs as refuse
+
+    written = {f"--output {output_dir} (it writes {name})": Path(output_dir) / name
+               for name in TABLES}
+    for card in CARDS:
+        written.update({f"--models-dir {models_dir} (it writes {card}/{name})":
+                        Path(models_dir) / card / name for name in CARD_FILES})
+        plots = Path(models_dir) / card / "plots"  # plot names are known only when written
+        for label, path in inputs_inside(plots, inputs):
+            raise ValueError(f"the input file {label} {path} is in {plots}, where train writes "
+                             "plots; move it or give another --models-dir")
+        written.update({f"--models-dir {models_dir} (it writes {card}/plots/{p.name})": p
+                        for p in (plots.glob("*.png") if plots.is_dir() else ())})
+    refuse(written, inputs)
+
 
 def _champion_inputs(name: str) -> list[str] | None:
     """Input columns of the registered champion of ``name`` (None: no champion yet)."""

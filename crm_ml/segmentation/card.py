@@ -71,5 +71,5 @@ def build_card(seg, *, holdout_silhouette: float, baseline_silhouette: float,
                  "Customers with one purchase have little history; their purchase rate is "
                  "shrunk towards a low prior."],
         figures=figures,
-        extra_sections={"k search": "```\n" + k_text + "\n```"},
+        extra_sections={"k search": k_text},  # multi-line: shown preformatted
     )
