@@ -198,7 +198,8 @@ class InputRanges:
             lo = self.low - tolerance * width
             lo = np.where(self.never_negative, np.maximum(lo, 0.0), lo)
             bounds = (lo, self.high + tolerance * width)
-            self._bounds[tolerance] = bounds  # a handful of tolerances per process at most
+            if len(self._bounds) < 8:  # callers use one or two tolerances; stay bounded
+                self._bounds[tolerance] = bounds
         return bounds
 
     def check(self, frame: pd.DataFrame, *, mode: str = "refuse",
@@ -247,7 +248,7 @@ class InputRanges:
                          "finite", f"must be a finite number of magnitude <= {LARGEST:.3g}")
         if negative.any():
             self._refuse(labels, values, negative, idx, lo, hi, model,
-                         "non-negative", "is a duration or count and cannot be negative")
+                         "non-negative", "cannot be negative")
         if mode == "off" or not outside.any():
             return
         if mode == "refuse":
@@ -260,29 +261,31 @@ class InputRanges:
                       f"(range_check='warn'): {'; '.join(notes)}", InputRangeWarning,
                       stacklevel=3)
 
-    def _describe(self, labels, values, mask, j, idx, lo, hi) -> str:
+    def _offenders(self, labels, values, mask, j, idx, lo, hi):
+        """Field ``j``'s name, its number of offending rows, its allowed range (text), a few
+        offending records (text) and their keys."""
         rows = np.flatnonzero(mask[:, j])
-        names = _row_names(labels, rows[:_EXAMPLES])
-        examples = ", ".join(f"{n}: {_fmt(values[r, j])}"
-                             for n, r in zip(names, rows[:_EXAMPLES], strict=True))
-        return (f"{self.fields[idx[j]]} in {len(rows)} record(s), allowed "
-                f"{_range_text(lo[j], hi[j], self.never_negative[idx[j]])} ({examples})")
+        shown = rows[:_EXAMPLES]
+        examples = ", ".join(f"{name}: {_fmt(values[r, j])}"
+                             for name, r in zip(_row_names(labels, shown), shown, strict=True))
+        allowed = _range_text(lo[j], hi[j], self.never_negative[idx[j]])
+        return self.fields[idx[j]], len(rows), allowed, examples, _row_keys(labels, shown)
+
+    def _describe(self, labels, values, mask, j, idx, lo, hi) -> str:
+        field, n, allowed, examples, _ = self._offenders(labels, values, mask, j, idx, lo, hi)
+        return f"{field} in {n} record(s) (allowed {allowed}; {examples})"
 
     def _refuse(self, labels, values, mask, idx, lo, hi, model, rule, what):
         j = int(np.flatnonzero(mask.any(axis=0))[0])
-        field = self.fields[idx[j]]
-        rows = np.flatnonzero(mask[:, j])
-        names = _row_names(labels, rows[:_EXAMPLES])
-        examples = ", ".join(f"{n}: {_fmt(values[r, j])}"
-                             for n, r in zip(names, rows[:_EXAMPLES], strict=True))
+        field, n, allowed, examples, keys = self._offenders(labels, values, mask, j, idx, lo,
+                                                            hi)
         fix = ("fix the input" if rule != "training range" else
                "check the input; to score anyway pass range_check='warn' (or a larger "
                "range_tolerance)")
         raise DataValidationError(
-            f"{field}: {len(rows)} record(s) refused by {model}: the value {what} (rule: "
-            f"{rule}; allowed {_range_text(lo[j], hi[j], self.never_negative[idx[j]])}); "
-            f"offending records: {examples}; {fix}",
-            column=field, rule=rule, rows=_row_keys(labels, rows[:_EXAMPLES]))
+            f"{field}: {n} record(s) refused by {model}: the value {what} (rule: {rule}; "
+            f"allowed {allowed}); offending records: {examples}; {fix}",
+            column=field, rule=rule, rows=keys)
 
 
 def _range_text(lo: float, hi: float, never_negative: bool) -> str:
