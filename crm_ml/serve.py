@@ -166,15 +166,11 @@ def _predict(name: str, records, alias: str, range_check: str = "refuse",
             f"{sorted(frame.columns)[:20]})", column=missing[0], rule="required field")
     ids = frame["customer_id"].to_numpy() if has_ids else None
     frame = _match_types(model, frame[needed] if needed else frame)
-    wrapper = _python_model(model)
-    ranges = getattr(wrapper, "input_ranges", None)  # None: not a crm_ml model wrapper
-    params = None
-    if ranges is not None:
-        # checked here, where the customer ids are known, so the wrapper need not repeat it
-        ranges.check(frame, mode=range_check, tolerance=range_tolerance, labels=ids,
-                     model=f"model {name}@{alias}")
-        params = {"range_check": "off"}
-    out = wrapper.predict(None, frame, params=params)
+    # the wrapper checks the ranges (crm_ml.features.ranges.check_inputs); the ids name the
+    # offending records, as the model's input may lack them
+    params = {"range_check": range_check, "range_tolerance": range_tolerance,
+              "row_labels": ids}
+    out = _python_model(model).predict(None, frame, params=params)
     out = out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
     out = out.drop(columns="customer_id", errors="ignore").reset_index(drop=True)
     if ids is not None:

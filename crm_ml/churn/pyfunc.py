@@ -40,7 +40,7 @@ class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         df = pd.DataFrame(model_input)
         ids = df["customer_id"].to_numpy() if "customer_id" in df.columns else None
-        check_inputs(self.input_ranges, df, params, "crm-churn")
+        check_inputs(self.input_ranges, df, params, "the churn model")
         proba = self.model.predict_proba(df)
         out = pd.DataFrame({"churn_probability": proba.to_numpy(dtype=float)})
         if ids is not None:

@@ -48,7 +48,7 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
             raise DataValidationError(f"input lacks column(s) {missing}; expected {INPUT_COLUMNS}",
                                       column=missing[0], rule="required column")
         ids = df["customer_id"].astype(str).to_numpy() if "customer_id" in df.columns else None
-        check_inputs(self.input_ranges, df, params, "crm-clv")
+        check_inputs(self.input_ranges, df, params, "the CLV model")
         if ids is not None:
             df = df.set_index(pd.Index(ids))
         df.index.name = "customer_id"

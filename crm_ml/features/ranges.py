@@ -338,20 +338,20 @@ def load_input_ranges(path: str | os.PathLike | None, fields: Iterable[str],
 
 def check_inputs(ranges: InputRanges, frame: pd.DataFrame, params: dict | None = None,
                  model: str = "the model") -> None:
-    """:meth:`InputRanges.check` with the mode and tolerance of a pyfunc call's ``params``.
+    """:meth:`InputRanges.check` with the options of a pyfunc call's ``params``.
 
-    ``params`` may hold ``range_check`` (default ``"refuse"``) and ``range_tolerance``
-    (default :data:`DEFAULT_TOLERANCE`); the pyfunc wrappers call this first in ``predict``.
-    Offending records are named by the ``customer_id`` column, else by an index named
-    ``customer_id``, else by position.
+    ``params`` may hold ``range_check`` (default ``"refuse"``), ``range_tolerance`` (default
+    :data:`DEFAULT_TOLERANCE`) and ``row_labels`` (the customer id of each row, for callers
+    such as :mod:`crm_ml.serve` whose model input lacks them). Without ``row_labels``,
+    offending records are named by the ``customer_id`` column, else by an index named
+    ``customer_id``, else by position. The pyfunc wrappers call this first in ``predict``.
     """
     params = params or {}
-    if "customer_id" in frame.columns:
+    labels = params.get("row_labels")
+    if labels is None and "customer_id" in frame.columns:
         labels = frame["customer_id"].to_numpy()
-    elif frame.index.name == "customer_id":
+    elif labels is None and frame.index.name == "customer_id":
         labels = frame.index.to_numpy()
-    else:
-        labels = None
     ranges.check(frame, mode=params.get("range_check", "refuse"),
                  tolerance=params.get("range_tolerance", DEFAULT_TOLERANCE),
                  labels=labels, model=model)

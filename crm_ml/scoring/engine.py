@@ -156,7 +156,7 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
     churn = models.churn.unwrap_python_model()
     churn_model = churn.model
     X = build(tx, as_of, interactions=data.interactions, customers=data.customers).reindex(ids)
-    check_inputs(churn.input_ranges, X, BATCH_RANGE_CHECK, "crm-churn")
+    check_inputs(churn.input_ranges, X, BATCH_RANGE_CHECK, "the churn model")
     reasons = churn_model.explain(X, top_k=3).reasons
     out["churn_probability"] = reasons["churn_probability"]
     for i in (1, 2, 3):

@@ -35,7 +35,7 @@ class SegmentsModel(mlflow.pyfunc.PythonModel):
                                               self.spec["features"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        check_inputs(self.input_ranges, model_input, params, "crm-segments")
+        check_inputs(self.input_ranges, model_input, params, "the segmentation model")
         # same checks as Segmenter.predict: missing, non-numeric or non-finite features
         X = feature_matrix(model_input, self.spec["features"])
         seg = self.label_map[self.pipeline.predict(X)]

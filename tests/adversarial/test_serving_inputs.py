@@ -292,7 +292,8 @@ def test_batch_scores_a_new_big_spender_beyond_the_training_range(data, churn, c
         out = score_chunk(batch, ids, models, rfm)
     assert out.loc["whale", ["churn_probability", "clv"]].notna().all()
     notes = [str(w.message) for w in caught if issubclass(w.category, InputRangeWarning)]
-    assert {n.split(":")[0] for n in notes} == {"crm-churn", "crm-clv", "crm-segments"}
+    assert {n.split(":")[0] for n in notes} == {"the churn model", "the CLV model",
+                                                "the segmentation model"}
     assert all("customer_id 'whale'" in n for n in notes)  # named, not by position
     # the same customer sent to the backend path is refused by default
     X = data["X"].head(0)  # the churn fields, for the record's shape
