@@ -79,15 +79,16 @@ def is_never_negative(name: str) -> bool:
     return name in _NEVER_NEGATIVE or bool(_WINDOWED_COUNT.match(name))
 
 
-def _float_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """``frame[columns]`` as floats; a value that is not a number becomes NaN here (the
-    model's own checks name it)."""
+def _float_matrix(frame: pd.DataFrame, positions: list[int]) -> np.ndarray:
+    """The columns at ``positions`` of ``frame`` as floats; a value that is not a number
+    becomes NaN here (the model's own checks name it)."""
     try:
-        return frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+        # take by position: several times faster than frame[names] on a one-row frame
+        return frame.take(positions, axis=1).to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
-        return np.column_stack([pd.to_numeric(frame[c], errors="coerce")
+        return np.column_stack([pd.to_numeric(frame.iloc[:, i], errors="coerce")
                                 .to_numpy(dtype=np.float64, na_value=np.nan)
-                                for c in columns])
+                                for i in positions])
 
 
 def _fmt(x: float) -> str:
@@ -137,7 +138,8 @@ class InputRanges:
             is never marked.
         """
         fields = [f for f in fields if f in frame.columns]
-        values = _float_matrix(frame, fields) if fields else np.empty((0, 0))
+        values = (_float_matrix(frame, [frame.columns.get_loc(f) for f in fields]) if fields
+                  else np.empty((0, 0)))
         finite = np.where(np.isfinite(values), values, np.nan)
         with warnings.catch_warnings():  # an all-missing column: no range (NaN)
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -232,11 +234,13 @@ class InputRanges:
                 f"range_check: must be one of {MODES}, got {mode!r}", column="range_check",
                 rule="allowed value")
         tolerance = _check_tolerance(tolerance)
-        present = [self._position[c] for c in frame.columns if c in self._position]
+        # (position in frame, position in self.fields) of each checked column
+        present = [(j, self._position[c]) for j, c in enumerate(frame.columns)
+                   if c in self._position]
         if not present or len(frame) == 0:
             return
-        idx = np.asarray(present)
-        values = _float_matrix(frame, [self.fields[i] for i in idx])
+        idx = np.asarray([i for _, i in present])
+        values = _float_matrix(frame, [j for j, _ in present])
         lo_all, hi_all = self.allowed(tolerance)
         lo, hi = lo_all[idx], hi_all[idx]
         with np.errstate(invalid="ignore"):
