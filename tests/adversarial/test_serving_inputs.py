@@ -302,3 +302,21 @@ def test_batch_scores_a_new_big_spender_beyond_the_training_range(data, churn, c
     record = build(batch.transactions, batch.as_of).reindex(["whale"])[X.columns]
     with pytest.raises(DataValidationError, match="whale"):
         predict_churn(record.reset_index(), name=churn[1], alias="challenger")
+
+
+def test_stored_ranges_hold_numbers_of_numeric_fields_only(tmp_path):
+    import json
+
+    from crm_ml.churn import ChurnModel
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"recency_days": rng.exponential(100, 200),
+                      "region": rng.choice(["north", "south"], 200)},
+                     index=pd.Index([f"c{i}" for i in range(200)], name="customer_id"))
+    y = pd.Series(rng.integers(0, 2, 200), index=X.index)
+    model = ChurnModel(track=False, n_jobs=1, calibrate=False).fit(X, y)
+    stored = json.loads(open(model.save(tmp_path)["input_ranges"]).read())
+    assert list(stored["fields"]) == ["recency_days"]  # no text column, no ids
+    assert stored["fields"]["recency_days"]["min"] == X["recency_days"].min()
+    back = ChurnModel.load(tmp_path)  # a saved model keeps its ranges
+    assert back.input_ranges_.to_dict() == model.input_ranges_.to_dict()
