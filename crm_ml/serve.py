@@ -10,11 +10,11 @@ present, checks numeric fields against the ranges the model was trained on, and 
 DataFrame indexed by ``customer_id`` when the input carries one.
 
 Range check (:mod:`crm_ml.features.ranges`): ``inf``/``-inf`` (and numbers beyond float32's
-range, about 3.4e38) and a negative duration or count are always refused; a value outside ``[min - t * width, max + t * width]`` of the
-training values (``width = max - min``, ``t = range_tolerance``, default 1) is refused with
-``range_check="refuse"`` (the default), scored with an
-:class:`~crm_ml.features.ranges.InputRangeWarning` with ``"warn"``, and not looked at with
-``"off"``. Missing values (None) pass where the model accepts them. The refusal is a
+range, about 3.4e38) and a negative duration or count are always refused; a value outside
+``[min - t * width, max + t * width]`` of the training values (``width = max - min``,
+``t = range_tolerance``, default 1) is refused with ``range_check="refuse"`` (the default),
+scored with an :class:`~crm_ml.features.ranges.InputRangeWarning` with ``"warn"``, and not
+looked at with ``"off"``. Missing values (None) pass where the model accepts them. The refusal is a
 :class:`crm_ml.DataValidationError` naming the field, the rule, the allowed range and up to
 five offending records (customer ids, or positions when the records carry none).
 """
