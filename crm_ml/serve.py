@@ -6,7 +6,17 @@
 Each function takes a DataFrame, a list of dicts (one per customer) or one dict, loads the
 registered model (``models:/NAME@champion`` by default) on first use and keeps it in a
 process-wide cache guarded by a lock, checks that every field the model's signature needs is
-present, and returns a DataFrame indexed by ``customer_id`` when the input carries one.
+present, checks numeric fields against the ranges the model was trained on, and returns a
+DataFrame indexed by ``customer_id`` when the input carries one.
+
+Range check (:mod:`crm_ml.features.ranges`): ``inf``/``-inf`` (and numbers beyond float32's
+range, about 3.4e38) and a negative duration or count are always refused; a value outside
+``[min - t * width, max + t * width]`` of the training values (``width = max - min``,
+``t = range_tolerance``, default 1) is refused with ``range_check="refuse"`` (the default),
+scored with an :class:`~crm_ml.features.ranges.InputRangeWarning` with ``"warn"``, and not
+looked at with ``"off"``. Missing values (None) pass where the model accepts them. The refusal is a
+:class:`crm_ml.DataValidationError` naming the field, the rule, the allowed range and up to
+five offending records (customer ids, or positions when the records carry none).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import pandas as pd
 
 from crm_ml.data._coerce import to_id, to_object
 from crm_ml.errors import DataValidationError
+from crm_ml.features.ranges import DEFAULT_TOLERANCE
 from crm_ml.tracking.registry import load_model
 from crm_ml.tracking.runs import tracking_uri
 
@@ -124,7 +135,8 @@ def _python_model(model):
     return model.unwrap_python_model()
 
 
-def _predict(name: str, records, alias: str) -> pd.DataFrame:
+def _predict(name: str, records, alias: str, range_check: str = "refuse",
+             range_tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
     frame, absent = _as_frame(records)
     if frame.empty:
         raise DataValidationError("records: no customers given", column="records",
@@ -154,7 +166,11 @@ def _predict(name: str, records, alias: str) -> pd.DataFrame:
             f"{sorted(frame.columns)[:20]})", column=missing[0], rule="required field")
     ids = frame["customer_id"].to_numpy() if has_ids else None
     frame = _match_types(model, frame[needed] if needed else frame)
-    out = _python_model(model).predict(None, frame)
+    # the wrapper checks the ranges (crm_ml.features.ranges.check_inputs); the ids name the
+    # offending records, as the model's input may lack them
+    params = {"range_check": range_check, "range_tolerance": range_tolerance,
+              "row_labels": ids}
+    out = _python_model(model).predict(None, frame, params=params)
     out = out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
     out = out.drop(columns="customer_id", errors="ignore").reset_index(drop=True)
     if ids is not None:
@@ -162,7 +178,9 @@ def _predict(name: str, records, alias: str) -> pd.DataFrame:
     return out
 
 
-def predict_churn(records, alias: str = "champion", name: str = CHURN_MODEL) -> pd.DataFrame:
+def predict_churn(records, alias: str = "champion", name: str = CHURN_MODEL, *,
+                  range_check: str = "refuse",
+                  range_tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
     """Churn probability for customers given their feature fields.
 
     Parameters
@@ -173,24 +191,44 @@ def predict_churn(records, alias: str = "champion", name: str = CHURN_MODEL) -> 
     alias : str, default "champion"
         Registry alias (or version number) of ``name``.
     name : str, default "crm-churn"
+    range_check : {"refuse", "warn", "off"}, default "refuse"
+        What a value outside the training range (widened by ``range_tolerance``) does:
+        refuse the call, score with a warning, or nothing. Infinite values and negative
+        durations or counts are refused whatever this says.
+    range_tolerance : float, default 1.0
+        How many training-range widths a value may lie beyond the training extremes.
 
     Returns
     -------
     DataFrame
         ``churn_probability`` (and any other columns the model documents).
+
+    Raises
+    ------
+    crm_ml.DataValidationError
+        A field is missing or not a number, or a value is impossible or (by default) far
+        outside the training range; the message names the field, rule and records.
     """
-    return _predict(name, records, alias)
+    return _predict(name, records, alias, range_check, range_tolerance)
 
 
-def predict_clv(records, alias: str = "champion", name: str = CLV_MODEL) -> pd.DataFrame:
+def predict_clv(records, alias: str = "champion", name: str = CLV_MODEL, *,
+                range_check: str = "refuse",
+                range_tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
     """Expected purchases, p_alive and CLV from each customer's purchase summary.
 
     ``records`` holds ``frequency``, ``recency``, ``T`` and ``monetary_value`` in the model's
-    time unit (``crm_ml.clv.purchase_summary(tx, as_of, time_unit)``).
+    time unit (``crm_ml.clv.purchase_summary(tx, as_of, time_unit)``); all four are never
+    negative. ``range_check`` and ``range_tolerance`` are as in :func:`predict_churn`.
     """
-    return _predict(name, records, alias)
+    return _predict(name, records, alias, range_check, range_tolerance)
 
 
-def assign_segment(records, alias: str = "champion", name: str = SEGMENT_MODEL) -> pd.DataFrame:
-    """Cluster segment (label and name) for customers given their feature fields."""
-    return _predict(name, records, alias)
+def assign_segment(records, alias: str = "champion", name: str = SEGMENT_MODEL, *,
+                   range_check: str = "refuse",
+                   range_tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
+    """Cluster segment (label and name) for customers given their feature fields.
+
+    ``range_check`` and ``range_tolerance`` are as in :func:`predict_churn`.
+    """
+    return _predict(name, records, alias, range_check, range_tolerance)

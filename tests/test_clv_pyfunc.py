@@ -27,7 +27,7 @@ def saved(fitted, tmp_path_factory):
 
 def test_pyfunc_round_trip_in_fresh_process(fitted, saved, tmp_path):
     path = saved
-    stored = json.loads(next((path / "artifacts").glob("*.json")).read_text())
+    stored = json.loads((path / "artifacts" / "clv_params.json").read_text())
     assert stored["model"]["params"]["r"] == pytest.approx(fitted.params_["r"])
     summary = fitted.summary_.head(50)
     inp = summary[INPUT_COLUMNS].reset_index()

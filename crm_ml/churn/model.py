@@ -32,6 +32,7 @@ from crm_ml.churn.calibration import ScoreCalibrator, _sigmoid
 from crm_ml.churn.preprocess import TabularPreprocessor, as_customer_frame
 from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS
 from crm_ml.errors import DataValidationError, NotFittedError
+from crm_ml.features.ranges import RANGES_FILE, InputRanges, load_input_ranges
 
 log = get_logger("churn")
 
@@ -104,8 +105,9 @@ class ChurnModel:
     forest_ (random forest), feature_names_in_, n_estimators_ (trees of the model fitted on all
     rows), num_leaves_ (LightGBM tree size used), n_bagged_ (LightGBM models averaged in
     ``booster_``: 1, or ``cv`` + 1 when bagging), cv_metrics_ (metrics of the held-out
-    scores), oof_proba_ (held-out calibrated probabilities), run_id_ (MLflow), model_uri_,
-    registered_version_.
+    scores), oof_proba_ (held-out calibrated probabilities), input_ranges_ (training range of
+    each numeric column, :class:`crm_ml.features.ranges.InputRanges`; None for a model saved
+    before ranges were stored), run_id_ (MLflow), model_uri_, registered_version_.
     """
 
     def __init__(self, algorithm: str = "lightgbm", calibrate: bool = True,
@@ -423,9 +425,14 @@ class ChurnModel:
             ev = evaluate_predictions(yv, self.oof_proba_.to_numpy())
             self.cv_metrics_ = {k: v for k, v in ev.items() if np.isscalar(v)}
         self._stats_ = self._feature_stats(X)
+        self.input_ranges_ = InputRanges.from_training(X, self.numeric_features())
         self.run_id_ = self.model_uri_ = self.registered_version_ = None
         self._log_fit(X, yv, registered_name)
         return self
+
+    def numeric_features(self) -> list[str]:
+        """The input columns the model treats as numbers (those with a training range)."""
+        return [c for c in self.feature_names_in_ if self.preprocessor_.kinds_[c] == "numeric"]
 
     def _feature_stats(self, X: pd.DataFrame) -> dict:
         """Aggregate per-column statistics (medians, quartiles, levels) for synthetic examples."""
@@ -589,7 +596,10 @@ class ChurnModel:
                 "feature_stats": self._stats_}
         spec_path = d / "spec.json"
         spec_path.write_text(json.dumps(spec, indent=1, default=str))
-        return {"model": str(model_path), "spec": str(spec_path)}
+        paths = {"model": str(model_path), "spec": str(spec_path)}
+        if getattr(self, "input_ranges_", None) is not None:  # None: loaded from an old file
+            paths["input_ranges"] = str(self.input_ranges_.save(d / RANGES_FILE))
+        return paths
 
     @classmethod
     def load(cls, directory=None, *, model_path=None, spec_path=None) -> ChurnModel:
@@ -610,6 +620,9 @@ class ChurnModel:
         self.n_bagged_ = spec.get("n_bagged")
         self.base_rate_ = spec["base_rate"]
         self._stats_ = spec.get("feature_stats", {})
+        ranges = Path(spec_path).with_name(RANGES_FILE)
+        self.input_ranges_ = (load_input_ranges(ranges, self.numeric_features())
+                              if ranges.is_file() else None)
         from crm_ml.tracking.serialization import load_lightgbm, load_sklearn
 
         if self.algorithm == "lightgbm":

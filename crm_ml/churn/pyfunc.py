@@ -12,6 +12,8 @@ import tempfile
 import mlflow.pyfunc
 import pandas as pd
 
+from crm_ml.features.ranges import check_inputs, load_input_ranges
+
 REGISTERED_NAME = "crm-churn"
 
 
@@ -22,7 +24,8 @@ class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
     the model was trained on) with a ``customer_id`` column (the signature requires it;
     categorical columns are passed as strings, MLflow schemas have no categorical type).
     Output: a DataFrame ``customer_id``, ``churn_probability``, one row per input row, in
-    input order.
+    input order. Numeric inputs are checked against their training ranges first
+    (:mod:`crm_ml.features.ranges`; ``params`` ``range_check`` and ``range_tolerance``).
     """
 
     def load_context(self, context):
@@ -30,10 +33,14 @@ class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
 
         arts = context.artifacts
         self.model = ChurnModel.load(model_path=arts["model"], spec_path=arts["spec"])
+        # models logged before ranges were stored have no "input_ranges": rules only
+        self.input_ranges = load_input_ranges(arts.get("input_ranges"),
+                                              self.model.numeric_features())
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         df = pd.DataFrame(model_input)
         ids = df["customer_id"].to_numpy() if "customer_id" in df.columns else None
+        check_inputs(self.input_ranges, df, params, "the churn model")
         proba = self.model.predict_proba(df)
         out = pd.DataFrame({"churn_probability": proba.to_numpy(dtype=float)})
         if ids is not None:

@@ -7,7 +7,9 @@ reattach ids by position, as :mod:`crm_ml.serve` does; without enforcement a ``c
 column becomes the index). Output: ``expected_purchases``, ``p_alive``,
 ``expected_value``, ``clv``, ``clv_tier`` (tiers by the absolute CLV cut-offs of the training
 customers, so scoring one customer gives the same tier as scoring all of them).
-``params`` at predict time may override ``horizon``, ``discount_rate`` and ``margin``.
+``params`` at predict time may override ``horizon``, ``discount_rate`` and ``margin``, and
+set ``range_check`` / ``range_tolerance``: inputs are checked against the training ranges
+stored in the ``input_ranges`` artifact first (:mod:`crm_ml.features.ranges`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from crm_ml.errors import DataValidationError
+from crm_ml.features.ranges import RANGES_FILE, InputRanges, check_inputs, load_input_ranges
 
 INPUT_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
 
@@ -33,6 +36,9 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
 
         self.spec = load_json(context.artifacts["params"])
         self.model = CLVModel.from_dict(self.spec["model"])
+        # models logged before ranges were stored have no "input_ranges": rules only
+        self.input_ranges = load_input_ranges(context.artifacts.get("input_ranges"),
+                                              INPUT_COLUMNS, never_negative=INPUT_COLUMNS)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         params = dict(params or {})
@@ -41,8 +47,10 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
         if missing:
             raise DataValidationError(f"input lacks column(s) {missing}; expected {INPUT_COLUMNS}",
                                       column=missing[0], rule="required column")
-        if "customer_id" in df.columns:
-            df = df.set_index(df["customer_id"].astype(str))
+        ids = df["customer_id"].astype(str).to_numpy() if "customer_id" in df.columns else None
+        check_inputs(self.input_ranges, df, params, "the CLV model")
+        if ids is not None:
+            df = df.set_index(pd.Index(ids))
         df.index.name = "customer_id"
         spec = self.spec
         out = self.model.predict(
@@ -72,14 +80,25 @@ def input_example(time_unit: str = "W") -> pd.DataFrame:
                          "monetary_value": [0.0, 25.0, 60.0]})
 
 
-def save_pyfunc(model, path, **spec_kwargs) -> Path:
-    """Save the model as an MLflow pyfunc directory at ``path`` (no tracking server needed)."""
+def save_artifacts(model, directory, **spec_kwargs) -> dict[str, str]:
+    """Write the pyfunc's artifacts into ``directory``: the parameters JSON and, when the
+    model still holds its training summary, the training ranges of its inputs."""
     from crm_ml.tracking.serialization import save_json
 
+    d = Path(directory)
+    paths = {"params": str(save_json(model_spec(model, **spec_kwargs), d / "clv_params.json"))}
+    summary = getattr(model, "summary_", None)
+    if summary is not None:  # None: a model rebuilt with from_dict (no customer data)
+        ranges = InputRanges.from_training(summary, INPUT_COLUMNS, never_negative=INPUT_COLUMNS)
+        paths["input_ranges"] = str(ranges.save(d / RANGES_FILE))
+    return paths
+
+
+def save_pyfunc(model, path, **spec_kwargs) -> Path:
+    """Save the model as an MLflow pyfunc directory at ``path`` (no tracking server needed)."""
     with tempfile.TemporaryDirectory() as tmp:
-        p = save_json(model_spec(model, **spec_kwargs), Path(tmp) / "clv_params.json")
         mlflow.pyfunc.save_model(str(path), python_model=CLVPyfuncModel(),
-                                 artifacts={"params": str(p)},
+                                 artifacts=save_artifacts(model, tmp, **spec_kwargs),
                                  input_example=input_example(model.time_unit))
     return Path(path)
 
@@ -92,11 +111,10 @@ def log_clv_model(run, model, registered_name: str | None = "crm-clv", **spec_kw
     crm_ml.tracking.ModelLogResult
     """
     from crm_ml.tracking import log_pyfunc_model
-    from crm_ml.tracking.serialization import save_json
 
     with tempfile.TemporaryDirectory() as tmp:
-        p = save_json(model_spec(model, **spec_kwargs), Path(tmp) / "clv_params.json")
-        return log_pyfunc_model(run, CLVPyfuncModel(), artifacts={"params": str(p)},
+        return log_pyfunc_model(run, CLVPyfuncModel(),
+                                artifacts=save_artifacts(model, tmp, **spec_kwargs),
                                 input_example=input_example(model.time_unit),
                                 registered_name=registered_name,
                                 metadata={"module": "clv", "time_unit": model.time_unit})

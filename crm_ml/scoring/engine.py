@@ -18,6 +18,7 @@ import pandas as pd
 from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.data.windows import history
+from crm_ml.features.ranges import check_inputs
 from crm_ml.output_files import check_output_path, write_atomic  # noqa: F401 - re-exported
 from crm_ml.scoring.inputs import CRMData, check_model_inputs
 from crm_ml.scoring.preflight import check_scorable
@@ -42,6 +43,10 @@ SCORE_COLUMNS = [c for c in SCORE_DTYPES if c != "as_of"]
 MODEL_NAMES = ("crm-churn", "crm-clv", "crm-segments")
 REJECT_NO_PURCHASE = "no purchase on or before as_of"
 REJECT_ONLY_RETURNS = "only returns or zero amounts on or before as_of"
+#: Batch features are built from validated transactions, so a customer beyond the training
+#: range (a new big spender) is real: score them and warn (InputRangeWarning) instead of
+#: refusing the run. Impossible values (infinite, negative durations) are still refused.
+BATCH_RANGE_CHECK = {"range_check": "warn"}
 
 
 @dataclass
@@ -148,11 +153,13 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
     tx, as_of = data.transactions, data.as_of
     out = rfm.reindex(ids)
 
-    churn_model = models.churn.unwrap_python_model().model
+    churn = models.churn.unwrap_python_model()
+    churn_model = churn.model
     # the model's own columns passed the privacy screen (or were allowed) at training; a
     # chunk of a few customers must not lose them to the near-unique rule
     X = build(tx, as_of, interactions=data.interactions, customers=data.customers,
               allow_columns=churn_model.feature_names_in_).reindex(ids)
+    check_inputs(churn.input_ranges, X, BATCH_RANGE_CHECK, "the churn model")
     reasons = churn_model.explain(X, top_k=3).reasons
     out["churn_probability"] = reasons["churn_probability"]
     for i in (1, 2, 3):
@@ -160,15 +167,18 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
 
     seg_in = segmentation_features(tx, as_of).reindex(ids)
     needed = required_fields(models.segments)  # the model's own features, nothing extra
-    seg = models.segments.predict(seg_in[needed or seg_in.columns].reset_index(drop=True))
+    # indexed by customer_id, so that range warnings name the customers
+    seg = models.segments.unwrap_python_model().predict(
+        None, seg_in[needed or seg_in.columns], params=BATCH_RANGE_CHECK)
     out["segment"] = seg["segment"].to_numpy()
     out["segment_name"] = seg["segment_name"].to_numpy()
 
-    clv_model = models.clv.unwrap_python_model().model
+    clv_wrapper = models.clv.unwrap_python_model()
+    clv_model = clv_wrapper.model
     summary = purchase_summary(tx, as_of, clv_model.time_unit,
                                clv_model.zero_amount).reindex(ids)
-    clv_in = summary[["frequency", "recency", "T", "monetary_value"]].reset_index(drop=True)
-    clv = models.clv.predict(clv_in)
+    clv_in = summary[["frequency", "recency", "T", "monetary_value"]]
+    clv = clv_wrapper.predict(None, clv_in, params=BATCH_RANGE_CHECK)
     for c in ("expected_purchases", "p_alive", "expected_value", "clv", "clv_tier"):
         out[c] = clv[c].to_numpy()
     out["value_at_risk"] = out["clv"] * out["churn_probability"]

@@ -11,14 +11,17 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from crm_ml.features.ranges import check_inputs, load_input_ranges
 from crm_ml.segmentation.preprocess import feature_matrix
 
 
 class SegmentsModel(mlflow.pyfunc.PythonModel):
     """Stateless wrapper; ``predict`` returns ``segment`` (int) and ``segment_name`` (str).
 
-    A missing, non-numeric or NaN/None/infinite feature raises
-    :class:`~crm_ml.errors.DataValidationError` naming the column and rows.
+    A missing, non-numeric or NaN/None/infinite feature, a negative duration or count, or
+    (``params`` ``range_check``, default ``"refuse"``) a value far outside the training range
+    raises :class:`~crm_ml.errors.DataValidationError` naming the column and rows
+    (:mod:`crm_ml.features.ranges`).
     """
 
     def load_context(self, context):
@@ -27,8 +30,12 @@ class SegmentsModel(mlflow.pyfunc.PythonModel):
         self.spec = load_json(context.artifacts["spec"])
         self.pipeline = load_sklearn(context.artifacts["pipeline"])
         self.label_map = np.asarray(self.spec["label_map"], dtype=np.int64)
+        # models logged before ranges were stored have no "input_ranges": rules only
+        self.input_ranges = load_input_ranges(context.artifacts.get("input_ranges"),
+                                              self.spec["features"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        check_inputs(self.input_ranges, model_input, params, "the segmentation model")
         # same checks as Segmenter.predict: missing, non-numeric or non-finite features
         X = feature_matrix(model_input, self.spec["features"])
         seg = self.label_map[self.pipeline.predict(X)]

@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.errors import DataValidationError, NotFittedError
+from crm_ml.features.ranges import RANGES_FILE, InputRanges
 from crm_ml.segmentation.naming import feature_family, segment_names
 from crm_ml.segmentation.preprocess import (
     SCALINGS,
@@ -99,6 +100,9 @@ class Segmenter:
     k_scores_ : DataFrame
         ``k`` and ``silhouette`` (k-means) or ``bic`` (mixture) for each k tried.
     features_ : list of str
+    input_ranges_ : crm_ml.features.ranges.InputRanges
+        Training range of each feature, stored with the logged model and checked before
+        the registered model scores.
     transforms_ : dict
         Scaling chosen per feature (``log``, ``quantile``, ``standard``).
     pipeline_ : sklearn Pipeline
@@ -234,6 +238,7 @@ class Segmenter:
             raise DataValidationError("need at least 2 customers to segment", rule="size")
         value_col, value = self._value(X, cols)
         self.features_ = cols
+        self.input_ranges_ = InputRanges.from_training(M, cols)
         self.transforms_ = choose_transforms(M, self.scaling)
         pre = make_preprocessor(self.transforms_, len(M), self.random_state)
         Z = pre.fit_transform(M)
@@ -466,7 +471,8 @@ class Segmenter:
             plt.close(fig)
 
     def save(self, directory) -> dict[str, Path]:
-        """Write ``pipeline.skops`` (scaling + clusters, no pickle) and ``spec.json``."""
+        """Write ``pipeline.skops`` (scaling + clusters, no pickle), ``spec.json`` and
+        ``input_ranges.json`` (training range of each feature)."""
         from crm_ml.tracking.serialization import save_json, save_sklearn
 
         self._check()
@@ -477,7 +483,8 @@ class Segmenter:
                           "names": {str(k): v for k, v in self.names_.items()},
                           "method": self.method, "n_segments": int(self.n_segments_)},
                          d / "spec.json")
-        return {"pipeline": pipe, "spec": spec}
+        ranges = self.input_ranges_.save(d / RANGES_FILE)
+        return {"pipeline": pipe, "spec": spec, "input_ranges": ranges}
 
     def log_model(self, run, registered_name: str | None = "crm-segments"):
         """Log the fitted segmenter as a pyfunc model (input: customer feature table;
