@@ -284,6 +284,28 @@ class ChurnModel:
             warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed")
             return est.predict_proba(X)[:, 1]
 
+    def forest_booster(self):
+        """The fitted forest written as one LightGBM booster (random forest only).
+
+        Same probabilities as ``forest_.predict_proba`` (see
+        :mod:`crm_ml.churn.forest_booster`); scoring and explaining go through it. Built once
+        from ``forest_`` after fitting or loading, so saved files are unchanged.
+        """
+        booster = getattr(self, "_forest_booster", None)
+        if booster is None:
+            from crm_ml.churn.forest_booster import forest_to_booster
+
+            booster = self._forest_booster = forest_to_booster(self.forest_)
+        return booster
+
+    def _compiled_forest_proba(self, Xe: np.ndarray) -> np.ndarray:
+        """The final forest's churn probability via :meth:`forest_booster`."""
+        from crm_ml.churn.forest_booster import forest_input
+
+        # one thread for small inputs, as for LightGBM (see _raw)
+        return self.forest_booster().predict(forest_input(Xe), raw_score=True,
+                                             num_threads=1 if len(Xe) < 10_000 else 0)
+
     def _leaf_candidates(self, n: int) -> list[int]:
         """Tree sizes tried on the calibration folds (the best held-out ROC-AUC wins).
 
@@ -397,6 +419,8 @@ class ChurnModel:
                 self.n_bagged_ = len(fold_models) + 1
         else:
             self.forest_, self.n_estimators_ = self._fit_one(Xe, yv, w)
+            self._forest_booster = None
+            self.forest_booster()
             self.n_bagged_ = None
         self.base_rate_ = float(yv.mean())
         self.cv_metrics_ = {}
@@ -433,8 +457,9 @@ class ChurnModel:
         self._check_fitted()
         X = as_customer_frame(X)
         Xe = self.preprocessor_.transform(X).to_numpy(dtype=float)
-        est = self.booster_ if self.algorithm == "lightgbm" else self.forest_
-        return pd.Series(self._raw(est, Xe), index=X.index, name="raw_score")
+        raw = (self._raw(self.booster_, Xe) if self.algorithm == "lightgbm"
+               else _logit(self._compiled_forest_proba(Xe)))
+        return pd.Series(raw, index=X.index, name="raw_score")
 
     def predict_proba(self, X: pd.DataFrame) -> pd.Series:
         """Churn probability per customer.
@@ -451,7 +476,7 @@ class ChurnModel:
             raw = self._raw(self.booster_, Xe)
             p = self.calibrator_.transform(raw) if self.calibrator_ else _sigmoid(raw)
         else:
-            prob = self._forest_proba(self.forest_, Xe)
+            prob = self._compiled_forest_proba(Xe)
             p = self.calibrator_.transform(_logit(prob)) if self.calibrator_ else prob
         return pd.Series(p, index=X.index, name="churn_probability")
 
@@ -530,8 +555,9 @@ class ChurnModel:
         monotone map on top, so the drivers and their signs are the same), or the random
         forest's churn probability. ``method="auto"`` uses LightGBM's built-in TreeSHAP
         (the same values as ``shap.TreeExplainer``; on large inputs computed once per group of
-        rows the trees cannot tell apart, see :mod:`crm_ml.explain.grouped_treeshap`) and
-        ``shap.TreeExplainer`` for the random forest; ``method="shap"`` forces SHAP.
+        rows the trees cannot tell apart, see :mod:`crm_ml.explain.grouped_treeshap`), for
+        the random forest on the forest written as LightGBM trees (:meth:`forest_booster`);
+        ``method="shap"`` forces ``shap.TreeExplainer``.
 
         Returns
         -------
@@ -602,6 +628,7 @@ class ChurnModel:
             self.booster_ = load_lightgbm(model_path or Path(directory) / "model.txt")
         else:
             self.forest_ = load_sklearn(model_path or Path(directory) / "model.skops")
+            self.forest_booster()  # built once here, not on the first (timed) request
         return self
 
     def synthetic_example(self, n: int = 3) -> pd.DataFrame:
