@@ -54,7 +54,7 @@ def _tree_block(tree, n_trees: int, positive: int) -> str:
     counts = np.maximum(np.rint(cover * scale), 1)
     is_leaf = left < 0
     if is_leaf[0]:  # a tree that never split: one leaf
-        return f"num_leaves=1\nnum_cat=0\nshrinkage=1\nleaf_value={proba[0] / n_trees!r}\n"
+        return f"num_leaves=1\nnum_cat=0\nshrinkage=1\nleaf_value={float(proba[0]) / n_trees!r}\n"
     internal = np.flatnonzero(~is_leaf)
     leaves = np.flatnonzero(is_leaf)
     new_id = np.empty(len(left), dtype=np.int64)
