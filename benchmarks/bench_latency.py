@@ -14,10 +14,10 @@ in the next 90 days, 3 calibration folds, a 100-tree forest) and measures
 * ``batch_s``: ``ChurnModel.explain(X, top_k=3)`` on every customer at ``as_of`` (what
   ``crm-ml score`` runs per chunk: probabilities plus three reasons each).
 
-With ``--before`` the random forest is also measured on the scoring path used before issue
-#16 (scikit-learn's ``predict_proba`` with the forest's own ``n_jobs``, ``shap.TreeExplainer``
-on ``--before-rows`` customers, extrapolated linearly to all: TreeExplainer's time is linear
-in rows). Ratios to LightGBM measured in the same run are what to compare across runs: the
+With ``--before`` the random forest of before issue #16 (unbounded depth) is also fitted and
+measured on the scoring path of then (scikit-learn's ``predict_proba`` with the forest's own
+``n_jobs``; ``shap.TreeExplainer`` on ``--before-rows`` customers, extrapolated linearly to
+all: TreeExplainer's time is linear in rows). Ratios to LightGBM measured in the same run are what to compare across runs: the
 machine is shared and absolute times move.
 
 Usage: python benchmarks/bench_latency.py [--data cdnow,synthetic] [--n-synthetic 18000]
@@ -113,10 +113,17 @@ def batch_seconds(model, X_now) -> float:
     return time.perf_counter() - t
 
 
-def before_forest(model, X_now, repeats: int, rows: int) -> dict:
-    """The random forest on the pre-#16 path: sklearn predict_proba, shap.TreeExplainer."""
+def before_forest(X, y, Xt, yt, X_now, repeats: int, rows: int) -> dict:
+    """The pre-#16 random forest (unbounded depth) on the pre-#16 path: scikit-learn's
+    predict_proba with the forest's joblib pool, shap.TreeExplainer."""
+    from sklearn.metrics import roc_auc_score
+
     from crm_ml.churn.model import ChurnModel
 
+    t = time.perf_counter()
+    model = fit("random_forest", X, y, {"max_depth": None})
+    fit_s = time.perf_counter() - t
+    auc = roc_auc_score(yt, model.predict_proba(Xt))
     wrapper = loaded_wrapper(model)
     inner = wrapper.model
 
@@ -129,7 +136,10 @@ def before_forest(model, X_now, repeats: int, rows: int) -> dict:
     t = time.perf_counter()
     model.explain(sample, top_k=3, method="shap")
     batch = (time.perf_counter() - t) * len(X_now) / len(sample)
-    return {"one_p50_ms": p50, "one_p95_ms": p95, "batch_s": batch}
+    est = model.forest_.estimators_
+    return {"roc_auc": auc, "fit_s": fit_s, "one_p50_ms": p50, "one_p95_ms": p95,
+            "batch_s": batch, "leaves": float(np.mean([e.get_n_leaves() for e in est])),
+            "depth": float(np.mean([e.get_depth() for e in est]))}
 
 
 def run(data: str, args) -> list[dict]:
@@ -150,14 +160,15 @@ def run(data: str, args) -> list[dict]:
                "fit_s": fit_s, "one_p50_ms": p50, "one_p95_ms": p95,
                "batch_s": batch_seconds(model, X_now)}
         if algorithm == "random_forest":
+            row["max_depth_"] = model.max_depth_
             est = model.forest_.estimators_
             row["leaves"] = float(np.mean([e.get_n_leaves() for e in est]))
             row["depth"] = float(np.mean([e.get_depth() for e in est]))
         rows.append(row)
         print(pd.DataFrame([row]).round(4).to_string(index=False), flush=True)
         if args.before and algorithm == "random_forest":
-            before = {"data": data, "algorithm": algorithm, "path": "before", "roc_auc": auc,
-                      **before_forest(model, X_now, args.repeats, args.before_rows)}
+            before = {"data": data, "algorithm": algorithm, "path": "before #16",
+                      **before_forest(X, y, Xt, yt, X_now, args.repeats, args.before_rows)}
             rows.append(before)
             print(pd.DataFrame([before]).round(4).to_string(index=False), flush=True)
     return rows

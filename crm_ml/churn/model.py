@@ -37,6 +37,11 @@ log = get_logger("churn")
 ALGORITHMS = ("lightgbm", "random_forest")
 SMALL_TABLE = 10_000  # rows below which LightGBM picks its tree size and bags its fold models
 MIN_MINORITY = 30  # fewer churners (or stayers) than this: warn that estimates are unreliable
+# Random forest depths tried on the calibration folds, shallowest first (it keeps ties).
+# TreeSHAP costs leaves x depth^2 per tree and customer: unbounded trees (~150 leaves, depth
+# ~18 on CDNOW) made per-customer reasons 100x slower than LightGBM's, and on the benchmark
+# tables depth 5 or 8 scored the same or better held-out ROC-AUC (benchmarks/README.md).
+FOREST_DEPTHS = (5, 8)
 
 
 def _logit(p):
@@ -59,7 +64,9 @@ class ChurnModel:
     class_weight : {"auto", "balanced", None}, default "auto"
     n_estimators : int, optional
         Trees. Default: LightGBM picks the number by early stopping (at most 2,000);
-        random forest uses 200.
+        random forest uses 200. The forest's depth is the better of 5 and 8 by held-out
+        ROC-AUC on the calibration folds (5 on a tie or without calibration; ``max_depth_``
+        after fitting); ``params={"max_depth": None}`` grows full trees (slow to explain).
     learning_rate : float, default 0.05
         LightGBM only.
     num_leaves : int, optional
@@ -93,7 +100,8 @@ class ChurnModel:
     ----------
     preprocessor_, calibrator_ (None when ``calibrate=False``), booster_ (LightGBM) or
     forest_ (random forest), feature_names_in_, n_estimators_ (trees of the model fitted on all
-    rows), num_leaves_ (LightGBM tree size used), n_bagged_ (LightGBM models averaged in
+    rows), num_leaves_ (LightGBM tree size used), max_depth_ (random forest depth used),
+    n_bagged_ (LightGBM models averaged in
     ``booster_``: 1, or ``cv`` + 1 when bagging), cv_metrics_ (metrics of the held-out
     scores), oof_proba_ (held-out calibrated probabilities), run_id_ (MLflow), model_uri_,
     registered_version_.
@@ -246,7 +254,7 @@ class ChurnModel:
             from sklearn.ensemble import RandomForestClassifier
 
             kw = {"n_estimators": self.n_estimators or 200, "max_features": "sqrt",
-                  "min_samples_leaf": self._min_leaf,
+                  "min_samples_leaf": self._min_leaf, "max_depth": self._depth,
                   "n_jobs": 2 if self.n_jobs is None else self.n_jobs,
                   "random_state": self.random_state}
             kw.update(self.params or {})
@@ -306,17 +314,26 @@ class ChurnModel:
         return self.forest_booster().predict(forest_input(Xe), raw_score=True,
                                              num_threads=1 if len(Xe) < 10_000 else 0)
 
-    def _leaf_candidates(self, n: int) -> list[int]:
+    def _size_candidates(self, n: int) -> list:
         """Tree sizes tried on the calibration folds (the best held-out ROC-AUC wins).
 
-        Below 10,000 rows LightGBM tries stumps, 4 and 8 leaves: on small tables the best size
-        depends on how additive the signal is, and the folds are cheap. Otherwise, or when
+        Random forest: the depths :data:`FOREST_DEPTHS` unless the user set ``max_depth``.
+        LightGBM, below 10,000 rows: stumps, 4 and 8 leaves (on small tables the best size
+        depends on how additive the signal is, and the folds are cheap). Otherwise, or when
         the user set ``num_leaves``, only the default.
         """
-        if (self.algorithm == "lightgbm" and n < SMALL_TABLE and self.num_leaves is None
-                and "num_leaves" not in (self.params or {})):
+        if self.algorithm == "random_forest":
+            return [self._depth] if "max_depth" in (self.params or {}) else list(FOREST_DEPTHS)
+        if n < SMALL_TABLE and self.num_leaves is None and "num_leaves" not in (self.params
+                                                                               or {}):
             return [4, 2, 8]  # 4 first: it keeps ties
         return [self._leaves]
+
+    def _set_size(self, size) -> None:
+        if self.algorithm == "random_forest":
+            self._depth = size
+        else:
+            self._leaves = size
 
     def _bags(self, n: int) -> bool:
         if self.bagging not in ("auto", True, False):
@@ -367,6 +384,7 @@ class ChurnModel:
         # only a LightGBM ensemble keeps its fold models (a forest's would just hold memory)
         bag = self._bags(n) and self.algorithm == "lightgbm"
         self._leaves = self.num_leaves or (4 if n < SMALL_TABLE else 15 if n < 200_000 else 31)
+        self._depth = (self.params or {}).get("max_depth", FOREST_DEPTHS[0])
         self._min_leaf = self.min_child_samples or int(np.clip(n // 40, 5, 50))
         self._threads = (self.n_jobs if self.n_jobs is not None
                          else 1 if len(yv) < 200_000 else 0)  # 0 = LightGBM's default (all)
@@ -386,9 +404,9 @@ class ChurnModel:
             folds = list(StratifiedKFold(k, shuffle=True, random_state=self.random_state)
                          .split(Xe, yv))
             best_auc = -np.inf
-            for leaves in self._leaf_candidates(n):
+            for size in self._size_candidates(n):
                 # the held-out folds calibration needs anyway also pick the tree size
-                self._leaves = leaves
+                self._set_size(size)
                 scores, sizes, models = np.empty(len(yv)), [], []
                 for tr, te in folds:
                     est, nt = self._fit_one(Xe[tr], yv[tr], None if w is None else w[tr])
@@ -398,11 +416,12 @@ class ChurnModel:
                         models.append(est)
                 auc = roc_auc_score(yv, scores)
                 if auc > best_auc:
-                    best_auc, best_leaves, oof, trees = auc, leaves, scores, sizes
+                    best_auc, best_size, oof, trees = auc, size, scores, sizes
                     fold_models = models
-            self._leaves = best_leaves
+            self._set_size(best_size)
             self.calibrator_ = ScoreCalibrator(self.calibration).fit(oof, yv)
         self.num_leaves_ = self._leaves if self.algorithm == "lightgbm" else None
+        self.max_depth_ = self._depth if self.algorithm == "random_forest" else None
         if self.algorithm == "lightgbm":
             if not trees:
                 _, nt = self._fit_one(Xe, yv, w)
@@ -597,6 +616,7 @@ class ChurnModel:
                 "preprocessor": self.preprocessor_.to_dict(),
                 "calibrator": self.calibrator_.to_dict() if self.calibrator_ else None,
                 "n_estimators": self.n_estimators_, "num_leaves": self.num_leaves_,
+                "max_depth": self.max_depth_,
                 "n_bagged": self.n_bagged_, "base_rate": self.base_rate_,
                 "feature_stats": self._stats_}
         spec_path = d / "spec.json"
@@ -619,6 +639,7 @@ class ChurnModel:
                             if spec["calibrator"] else None)
         self.n_estimators_ = spec["n_estimators"]
         self.num_leaves_ = spec.get("num_leaves")  # absent in files from before bagging
+        self.max_depth_ = spec.get("max_depth")  # absent in files from before issue #16
         self.n_bagged_ = spec.get("n_bagged")
         self.base_rate_ = spec["base_rate"]
         self._stats_ = spec.get("feature_stats", {})
@@ -659,7 +680,7 @@ class ChurnModel:
 
         params = {k: v for k, v in self.get_params().items() if k != "track"}
         params.update({"n_estimators_fitted": self.n_estimators_,
-                       "num_leaves_fitted": self.num_leaves_,
+                       "num_leaves_fitted": self.num_leaves_, "max_depth_fitted": self.max_depth_,
                        "models_averaged": self.n_bagged_, "n_features":
                        self.n_features_in_, "n_rows": len(X)})
         with start_run("churn", run_name=f"churn-{self.algorithm}", params=params, data=X,
