@@ -39,9 +39,10 @@ SMALL_TABLE = 10_000  # rows below which LightGBM picks its tree size and bags i
 MIN_MINORITY = 30  # fewer churners (or stayers) than this: warn that estimates are unreliable
 # Random forest depths tried on the calibration folds, shallowest first (it keeps ties).
 # TreeSHAP costs leaves x depth^2 per tree and customer: unbounded trees (~150 leaves, depth
-# ~18 on CDNOW) made per-customer reasons 100x slower than LightGBM's, and on the benchmark
-# tables depth 5 or 8 scored the same or better held-out ROC-AUC (benchmarks/README.md).
-FOREST_DEPTHS = (5, 8)
+# ~18 on CDNOW) made per-customer reasons hundreds of times slower than LightGBM's. On CDNOW
+# depth 4 scores a higher held-out ROC-AUC than unbounded trees; on the built-in data depth 8
+# is within 0.0005 of them and 4 is not (benchmarks/README.md, "Latency per algorithm").
+FOREST_DEPTHS = (4, 8)
 
 
 def _logit(p):
@@ -64,8 +65,8 @@ class ChurnModel:
     class_weight : {"auto", "balanced", None}, default "auto"
     n_estimators : int, optional
         Trees. Default: LightGBM picks the number by early stopping (at most 2,000);
-        random forest uses 200. The forest's depth is the better of 5 and 8 by held-out
-        ROC-AUC on the calibration folds (5 on a tie or without calibration; ``max_depth_``
+        random forest uses 200. The forest's depth is the better of 4 and 8 by held-out
+        ROC-AUC on the calibration folds (4 on a tie or without calibration; ``max_depth_``
         after fitting); ``params={"max_depth": None}`` grows full trees (slow to explain).
     learning_rate : float, default 0.05
         LightGBM only.
