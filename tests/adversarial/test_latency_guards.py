@@ -130,3 +130,21 @@ def test_one_customer_starts_no_joblib_pool(churn_forest, monkeypatch):
     monkeypatch.setattr(joblib.Parallel, "__call__", refuse)
     p = loaded.predict_proba(X.head(1))
     assert 0.0 <= float(p.iloc[0]) <= 1.0
+
+
+def test_forest_depth_is_bounded_and_saved(churn_forest):
+    """Reasons cost leaves x depth^2 per tree: the default forest is 4 or 8 deep, picked on
+    the calibration folds, and says which after a save and load."""
+    from crm_ml.churn.model import FOREST_DEPTHS
+
+    _, model, loaded = churn_forest
+    assert model.max_depth_ in FOREST_DEPTHS and loaded.max_depth_ == model.max_depth_
+    assert max(e.get_depth() for e in model.forest_.estimators_) <= model.max_depth_
+
+
+def test_user_depth_is_kept():
+    X, y = churn_table(600, seed=1)
+    model = ChurnModel("random_forest", n_estimators=10, cv=3, track=False,
+                       params={"max_depth": 2}).fit(X, y)
+    assert model.max_depth_ == 2
+    assert max(e.get_depth() for e in model.forest_.estimators_) <= 2
