@@ -39,6 +39,12 @@ log = get_logger("churn")
 ALGORITHMS = ("lightgbm", "random_forest")
 SMALL_TABLE = 10_000  # rows below which LightGBM picks its tree size and bags its fold models
 MIN_MINORITY = 30  # fewer churners (or stayers) than this: warn that estimates are unreliable
+# Random forest depths tried on the calibration folds, shallowest first (it keeps ties).
+# TreeSHAP costs leaves x depth^2 per tree and customer: unbounded trees (~150 leaves, depth
+# ~18 on CDNOW) made per-customer reasons hundreds of times slower than LightGBM's. On CDNOW
+# depth 4 scores a higher held-out ROC-AUC than unbounded trees; on the built-in data depth 8
+# is within 0.0005 of them and 4 is not (benchmarks/README.md, "Latency per algorithm").
+FOREST_DEPTHS = (4, 8)
 
 
 def _logit(p):
@@ -61,7 +67,9 @@ class ChurnModel:
     class_weight : {"auto", "balanced", None}, default "auto"
     n_estimators : int, optional
         Trees. Default: LightGBM picks the number by early stopping (at most 2,000);
-        random forest uses 200.
+        random forest uses 200. The forest's depth is the better of 4 and 8 by held-out
+        ROC-AUC on the calibration folds (4 on a tie or without calibration; ``max_depth_``
+        after fitting); ``params={"max_depth": None}`` grows full trees (slow to explain).
     learning_rate : float, default 0.05
         LightGBM only.
     num_leaves : int, optional
@@ -103,7 +111,8 @@ class ChurnModel:
     ----------
     preprocessor_, calibrator_ (None when ``calibrate=False``), booster_ (LightGBM) or
     forest_ (random forest), feature_names_in_, n_estimators_ (trees of the model fitted on all
-    rows), num_leaves_ (LightGBM tree size used), n_bagged_ (LightGBM models averaged in
+    rows), num_leaves_ (LightGBM tree size used), max_depth_ (random forest depth used),
+    n_bagged_ (LightGBM models averaged in
     ``booster_``: 1, or ``cv`` + 1 when bagging), cv_metrics_ (metrics of the held-out
     scores), oof_proba_ (held-out calibrated probabilities), input_ranges_ (training range of
     each numeric column, :class:`crm_ml.features.ranges.InputRanges`; None for a model saved
@@ -260,7 +269,7 @@ class ChurnModel:
             from sklearn.ensemble import RandomForestClassifier
 
             kw = {"n_estimators": self.n_estimators or 200, "max_features": "sqrt",
-                  "min_samples_leaf": self._min_leaf,
+                  "min_samples_leaf": self._min_leaf, "max_depth": self._depth,
                   "n_jobs": 2 if self.n_jobs is None else self.n_jobs,
                   "random_state": self.random_state}
             kw.update(self.params or {})
@@ -298,17 +307,48 @@ class ChurnModel:
             warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed")
             return est.predict_proba(X)[:, 1]
 
-    def _leaf_candidates(self, n: int) -> list[int]:
+    def forest_booster(self):
+        """The fitted forest written as one LightGBM booster (random forest only).
+
+        Same probabilities as ``forest_.predict_proba`` (see
+        :mod:`crm_ml.churn.forest_booster`); scoring and explaining go through it. Built once
+        from ``forest_`` after fitting or loading, so saved files are unchanged.
+        """
+        booster = getattr(self, "_forest_booster", None)
+        if booster is None:
+            from crm_ml.churn.forest_booster import forest_to_booster
+
+            booster = self._forest_booster = forest_to_booster(self.forest_)
+        return booster
+
+    def _compiled_forest_proba(self, Xe: np.ndarray) -> np.ndarray:
+        """The final forest's churn probability via :meth:`forest_booster`."""
+        from crm_ml.churn.forest_booster import forest_input
+
+        # one thread for small inputs, as for LightGBM (see _raw)
+        return self.forest_booster().predict(forest_input(Xe), raw_score=True,
+                                             num_threads=1 if len(Xe) < 10_000 else 0)
+
+    def _size_candidates(self, n: int) -> list:
         """Tree sizes tried on the calibration folds (the best held-out ROC-AUC wins).
 
-        Below 10,000 rows LightGBM tries stumps, 4 and 8 leaves: on small tables the best size
-        depends on how additive the signal is, and the folds are cheap. Otherwise, or when
+        Random forest: the depths :data:`FOREST_DEPTHS` unless the user set ``max_depth``.
+        LightGBM, below 10,000 rows: stumps, 4 and 8 leaves (on small tables the best size
+        depends on how additive the signal is, and the folds are cheap). Otherwise, or when
         the user set ``num_leaves``, only the default.
         """
-        if (self.algorithm == "lightgbm" and n < SMALL_TABLE and self.num_leaves is None
-                and "num_leaves" not in (self.params or {})):
+        if self.algorithm == "random_forest":
+            return [self._depth] if "max_depth" in (self.params or {}) else list(FOREST_DEPTHS)
+        if n < SMALL_TABLE and self.num_leaves is None and "num_leaves" not in (self.params
+                                                                               or {}):
             return [4, 2, 8]  # 4 first: it keeps ties
         return [self._leaves]
+
+    def _set_size(self, size) -> None:
+        if self.algorithm == "random_forest":
+            self._depth = size
+        else:
+            self._leaves = size
 
     def _bags(self, n: int) -> bool:
         if self.bagging not in ("auto", True, False):
@@ -361,6 +401,7 @@ class ChurnModel:
         # only a LightGBM ensemble keeps its fold models (a forest's would just hold memory)
         bag = self._bags(n) and self.algorithm == "lightgbm"
         self._leaves = self.num_leaves or (4 if n < SMALL_TABLE else 15 if n < 200_000 else 31)
+        self._depth = (self.params or {}).get("max_depth", FOREST_DEPTHS[0])
         self._min_leaf = self.min_child_samples or int(np.clip(n // 40, 5, 50))
         self._threads = (self.n_jobs if self.n_jobs is not None
                          else 1 if len(yv) < 200_000 else 0)  # 0 = LightGBM's default (all)
@@ -380,9 +421,9 @@ class ChurnModel:
             folds = list(StratifiedKFold(k, shuffle=True, random_state=self.random_state)
                          .split(Xe, yv))
             best_auc = -np.inf
-            for leaves in self._leaf_candidates(n):
+            for size in self._size_candidates(n):
                 # the held-out folds calibration needs anyway also pick the tree size
-                self._leaves = leaves
+                self._set_size(size)
                 scores, sizes, models = np.empty(len(yv)), [], []
                 for tr, te in folds:
                     est, nt = self._fit_one(Xe[tr], yv[tr], None if w is None else w[tr])
@@ -392,11 +433,12 @@ class ChurnModel:
                         models.append(est)
                 auc = roc_auc_score(yv, scores)
                 if auc > best_auc:
-                    best_auc, best_leaves, oof, trees = auc, leaves, scores, sizes
+                    best_auc, best_size, oof, trees = auc, size, scores, sizes
                     fold_models = models
-            self._leaves = best_leaves
+            self._set_size(best_size)
             self.calibrator_ = ScoreCalibrator(self.calibration).fit(oof, yv)
         self.num_leaves_ = self._leaves if self.algorithm == "lightgbm" else None
+        self.max_depth_ = self._depth if self.algorithm == "random_forest" else None
         if self.algorithm == "lightgbm":
             if not trees:
                 _, nt = self._fit_one(Xe, yv, w)
@@ -413,6 +455,8 @@ class ChurnModel:
                 self.n_bagged_ = len(fold_models) + 1
         else:
             self.forest_, self.n_estimators_ = self._fit_one(Xe, yv, w)
+            self._forest_booster = None
+            self.forest_booster()
             self.n_bagged_ = None
         self.base_rate_ = float(yv.mean())
         self.cv_metrics_ = {}
@@ -454,8 +498,9 @@ class ChurnModel:
         self._check_fitted()
         X = as_customer_frame(X)
         Xe = self.preprocessor_.transform(X).to_numpy(dtype=float)
-        est = self.booster_ if self.algorithm == "lightgbm" else self.forest_
-        return pd.Series(self._raw(est, Xe), index=X.index, name="raw_score")
+        raw = (self._raw(self.booster_, Xe) if self.algorithm == "lightgbm"
+               else _logit(self._compiled_forest_proba(Xe)))
+        return pd.Series(raw, index=X.index, name="raw_score")
 
     def predict_proba(self, X: pd.DataFrame) -> pd.Series:
         """Churn probability per customer.
@@ -472,7 +517,7 @@ class ChurnModel:
             raw = self._raw(self.booster_, Xe)
             p = self.calibrator_.transform(raw) if self.calibrator_ else _sigmoid(raw)
         else:
-            prob = self._forest_proba(self.forest_, Xe)
+            prob = self._compiled_forest_proba(Xe)
             p = self.calibrator_.transform(_logit(prob)) if self.calibrator_ else prob
         return pd.Series(p, index=X.index, name="churn_probability")
 
@@ -551,8 +596,9 @@ class ChurnModel:
         monotone map on top, so the drivers and their signs are the same), or the random
         forest's churn probability. ``method="auto"`` uses LightGBM's built-in TreeSHAP
         (the same values as ``shap.TreeExplainer``; on large inputs computed once per group of
-        rows the trees cannot tell apart, see :mod:`crm_ml.explain.grouped_treeshap`) and
-        ``shap.TreeExplainer`` for the random forest; ``method="shap"`` forces SHAP.
+        rows the trees cannot tell apart, see :mod:`crm_ml.explain.grouped_treeshap`), for
+        the random forest on the forest written as LightGBM trees (:meth:`forest_booster`);
+        ``method="shap"`` forces ``shap.TreeExplainer``.
 
         Returns
         -------
@@ -592,6 +638,7 @@ class ChurnModel:
                 "preprocessor": self.preprocessor_.to_dict(),
                 "calibrator": self.calibrator_.to_dict() if self.calibrator_ else None,
                 "n_estimators": self.n_estimators_, "num_leaves": self.num_leaves_,
+                "max_depth": self.max_depth_,
                 "n_bagged": self.n_bagged_, "base_rate": self.base_rate_,
                 "feature_stats": self._stats_}
         spec_path = d / "spec.json"
@@ -617,6 +664,7 @@ class ChurnModel:
                             if spec["calibrator"] else None)
         self.n_estimators_ = spec["n_estimators"]
         self.num_leaves_ = spec.get("num_leaves")  # absent in files from before bagging
+        self.max_depth_ = spec.get("max_depth")  # absent in files from before issue #16
         self.n_bagged_ = spec.get("n_bagged")
         self.base_rate_ = spec["base_rate"]
         self._stats_ = spec.get("feature_stats", {})
@@ -629,6 +677,7 @@ class ChurnModel:
             self.booster_ = load_lightgbm(model_path or Path(directory) / "model.txt")
         else:
             self.forest_ = load_sklearn(model_path or Path(directory) / "model.skops")
+            self.forest_booster()  # built once here, not on the first (timed) request
         return self
 
     def synthetic_example(self, n: int = 3) -> pd.DataFrame:
@@ -659,7 +708,7 @@ class ChurnModel:
 
         params = {k: v for k, v in self.get_params().items() if k != "track"}
         params.update({"n_estimators_fitted": self.n_estimators_,
-                       "num_leaves_fitted": self.num_leaves_,
+                       "num_leaves_fitted": self.num_leaves_, "max_depth_fitted": self.max_depth_,
                        "models_averaged": self.n_bagged_, "n_features":
                        self.n_features_in_, "n_rows": len(X)})
         with start_run("churn", run_name=f"churn-{self.algorithm}", params=params, data=X,

@@ -34,7 +34,8 @@ class Explanation:
     method : str
         ``"lightgbm TreeSHAP"`` (LightGBM's own TreeSHAP, on large inputs run once per
         group of rows that every split treats alike: see
-        :mod:`crm_ml.explain.grouped_treeshap`) or ``"shap.TreeExplainer"``.
+        :mod:`crm_ml.explain.grouped_treeshap`; a random forest is first written as
+        LightGBM trees, :mod:`crm_ml.churn.forest_booster`) or ``"shap.TreeExplainer"``.
     """
 
     shap_values: pd.DataFrame
@@ -107,13 +108,20 @@ def tree_shap_values(model, Xe: np.ndarray, method: str = "auto"):
 
     Returns (values n x encoded-features, base value, output units, method name).
     """
-    if model.algorithm == "lightgbm" and method in ("auto", "pred_contrib"):
+    if method in ("auto", "pred_contrib"):
         from crm_ml.explain.grouped_treeshap import lightgbm_shap_values
 
         # prediction rows are independent: use every core on big inputs
         threads = 0 if len(Xe) >= 100_000 else 1
-        vals, base = lightgbm_shap_values(model.booster_, Xe, num_threads=threads)
-        return vals, base, "log-odds", "lightgbm TreeSHAP"
+        if model.algorithm == "lightgbm":
+            vals, base = lightgbm_shap_values(model.booster_, Xe, num_threads=threads)
+            return vals, base, "log-odds", "lightgbm TreeSHAP"
+        from crm_ml.churn.forest_booster import forest_input
+
+        # the forest written as LightGBM trees: the same values as shap.TreeExplainer
+        vals, base = lightgbm_shap_values(model.forest_booster(), forest_input(Xe),
+                                          num_threads=threads)
+        return vals, base, "probability", "lightgbm TreeSHAP"
     import shap
 
     est = model.booster_ if model.algorithm == "lightgbm" else model.forest_
@@ -145,11 +153,15 @@ def explain_model(model, X: pd.DataFrame, top_k: int = 3, method: str = "auto",
     data = pre.stored_levels(X[pre.columns_])
     reasons = top_reasons(S, data, top_k=top_k, direction_filter=direction_filter)
     if used == "lightgbm TreeSHAP":
-        # contributions sum to the raw log-odds: no second pass over the trees
+        # contributions sum to the raw output: no second pass over the trees
         from crm_ml.churn.calibration import _sigmoid
+        from crm_ml.churn.model import _logit
 
         raw = vals.sum(axis=1) + base
-        proba = model.calibrator_.transform(raw) if model.calibrator_ else _sigmoid(raw)
+        if output == "probability":  # the forest's: the calibrator reads its logit
+            proba = model.calibrator_.transform(_logit(raw)) if model.calibrator_ else raw
+        else:
+            proba = model.calibrator_.transform(raw) if model.calibrator_ else _sigmoid(raw)
     else:
         proba = model.predict_proba(X).to_numpy()
     reasons.insert(0, "churn_probability", proba)
