@@ -583,7 +583,10 @@ class ChurnModel:
         if directory is not None:
             d = Path(directory)
             spec_path = d / "spec.json"
-        spec = json.loads(Path(spec_path).read_text())
+        from crm_ml.tracking.serialization import load_json, load_lightgbm, load_sklearn
+
+        spec = load_json(spec_path, required=("params", "preprocessor", "calibrator",
+                                              "n_estimators", "base_rate"))
         self = cls(**spec["params"], params=spec.get("extra_params") or None)
         self.preprocessor_ = TabularPreprocessor.from_dict(spec["preprocessor"])
         self.feature_names_in_ = list(self.preprocessor_.columns_)
@@ -596,8 +599,6 @@ class ChurnModel:
         self.n_bagged_ = spec.get("n_bagged")
         self.base_rate_ = spec["base_rate"]
         self._stats_ = spec.get("feature_stats", {})
-        from crm_ml.tracking.serialization import load_lightgbm, load_sklearn
-
         if self.algorithm == "lightgbm":
             self.booster_ = load_lightgbm(model_path or Path(directory) / "model.txt")
         else:

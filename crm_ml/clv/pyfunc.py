@@ -31,7 +31,8 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
         from crm_ml.clv.model import CLVModel
         from crm_ml.tracking.serialization import load_json
 
-        self.spec = load_json(context.artifacts["params"])
+        self.spec = load_json(context.artifacts["params"], required=(
+            "model", "horizon", "discount_rate", "margin", "tier_thresholds"))
         self.model = CLVModel.from_dict(self.spec["model"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
