@@ -74,12 +74,18 @@ def input_example(time_unit: str = "W") -> pd.DataFrame:
 
 
 def save_pyfunc(model, path, **spec_kwargs) -> Path:
-    """Save the model as an MLflow pyfunc directory at ``path`` (no tracking server needed)."""
+    """Save the model as an MLflow pyfunc directory at ``path`` (no tracking server needed).
+
+    Like every crm_ml model it is a model from code (no pickle), so
+    :func:`crm_ml.tracking.trust.load_trusted` accepts it.
+    """
+    from crm_ml.tracking.models import _model_code_file
     from crm_ml.tracking.serialization import save_json
 
     with tempfile.TemporaryDirectory() as tmp:
         p = save_json(model_spec(model, **spec_kwargs), Path(tmp) / "clv_params.json")
-        mlflow.pyfunc.save_model(str(path), python_model=CLVPyfuncModel(),
+        mlflow.pyfunc.save_model(str(path),
+                                 python_model=_model_code_file(CLVPyfuncModel(), tmp),
                                  artifacts={"params": str(p)},
                                  input_example=input_example(model.time_unit))
     return Path(path)
