@@ -10,7 +10,14 @@ import importlib
 
 from crm_ml._logging import logger
 from crm_ml._progress import set_progress
-from crm_ml.errors import CrmMlError, DataValidationError, ModelNotFoundError, NotFittedError
+from crm_ml.errors import (
+    CrmMlError,
+    DataValidationError,
+    ModelFilesError,
+    ModelNotFoundError,
+    NotFittedError,
+    UntrustedModelError,
+)
 
 __version__ = "0.1.0"
 
@@ -23,8 +30,10 @@ _SERVE = {"predict_churn", "predict_clv", "assign_segment"}
 __all__ = [
     "CrmMlError",
     "DataValidationError",
+    "ModelFilesError",
     "ModelNotFoundError",
     "NotFittedError",
+    "UntrustedModelError",
     "logger",
     "set_progress",
     "__version__",

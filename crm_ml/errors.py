@@ -27,3 +27,22 @@ class NotFittedError(CrmMlError, AttributeError):
 
 class ModelNotFoundError(CrmMlError, LookupError):
     """A registered model, version or alias does not exist."""
+
+
+class UntrustedModelError(CrmMlError):
+    """A model (version or file) is not one crm_ml wrote, so it is refused before it runs.
+
+    Raised before anything in the model is unpickled, imported or executed; the message
+    names the model, the version and what was wrong.
+    """
+
+
+class ModelFilesError(CrmMlError):
+    """A model's files, or the registry that lists them, are missing or damaged.
+
+    The message names the file (or store) and what to do: restore it, or re-train.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None):
+        super().__init__(message)
+        self.path = path

@@ -231,15 +231,18 @@ def test_card_from_registry_regenerates_with_version(data, tmp_path):
         card_from_registry(other, models_dir=tmp_path / "models")
 
 
-def test_skops_loader_trusts_only_the_allow_list(data, tmp_path):
+def test_skops_loader_trusts_only_the_allow_list(data, tmp_path, monkeypatch):
+    from crm_ml.tracking import serialization
+
     Xtr, ytr, Xte, _ = data
     rf = RandomForestClassifier(n_estimators=3, random_state=0, n_jobs=1).fit(Xtr, ytr)
     path = save_sklearn(rf, tmp_path / "rf.skops")
     np.testing.assert_allclose(load_sklearn(path).predict_proba(Xte), rf.predict_proba(Xte))
-    with pytest.raises(CrmMlError, match="sklearn.tree._tree.Tree"):
-        load_sklearn(path, trusted_prefixes=("numpy.",))
-    assert load_sklearn(path, trusted_prefixes=("numpy.",),
-                        trusted=["sklearn.tree._tree.Tree"]) is not None
+    with monkeypatch.context() as mp:   # an allow-list without the forest's trees
+        mp.setattr(serialization, "TRUSTED_TYPES", frozenset({"numpy.clip"}))
+        with pytest.raises(CrmMlError, match="sklearn.tree._tree.Tree"):
+            load_sklearn(path)
+        assert load_sklearn(path, trusted=["sklearn.tree._tree.Tree"]) is not None
 
 
 def test_lightgbm_native_text_round_trip(data, tmp_path):

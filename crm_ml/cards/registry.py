@@ -40,8 +40,11 @@ def card_from_registry(name: str, alias: str = "champion",
     from mlflow.exceptions import MlflowException
 
     from crm_ml.tracking.registry import _client, get_version
+    from crm_ml.tracking.trust import verify_version
 
     mv = get_version(name, alias)
+    # a card vouches for the model: none for a version crm_ml would refuse to load
+    verify_version(name, str(mv.version), alias)
     run_id = mv.run_id
     client = _client()
     with tempfile.TemporaryDirectory() as tmp:

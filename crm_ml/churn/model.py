@@ -654,7 +654,10 @@ class ChurnModel:
         if directory is not None:
             d = Path(directory)
             spec_path = d / "spec.json"
-        spec = json.loads(Path(spec_path).read_text())
+        from crm_ml.tracking.serialization import load_json, load_lightgbm, load_sklearn
+
+        spec = load_json(spec_path, required=("params", "preprocessor", "calibrator",
+                                              "n_estimators", "base_rate"))
         self = cls(**spec["params"], params=spec.get("extra_params") or None)
         self.preprocessor_ = TabularPreprocessor.from_dict(spec["preprocessor"])
         self.feature_names_in_ = list(self.preprocessor_.columns_)
@@ -671,8 +674,6 @@ class ChurnModel:
         ranges = Path(spec_path).with_name(RANGES_FILE)
         self.input_ranges_ = (load_input_ranges(ranges, self.numeric_features())
                               if ranges.is_file() else None)
-        from crm_ml.tracking.serialization import load_lightgbm, load_sklearn
-
         if self.algorithm == "lightgbm":
             self.booster_ = load_lightgbm(model_path or Path(directory) / "model.txt")
         else:

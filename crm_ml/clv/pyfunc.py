@@ -34,7 +34,8 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
         from crm_ml.clv.model import CLVModel
         from crm_ml.tracking.serialization import load_json
 
-        self.spec = load_json(context.artifacts["params"])
+        self.spec = load_json(context.artifacts["params"], required=(
+            "model", "horizon", "discount_rate", "margin", "tier_thresholds"))
         self.model = CLVModel.from_dict(self.spec["model"])
         # models logged before ranges were stored have no "input_ranges": rules only
         self.input_ranges = load_input_ranges(context.artifacts.get("input_ranges"),
@@ -95,9 +96,16 @@ def save_artifacts(model, directory, **spec_kwargs) -> dict[str, str]:
 
 
 def save_pyfunc(model, path, **spec_kwargs) -> Path:
-    """Save the model as an MLflow pyfunc directory at ``path`` (no tracking server needed)."""
+    """Save the model as an MLflow pyfunc directory at ``path`` (no tracking server needed).
+
+    Like every crm_ml model it is a model from code (no pickle), so
+    :func:`crm_ml.tracking.trust.load_trusted` accepts it.
+    """
+    from crm_ml.tracking.models import _model_code_file
+
     with tempfile.TemporaryDirectory() as tmp:
-        mlflow.pyfunc.save_model(str(path), python_model=CLVPyfuncModel(),
+        mlflow.pyfunc.save_model(str(path),
+                                 python_model=_model_code_file(CLVPyfuncModel(), tmp),
                                  artifacts=save_artifacts(model, tmp, **spec_kwargs),
                                  input_example=input_example(model.time_unit))
     return Path(path)

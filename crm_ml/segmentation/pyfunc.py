@@ -27,7 +27,7 @@ class SegmentsModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         from crm_ml.tracking.serialization import load_json, load_sklearn
 
-        self.spec = load_json(context.artifacts["spec"])
+        self.spec = load_json(context.artifacts["spec"], required=("features", "label_map", "names"))
         self.pipeline = load_sklearn(context.artifacts["pipeline"])
         self.label_map = np.asarray(self.spec["label_map"], dtype=np.int64)
         # models logged before ranges were stored have no "input_ranges": rules only

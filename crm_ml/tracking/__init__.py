@@ -25,7 +25,7 @@ from crm_ml.tracking.runs import (
     tracking_uri,
 )
 from crm_ml.tracking.serialization import (
-    TRUSTED_TYPE_PREFIXES,
+    TRUSTED_TYPES,
     load_json,
     load_lightgbm,
     load_sklearn,
@@ -38,7 +38,7 @@ __all__ = [
     "CHALLENGER",
     "CHAMPION",
     "ModelLogResult",
-    "TRUSTED_TYPE_PREFIXES",
+    "TRUSTED_TYPES",
     "TrackedRun",
     "configure",
     "data_fingerprint",

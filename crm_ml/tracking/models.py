@@ -36,6 +36,8 @@ PINNED_PACKAGES = ("mlflow", "cloudpickle", "numpy", "pandas", "scipy", "scikit-
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
+#: File name of the models-from-code script in every model crm_ml logs.
+MODEL_CODE_FILE = "crm_ml_model.py"
 
 
 @dataclass(frozen=True)
@@ -92,13 +94,24 @@ def _model_code_file(python_model, folder: str) -> str:
     if cls.__module__ == "__main__" or cls.__qualname__ != cls.__name__:
         raise CrmMlError(f"{cls.__qualname__}: a pyfunc wrapper must be a module-level class "
                          "in an importable module, so that the model can rebuild it on load")
-    path = Path(folder) / "crm_ml_model.py"
-    path.write_text("# Written by crm_ml: the model is this stateless wrapper; its load_context\n"
-                    "# reads the fitted state from the model's artifacts.\n"
-                    "from mlflow.models import set_model\n\n"
-                    f"from {cls.__module__} import {cls.__name__}\n\n"
-                    f"set_model({cls.__name__}())\n")
+    from crm_ml.tracking.trust import check_wrapper_class
+
+    check_wrapper_class(cls)  # crm_ml's loaders would refuse any other
+    path = Path(folder) / MODEL_CODE_FILE
+    path.write_text(model_code(cls.__module__, cls.__name__))
     return str(path)
+
+
+def model_code(module: str, class_name: str) -> str:
+    """The models-from-code script crm_ml writes for wrapper class ``module.class_name``.
+
+    :mod:`crm_ml.tracking.trust` compares a model's script with this text, byte for byte.
+    """
+    return ("# Written by crm_ml: the model is this stateless wrapper; its load_context\n"
+            "# reads the fitted state from the model's artifacts.\n"
+            "from mlflow.models import set_model\n\n"
+            f"from {module} import {class_name}\n\n"
+            f"set_model({class_name}())\n")
 
 
 @contextlib.contextmanager

@@ -27,7 +27,8 @@ class SkopsEstimatorModel(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context):
-        self.spec = load_json(context.artifacts["spec"])
+        self.spec = load_json(context.artifacts["spec"],
+                              required=("feature_columns", "output_column", "method"))
         self.estimator = load_sklearn(context.artifacts["estimator"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:

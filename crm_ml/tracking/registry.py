@@ -4,8 +4,8 @@ A new model version gets the ``challenger`` alias. :func:`promote` scores challe
 champion with the same function (on the same held-out data) and moves ``champion`` only when
 the challenger wins, when there is no champion yet, or when forced.
 
-The registry is the trust boundary: loading a registered model unpickles its pyfunc wrapper
-and trusts the skops types listed in its files, so only trusted jobs/people may write to it.
+Loading checks first that a version is a crm_ml model from code (:mod:`crm_ml.tracking.trust`):
+a cloudpickled or foreign model is refused before anything of it runs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from crm_ml._logging import get_logger
 from crm_ml.errors import ModelNotFoundError
 from crm_ml.tracking.models import CHALLENGER, CHAMPION
 from crm_ml.tracking.runs import tracking_uri
+from crm_ml.tracking.trust import readable_store
 
 log = get_logger("tracking")
 
@@ -59,6 +60,7 @@ def register(model_uri_: str, name: str, *, run_id: str | None = None,
     return str(mv.version)
 
 
+@readable_store()
 def get_version(name: str, alias: str = CHAMPION):
     """The ``ModelVersion`` that ``alias`` points to (or version ``alias`` when it is a number).
 
@@ -66,6 +68,8 @@ def get_version(name: str, alias: str = CHAMPION):
     ------
     ModelNotFoundError
         When the registered model or the alias does not exist.
+    ModelFilesError
+        When the registry's database is damaged.
     """
     from mlflow.exceptions import MlflowException
 
@@ -98,17 +102,25 @@ def _alias_version(name: str, alias: str) -> str | None:
 
 
 def load_model(name: str, alias: str = CHAMPION):
-    """Load ``models:/NAME@alias`` as an MLflow pyfunc model.
+    """Load ``models:/NAME@alias`` as an MLflow pyfunc model, if it is a crm_ml model.
+
+    The alias is resolved to a version once; that version's ``MLmodel`` and model script are
+    checked before anything of it is loaded (:func:`crm_ml.tracking.trust.load_trusted`).
 
     Raises
     ------
     ModelNotFoundError
         When the name or alias does not exist.
+    UntrustedModelError
+        When the version is not a crm_ml model from code (e.g. a cloudpickled pyfunc or an
+        edited script); nothing of it is run.
+    ModelFilesError
+        When the version's files are missing or damaged.
     """
-    import mlflow.pyfunc
+    from crm_ml.tracking.trust import load_version
 
-    get_version(name, alias)  # clear error first
-    return mlflow.pyfunc.load_model(model_uri(name, alias))
+    version = str(get_version(name, alias).version)  # clear error first
+    return load_version(name, version, alias)
 
 
 def promote(name: str, score_fn: Callable, higher_is_better: bool = True,

@@ -4,10 +4,14 @@ Model modules save fitted state with these helpers and load it in their
 ``PythonModel.load_context``. None of them unpickles arbitrary code:
 
 - LightGBM boosters are stored in LightGBM's native text format.
-- scikit-learn estimators are stored with skops; :func:`load_sklearn` only loads types that
-  belong to an explicit allow-list of module prefixes defined *here, in code* (not read from
-  the model file), and raises otherwise.
+- scikit-learn estimators are stored with skops; :func:`load_sklearn` loads a file only when
+  every type skops does not trust by default is in :data:`TRUSTED_TYPES`, an explicit list of
+  exact, fully qualified names defined *here, in code* (never read from the model file, never
+  a module prefix), and raises otherwise - before anything in the file is built.
 - Parameters and small tables are JSON.
+
+A file that is missing, truncated or lacks what it must hold raises
+:class:`~crm_ml.errors.ModelFilesError` naming the file.
 """
 
 from __future__ import annotations
@@ -18,10 +22,19 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from crm_ml.errors import CrmMlError
+from crm_ml.errors import ModelFilesError, UntrustedModelError
 
-#: Module prefixes whose types skops may load without further confirmation.
-TRUSTED_TYPE_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.")
+#: The types, beyond those skops trusts by default, that crm_ml's own skops files contain:
+#: the trees of the churn random forest, and the ``np.clip`` of the segmentation pipeline's
+#: log scaling. Found by saving every model crm_ml writes with skops (random forest with and
+#: without calibration, bagging and class weights; segmentation with k-means, mini-batch
+#: k-means and Gaussian mixtures under every scaling) and collecting
+#: ``skops.io.get_untrusted_types``. Exact names only: a prefix such as ``numpy.`` would also
+#: admit functions like ``numpy.testing._private.utils.runstring``, which is ``exec``.
+TRUSTED_TYPES: frozenset[str] = frozenset({
+    "sklearn.tree._tree.Tree",
+    "numpy.clip",
+})
 
 
 def save_sklearn(estimator, path: str | os.PathLike) -> Path:
@@ -46,24 +59,35 @@ def save_sklearn(estimator, path: str | os.PathLike) -> Path:
 
 
 def untrusted_types(path: str | os.PathLike) -> list[str]:
-    """Types in a skops file that skops does not trust by default."""
+    """Types in a skops file that skops does not trust by default (nothing is built).
+
+    Raises
+    ------
+    ModelFilesError
+        When the file is missing or not a readable skops file.
+    """
     import skops.io as sio
 
-    return list(sio.get_untrusted_types(file=str(path)))
+    try:
+        return sorted(sio.get_untrusted_types(file=str(path)))
+    except Exception as exc:  # zipfile, JSON and skops schema errors alike
+        raise _unreadable(path, "a skops file", exc) from exc
 
 
-def load_sklearn(path: str | os.PathLike, trusted_prefixes: Iterable[str] = TRUSTED_TYPE_PREFIXES,
-                 trusted: Iterable[str] = ()):
-    """Load a skops file, trusting only types from an explicit allow-list.
+def load_sklearn(path: str | os.PathLike, trusted: Iterable[str] = ()):
+    """Load a skops file, trusting only exact type names from an explicit allow-list.
+
+    The file's types are checked before anything in it is built: a file with any other type
+    is refused, and nothing of it runs.
 
     Parameters
     ----------
     path : path-like
         A file written by :func:`save_sklearn`.
-    trusted_prefixes : iterable of str
-        Module prefixes whose types are accepted (default scikit-learn, numpy, scipy).
     trusted : iterable of str
-        Extra fully qualified type names to accept.
+        Extra fully qualified type names to accept (exact names, e.g.
+        ``"sklearn.tree._tree.Tree"``; a module prefix matches nothing), for files of your
+        own. :data:`TRUSTED_TYPES` is always accepted.
 
     Returns
     -------
@@ -71,21 +95,36 @@ def load_sklearn(path: str | os.PathLike, trusted_prefixes: Iterable[str] = TRUS
 
     Raises
     ------
-    CrmMlError
+    UntrustedModelError
         When the file contains a type outside the allow-list (it is not loaded).
+    ModelFilesError
+        When the file is missing or not a readable skops file (e.g. truncated).
     """
     import skops.io as sio
 
-    prefixes = tuple(trusted_prefixes)
-    extra = set(trusted)
+    allowed = TRUSTED_TYPES | set(trusted)
     found = untrusted_types(path)
-    bad = [t for t in found if t not in extra and not t.startswith(prefixes)]
+    bad = [t for t in found if t not in allowed]
     if bad:
-        raise CrmMlError(
-            f"Refusing to load {path}: it contains types outside the trusted list: {bad}. "
-            "Only load model files from a registry you trust; pass trusted=[...] to accept them."
+        raise UntrustedModelError(
+            f"Refusing to load {path}: it contains types that crm_ml's own models never "
+            f"contain: {bad}. Nothing in the file was run. Do not use this file; re-train the "
+            "model with crm-ml train (or pass trusted=[...] only for a file you made yourself)."
         )
-    return sio.load(str(path), trusted=found)
+    try:
+        return sio.load(str(path), trusted=found)
+    except Exception as exc:
+        raise _unreadable(path, "a skops file", exc) from exc
+
+
+def _unreadable(path, what: str, exc: BaseException) -> ModelFilesError:
+    """The error for a model file that is missing or cannot be read as ``what``."""
+    if isinstance(exc, FileNotFoundError) or not Path(path).exists():
+        problem = "is missing"
+    else:
+        problem = f"is not {what} ({type(exc).__name__}: {exc}); it may be truncated or damaged"
+    return ModelFilesError(f"{path} {problem}. Restore it from a backup, or re-train the "
+                           "model with crm-ml train.", path=str(path))
 
 
 def save_lightgbm(model, path: str | os.PathLike) -> Path:
@@ -98,10 +137,19 @@ def save_lightgbm(model, path: str | os.PathLike) -> Path:
 
 
 def load_lightgbm(path: str | os.PathLike):
-    """Load a LightGBM ``Booster`` from its native text file."""
+    """Load a LightGBM ``Booster`` from its native text file.
+
+    Raises
+    ------
+    ModelFilesError
+        When the file is missing or LightGBM cannot read it.
+    """
     import lightgbm as lgb
 
-    return lgb.Booster(model_file=str(path))
+    try:
+        return lgb.Booster(model_file=str(path))
+    except Exception as exc:  # lightgbm.basic.LightGBMError
+        raise _unreadable(path, "a LightGBM model file", exc) from exc
 
 
 def save_json(obj: Any, path: str | os.PathLike) -> Path:
@@ -114,6 +162,30 @@ def save_json(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def load_json(path: str | os.PathLike, required: Iterable[str] = ()) -> Any:
+    """Read a JSON file.
+
+    Parameters
+    ----------
+    path : path-like
+    required : iterable of str
+        Keys the file must hold (it must then be a JSON object).
+
+    Raises
+    ------
+    ModelFilesError
+        When the file is missing, not JSON, or lacks a required key.
+    """
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bad UTF-8
+        raise _unreadable(path, "a JSON file", exc) from exc
+    required = list(required)
+    if required:
+        missing = [k for k in required if not isinstance(obj, dict) or k not in obj]
+        if missing:
+            raise ModelFilesError(
+                f"{path} lacks the key(s) {missing} that crm_ml writes there; it is damaged "
+                "or from another program. Restore it from a backup, or re-train the model "
+                "with crm-ml train.", path=str(path))
+    return obj

@@ -14,9 +14,9 @@ from crm_ml.tracking.runs import tracking_uri
 
 _SCRIPT = """
 import sys
-import mlflow.pyfunc
 import pandas as pd
-model = mlflow.pyfunc.load_model(sys.argv[1])
+from crm_ml.tracking.trust import load_trusted
+model = load_trusted(sys.argv[1])
 x = pd.read_parquet(sys.argv[2])
 out = model.predict(x)
 if isinstance(out, pd.Series):
