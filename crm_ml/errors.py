@@ -27,3 +27,8 @@ class NotFittedError(CrmMlError, AttributeError):
 
 class ModelNotFoundError(CrmMlError, LookupError):
     """A registered model, version or alias does not exist."""
+
+
+class PipelineError(CrmMlError):
+    """A training pipeline (``crm-ml train``/``demo``) stopped; its message says what was
+    (not) registered or promoted. The original error is its ``__cause__``."""
