@@ -30,7 +30,7 @@ def _registry() -> dict[str, dict]:
     out = {}
     for rm in client.search_registered_models():
         versions = client.search_model_versions(f"name = '{rm.name}'")
-        out[rm.name] = {"aliases": dict(rm.aliases),
+        out[rm.name] = {"aliases": {k: str(v) for k, v in rm.aliases.items()},
                         "versions": sorted(int(v.version) for v in versions)}
     return out
 
@@ -45,7 +45,8 @@ def trained_store(tmp_path, monkeypatch):
     assert main(["--quiet", "train", "--transactions", "tx.csv", "--as-of", "2024-12-31"]) == 0
     before = _registry()
     assert set(before) == set(MODELS)
-    assert all(r["aliases"] == {"champion": "1", "challenger": "1"} for r in before.values())
+    assert all(r["aliases"] == {"champion": "1", "challenger": "1"} for r in before.values()), \
+        before
     return tmp_path, before
 
 
