@@ -134,8 +134,9 @@ def test_promote_a_given_version_not_whatever_the_challenger_alias_points_to(two
 
 
 def test_two_concurrent_trainings_on_a_fresh_store(tmp_path, monkeypatch):
-    """Two `crm-ml demo` at once on a fresh SQLite store: both succeed (no "table experiments
-    already exists"), and their releases do not interleave.
+    """Two `crm-ml demo` at once on a fresh SQLite store (the data the train tests above
+    use): both succeed (no "table experiments already exists"), and their releases do not
+    interleave.
 
     Invariant (see crm_ml.tracking.release): each run registers all its models in one release
     under the store's release lock, so version N of every model belongs to the same run; the
@@ -145,7 +146,7 @@ def test_two_concurrent_trainings_on_a_fresh_store(tmp_path, monkeypatch):
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
            "CRM_ML_PROGRESS": "0"}
     procs = [subprocess.Popen([sys.executable, "-m", "crm_ml.cli", "--quiet", "demo",
-                               "--n-customers", "400", "--output", f"out{i}",
+                               "--n-customers", "600", "--seed", "5", "--output", f"out{i}",
                                "--models-dir", f"models{i}"],
                               cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for i in range(2)]
