@@ -178,3 +178,37 @@ def test_two_concurrent_trainings_on_a_fresh_store(tmp_path, monkeypatch):
     # version N of every model came from one run's release, and the two runs differ
     assert len(releases["1"]) == 1 and len(releases["2"]) == 1
     assert releases["1"] != releases["2"]
+
+
+def test_a_release_whose_comparison_fails_leaves_no_version_and_moves_no_alias(two_models):
+    """Scoring the second model against its champion fails: the first model, already
+    registered by then, is unregistered again and neither champion moves."""
+    from crm_ml.tracking import ReleasePlan, get_version, promote, start_run
+    from crm_ml.tracking.pyfunc import log_sklearn_model
+
+    X, y, good, bad = two_models
+    names = ("crm-test-release-a", "crm-test-release-b")
+    for name in names:
+        _log(bad, name)
+        promote(name, lambda m: 0.5)
+    before = {n: v for n, v in _registry().items() if n in names}
+
+    def auc(m):
+        return roc_auc_score(y, m.predict(X)["churn_probability"])
+
+    def broken(m):
+        raise RuntimeError("held-out data unreadable")
+
+    plan = ReleasePlan()
+    example = pd.DataFrame({"recency_days": [3.0, 120.0], "n_orders": [12.0, 1.0]})
+    for name, score in zip(names, (auc, broken), strict=True):
+        with start_run("test") as run:
+            logged = log_sklearn_model(run, good, feature_columns=["recency_days", "n_orders"],
+                                       input_example=example,
+                                       output_column="churn_probability")
+        plan.add(name, logged.model_uri, run_id=run.run_id, score_fn=score)
+    with pytest.raises(RuntimeError, match="unreadable"):
+        plan.release()
+    assert {n: v for n, v in _registry().items() if n in names} == before
+    assert all(c.version is None and c.decision is None for c in plan.candidates)
+    assert str(get_version(names[0], "champion").version) == "1"
