@@ -26,12 +26,11 @@ import numpy as np
 
 def _train(workdir: Path) -> None:
     from crm_ml.datasets import make_crm_dataset
-    from crm_ml.demo import load_pipeline
+    from crm_ml.demo import run_steps
 
     ds = make_crm_dataset(n_customers=20_000, seed=1)
-    for module in ("rfm", "churn", "clv"):
-        load_pipeline(module).run(ds, output_dir=workdir / "train_out",
-                               models_dir=workdir / "models")
+    run_steps(ds, ("rfm", "churn", "clv"), output_dir=workdir / "train_out",
+              models_dir=workdir / "models")
 
 
 def _latency(n_calls: int = 300) -> dict:

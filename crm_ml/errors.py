@@ -46,3 +46,8 @@ class ModelFilesError(CrmMlError):
     def __init__(self, message: str, *, path: str | None = None):
         super().__init__(message)
         self.path = path
+
+
+class PipelineError(CrmMlError):
+    """A training pipeline (``crm-ml train``/``demo``) stopped; its message says what was
+    (not) registered or promoted. The original error is its ``__cause__``."""

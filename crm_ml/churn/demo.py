@@ -3,9 +3,9 @@
 Timeline (``ds.as_of`` is the last day of data, h = 90 days):
 train on features at ``as_of - 2h`` with labels in the next h days; evaluate both algorithms
 on features at ``as_of - h`` with labels up to ``as_of`` (a later period, never seen); the
-better one is registered as ``crm-churn`` challenger and promoted to champion when it beats the
-current champion on that held-out period; finally every customer is scored at ``as_of`` with
-reasons.
+better one is registered (by the pipeline, once every step succeeded) as ``crm-churn``
+challenger and promoted to champion when it beats the current champion on that held-out
+period; finally every customer is scored at ``as_of`` with reasons.
 """
 
 from __future__ import annotations
@@ -29,16 +29,19 @@ def _pyfunc_input(X: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def run(ds, output_dir: Path, models_dir: Path) -> dict:
-    """Fit, compare, register/promote, write the card and the scores; return headline numbers."""
-    import mlflow
+def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
+    """Fit and compare, build the card, write the scores; return headline numbers.
+
+    The better model and its card go into ``plan``, the pipeline's
+    :class:`~crm_ml.tracking.release.ReleasePlan`: it is registered as ``crm-churn`` (and its
+    card written under ``models_dir``) only when every step succeeded.
+    """
     from sklearn.metrics import roc_auc_score
 
     from crm_ml.churn.card import churn_card
     from crm_ml.churn.labels import make_labels
     from crm_ml.churn.model import ChurnModel
     from crm_ml.features.snapshot import build
-    from crm_ml.tracking import TrackedRun, promote, register, tracking_enabled
 
     output_dir, models_dir = Path(output_dir), Path(models_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -73,20 +76,14 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
     best_alg = comparison["roc_auc"].idxmax()
     best = models[best_alg]
 
-    decision = None
-    if tracking_enabled() and best.model_uri_:
-        best.registered_version_ = register(best.model_uri_, REGISTERED_NAME,
-                                            run_id=best.run_id_)
-        held_out = _pyfunc_input(Xt)
+    held_out = _pyfunc_input(Xt)
 
-        def score(pyfunc_model) -> float:
-            # an older champion may see held-out customers beyond its training range: score
-            # them with a warning rather than fail the comparison
-            out = pyfunc_model.unwrap_python_model().predict(None, held_out,
-                                                             params={"range_check": "warn"})
-            return roc_auc_score(yt.to_numpy(), out["churn_probability"].to_numpy())
-
-        decision = promote(REGISTERED_NAME, score)
+    def score(pyfunc_model) -> float:
+        # an older champion may see held-out customers beyond its training range: score
+        # them with a warning rather than fail the comparison
+        out = pyfunc_model.unwrap_python_model().predict(None, held_out,
+                                                         params={"range_check": "warn"})
+        return roc_auc_score(yt.to_numpy(), out["churn_probability"].to_numpy())
 
     # explain: LightGBM is cheap on everyone; a random forest on a sample
     sample = Xt if best_alg == "lightgbm" else Xt.sample(min(len(Xt), 400), random_state=0)
@@ -99,10 +96,9 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
                           "train_customers": len(X), "test_customers": len(Xt),
                           "train_churn_rate": round(float(y.mean()), 4),
                           "test_churn_rate": round(float(yt.mean()), 4)})
-    card.write(models_dir / REGISTERED_NAME)
-    if best.run_id_:
-        with mlflow.start_run(run_id=best.run_id_, nested=mlflow.active_run() is not None) as r:
-            card.log(TrackedRun(mlflow, r))
+    # registered, promoted and the card written by the pipeline once every step has succeeded
+    plan.add(REGISTERED_NAME, best.model_uri_, run_id=best.run_id_, score_fn=score,
+             higher_is_better=True, card=card)
 
     # score everyone at as_of with reasons
     reasons = best.explain(X_now).reasons if best_alg == "lightgbm" else \
@@ -115,8 +111,8 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         "recency_rule_roc_auc": round(float(card.baseline["baseline"]), 4),
         "grade": card.grade,
         "brier": round(float(comparison.loc[best_alg, "brier"]), 4),
-        "promoted": None if decision is None else bool(decision["promoted"]),
-        "registered_version": getattr(best, "registered_version_", None),
+        "promoted": None,             # filled in by the pipeline's release
+        "registered_version": None,
         "customers_scored": len(X_now),
         "high_risk_customers": int((reasons["churn_probability"] >= 0.5).sum()),
     }

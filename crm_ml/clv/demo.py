@@ -1,4 +1,4 @@
-"""Demo step: CLV on the built-in data (validated, logged, registered, card written)."""
+"""Demo step: CLV on the built-in data (validated, logged, card; registered by the pipeline)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ HOLDOUT_DAYS = 182
 REGISTERED_NAME = "crm-clv"
 
 
-def run(ds, output_dir: Path, models_dir: Path) -> dict:
-    """Fit, validate, register and document the CLV model on dataset ``ds``.
+def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
+    """Fit, validate and document the CLV model on dataset ``ds``; add it to ``plan``.
+
+    ``plan`` is the pipeline's :class:`~crm_ml.tracking.release.ReleasePlan`: the model is
+    registered (and its card written under ``models_dir``) only when every step succeeded.
 
     Validation: calibration up to ``ds.as_of - 182 days``, holdout the last 182 days; the
     production model is then refitted on everything up to ``ds.as_of`` and predicts 52 weeks
@@ -30,7 +33,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
     from crm_ml.clv.pyfunc import log_clv_model
     from crm_ml.clv.risk import value_at_risk
     from crm_ml.clv.validation import gini
-    from crm_ml.tracking import promote, start_run
+    from crm_ml.tracking import start_run
 
     output_dir, models_dir = Path(output_dir), Path(models_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -64,15 +67,12 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         run.log_metrics({f"holdout_{k}": val[k] for k in ("gini", "spearman", "mae")})
         run.log_metrics({"ml_holdout_gini": ml["gini"],
                          "baseline_holdout_gini": val["baseline"]["gini"]})
-        logged = log_clv_model(run, model, REGISTERED_NAME, horizon=HORIZON_WEEKS,
+        logged = log_clv_model(run, model, registered_name=None, horizon=HORIZON_WEEKS,
                                discount_rate=DISCOUNT_RATE)
-        decision = {"promoted": None}
-        if logged.registered_version is not None:
-            decision = promote(REGISTERED_NAME, score_fn, higher_is_better=True)
-        card = build_card(model, val, ml, name=REGISTERED_NAME, run_id=run.run_id,
-                          registered_version=logged.registered_version)
-        card.log(run)
-    card.write(models_dir / REGISTERED_NAME)
+        card = build_card(model, val, ml, name=REGISTERED_NAME, run_id=run.run_id)
+    # registered, promoted and the card written by the pipeline once every step has succeeded
+    plan.add(REGISTERED_NAME, logged.model_uri, run_id=run.run_id, score_fn=score_fn,
+             higher_is_better=True, card=card)
     write_atomic(pred, output_dir / "clv_predictions.csv")
     write_atomic(var.head(500), output_dir / "clv_value_at_risk.csv")
     write_atomic(val["deciles"], output_dir / "clv_holdout_deciles.csv")
@@ -88,8 +88,8 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         "holdout_predicted_vs_actual_purchases": f"{val['predicted_total']:.0f} / "
                                                  f"{val['actual_total']:.0f}",
         "grade": card.grade,
-        "promoted": decision.get("promoted"),
-        "registered_version": logged.registered_version,
+        "promoted": None,             # filled in by the pipeline's release
+        "registered_version": None,
         "warnings": sorted({str(w.message) for w in caught
                             if issubclass(w.category, CLVAssumptionWarning)}),
         "params": {k: round(v, 4) for k, v in model.params_.items()},

@@ -54,8 +54,12 @@ def _card(f, bt, y, run_id, fig):
     )
 
 
-def run(ds, output_dir: Path, models_dir: Path) -> dict:
+def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
     """Backtest, fit and forecast monthly revenue; per-region forecasts; card and MLflow run.
+
+    The model and its card go into ``plan``, the pipeline's
+    :class:`~crm_ml.tracking.release.ReleasePlan`: it is registered as ``crm-sales-forecast``
+    (and its card written under ``models_dir``) only when every step succeeded.
 
     Returns
     -------
@@ -66,7 +70,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
 
     from crm_ml.forecast import ARIMAForecaster, backtest, forecast_many, sales_series
     from crm_ml.forecast.pyfunc import ForecastPyfunc, forecast_signature, save_forecaster
-    from crm_ml.tracking import log_pyfunc_model, promote, start_run
+    from crm_ml.tracking import log_pyfunc_model, start_run
 
     output_dir, models_dir = Path(output_dir), Path(models_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -95,25 +99,20 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         run.log_table(pred, "forecast_overall")
         if regions is not None:
             run.log_table(regions, "forecast_by_region")
-        decision, version = {"promoted": None}, None
         with tempfile.TemporaryDirectory() as tmp:
             path = save_forecaster(f, Path(tmp) / "forecaster.json")
             logged = log_pyfunc_model(
                 run, ForecastPyfunc(), artifacts={"forecaster": str(path)},
                 input_example=pd.DataFrame({"h": [3], "level": [80]}),
                 signature=forecast_signature(),
-                registered_name=CARD_NAME,
                 metadata={"backtest_mase": bt.metrics["mase"], "model": s["model"]})
-        version = logged.registered_version
-        if version is not None:
-            # champion/challenger on the rolling-origin backtest MASE each version recorded
-            # on the revenue series (lower is better)
-            decision = promote(CARD_NAME, lambda pm: float(pm.metadata.metadata["backtest_mase"]),
-                               higher_is_better=False)
         card = _card(f, bt, y, run.run_id, fig)
-        card.model_details["registered_version"] = version
-        card.log(run)
-    card.write(models_dir / CARD_NAME)
+    # registered, promoted and the card written by the pipeline once every step has
+    # succeeded; champion/challenger on the rolling-origin backtest MASE each version
+    # recorded on the revenue series (lower is better)
+    plan.add(CARD_NAME, logged.model_uri, run_id=run.run_id,
+             score_fn=lambda pm: float(pm.metadata.metadata["backtest_mase"]),
+             higher_is_better=False, card=card)
     plt.close(fig)
     write_atomic(pred, output_dir / "forecast_overall.csv")
     write_atomic(bt.windows, output_dir / "forecast_backtest.csv", index=False)
@@ -128,6 +127,6 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         "next_12m_revenue": round(float(pred["forecast"].sum()), 2),
         "regions": int(regions["series_id"].nunique()) if regions is not None else 0,
         "grade": card.grade,
-        "registered_version": version,
-        "promoted": decision.get("promoted"),
+        "registered_version": None,   # filled in by the pipeline's release
+        "promoted": None,
     }

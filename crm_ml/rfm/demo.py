@@ -84,14 +84,18 @@ def log_rfm(run, scored: pd.DataFrame, scorer, migration: pd.DataFrame | None = 
         plt.close(fig)
 
 
-def run(ds, output_dir: Path, models_dir: Path) -> dict:
-    """RFM + segments on dataset ``ds``; registers ``crm-segments`` and writes its card."""
+def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
+    """RFM + segments on dataset ``ds``; adds ``crm-segments`` and its card to ``plan``.
+
+    ``plan`` is the pipeline's :class:`~crm_ml.tracking.release.ReleasePlan`: the model is
+    registered (and its card written under ``models_dir``) only when every step succeeded.
+    """
     from sklearn.metrics import adjusted_rand_score
 
     from crm_ml.rfm import RFMScorer, migration_table, rfm_table, segment_summary
     from crm_ml.segmentation import Segmenter, segmentation_features
     from crm_ml.segmentation.card import build_card
-    from crm_ml.tracking import promote, start_run
+    from crm_ml.tracking import start_run
 
     output_dir, models_dir = Path(output_dir), Path(models_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -136,15 +140,13 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         run.log_metrics({"holdout_silhouette": hold_sil, "baseline_holdout_silhouette": base_sil,
                          **({"holdout_ari_vs_true_groups": truth_ari} if truth_ari is not None
                             else {})})
-        logged = seg.log_model(run, registered_name=REGISTERED_NAME)
-        decision = {"promoted": None}
-        if logged.registered_version is not None:
-            decision = promote(REGISTERED_NAME, score_fn, higher_is_better=True)
+        logged = seg.log_model(run, registered_name=None)
         card = build_card(seg, holdout_silhouette=hold_sil, baseline_silhouette=base_sil,
                           truth_ari=truth_ari, n_holdout=int(hold.sum()), as_of=as_of,
-                          run_id=run.run_id, registered_version=logged.registered_version)
-        card.log(run)
-    card.write(models_dir / REGISTERED_NAME)
+                          run_id=run.run_id)
+    # registered, promoted and the card written by the pipeline once every step has succeeded
+    plan.add(REGISTERED_NAME, logged.model_uri, run_id=run.run_id, score_fn=score_fn,
+             higher_is_better=True, card=card)
     labels = pd.concat([seg.labels_, hold_labels]).loc[X.index]
     write_atomic(
         pd.DataFrame({"segment": labels, "segment_name": labels.map(seg.names_)}),
@@ -164,6 +166,6 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         "stability_ari": round(stab["ari_mean"], 3),
         "ari_vs_true_groups": None if truth_ari is None else round(truth_ari, 3),
         "grade": card.grade,
-        "promoted": decision.get("promoted"),
-        "registered_version": logged.registered_version,
+        "promoted": None,             # filled in by the pipeline's release
+        "registered_version": None,
     }

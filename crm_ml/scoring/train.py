@@ -1,21 +1,21 @@
 """`crm-ml train`: fit, register and document every model on a company's own data.
 
 The module pipelines are the same ones `crm-ml demo` runs on the built-in data
-(``crm_ml.<module>.demo.run``): each fits on the data, compares the new model (the
-``challenger``) with the registered ``champion`` on held-out data, promotes it when it wins,
-and writes its model card under ``models/``.
+(``crm_ml.<module>.demo.run``, through :func:`crm_ml.demo.run_steps`): each fits and
+evaluates on the data; only when every one has succeeded are the new models registered, each
+compared with its registered ``champion`` on held-out data and promoted when it wins, and the
+model cards written under ``models/``. A failing step registers and promotes nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
 from crm_ml.cards.card import to_jsonable
 from crm_ml.churn.pyfunc import REGISTERED_NAME as CHURN_MODEL
-from crm_ml.demo import STEPS, load_pipeline
+from crm_ml.demo import STEPS, run_steps
 from crm_ml.scoring.inputs import CRMData, check_model_inputs
 from crm_ml.scoring.preflight import check_trainable
 from crm_ml.tracking import start_run, tracking_enabled, tracking_uri
@@ -118,6 +118,11 @@ def train_all(data: CRMData, output_dir: str | Path = "output", models_dir: str 
     -------
     dict
         Per-module summaries (registered versions, promotion decisions, headline metrics).
+
+    Raises
+    ------
+    PipelineError
+        When a step fails: no model of this run is registered or promoted.
     """
     output_dir, models_dir = Path(output_dir), Path(models_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -132,17 +137,9 @@ def train_all(data: CRMData, output_dir: str | Path = "output", models_dir: str 
                               "data_quality": to_jsonable(data.quality)}
     with start_run("train", run_name="crm-ml train", data=data.transactions,
                    params={"as_of": str(data.as_of.date())}) as pipeline:
-        for module, what in STEPS:
-            if module not in wanted:
-                continue
-            step = load_pipeline(module)
-            if step is None:
-                continue
-            say(f"- {module}: {what} ...")
-            t = time.perf_counter()
-            out = dict(step.run(data, output_dir=output_dir, models_dir=models_dir) or {})
-            out["seconds"] = round(time.perf_counter() - t, 1)
-            result["modules"][module] = to_jsonable(out)
+        done = run_steps(data, wanted, output_dir=output_dir, models_dir=models_dir,
+                         pipeline_run_id=pipeline.run_id, say=say)
+        result["modules"] = {m: to_jsonable(out) for m, out in done["modules"].items()}
         result["mlflow_run_id"] = pipeline.run_id
         pipeline.log_dict(result, "train_summary.json")
     return result

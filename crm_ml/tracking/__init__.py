@@ -15,6 +15,7 @@ from crm_ml.tracking.registry import (
     promote,
     register,
 )
+from crm_ml.tracking.release import Candidate, ReleasePlan
 from crm_ml.tracking.runs import (
     TrackedRun,
     configure,
@@ -37,6 +38,7 @@ from crm_ml.tracking.serialization import (
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "Candidate",
     "ModelLogResult",
     "TRUSTED_TYPES",
     "TrackedRun",
@@ -54,6 +56,7 @@ __all__ = [
     "model_uri",
     "promote",
     "register",
+    "ReleasePlan",
     "save_json",
     "save_lightgbm",
     "save_sklearn",

@@ -1,8 +1,11 @@
 """Model registry: register, champion/challenger promotion, loading by alias, privacy scan.
 
-A new model version gets the ``challenger`` alias. :func:`promote` scores challenger and
-champion with the same function (on the same held-out data) and moves ``champion`` only when
-the challenger wins, when there is no champion yet, or when forced.
+A new model version gets the ``challenger`` alias. :func:`promote` scores a version (the
+challenger by default) and the champion with the same function (on the same held-out data)
+and moves ``champion`` only when that version wins, when there is no champion yet, or when
+forced. Decisions and alias moves hold the store's ``release`` lock
+(:func:`~crm_ml.tracking.locks.store_lock`), so concurrent jobs promote one after the other,
+each against the champion the previous one left.
 
 Loading checks first that a version is a crm_ml model from code (:mod:`crm_ml.tracking.trust`):
 a cloudpickled or foreign model is refused before anything of it runs.
@@ -18,8 +21,9 @@ from pathlib import Path
 
 from crm_ml._logging import get_logger
 from crm_ml.errors import ModelNotFoundError
+from crm_ml.tracking.locks import store_lock
 from crm_ml.tracking.models import CHALLENGER, CHAMPION
-from crm_ml.tracking.runs import tracking_uri
+from crm_ml.tracking.runs import ensure_store, tracking_uri
 from crm_ml.tracking.trust import readable_store
 
 log = get_logger("tracking")
@@ -28,7 +32,7 @@ log = get_logger("tracking")
 def _client():
     import mlflow
 
-    uri = tracking_uri()
+    uri = ensure_store(tracking_uri())
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -41,8 +45,22 @@ def model_uri(name: str, alias: str = CHAMPION) -> str:
 
 
 def register(model_uri_: str, name: str, *, run_id: str | None = None,
-             alias: str = CHALLENGER) -> str:
+             alias: str | None = CHALLENGER, tags: dict[str, str] | None = None) -> str:
     """Register a logged model under ``name`` and point ``alias`` (default challenger) at it.
+
+    Parameters
+    ----------
+    model_uri_ : str
+        URI of the logged model (``models:/<model_id>`` or ``runs:/...``).
+    name : str
+        Registered model name.
+    run_id : str, optional
+        Recorded as the version's ``run_id`` tag.
+    alias : str or None, default "challenger"
+        Alias moved to the new version; None moves no alias (a pipeline that registers
+        first and moves aliases only once every model is registered and decided).
+    tags : dict, optional
+        Further version tags.
 
     Returns
     -------
@@ -53,10 +71,11 @@ def register(model_uri_: str, name: str, *, run_id: str | None = None,
 
     client = _client()
     mv = mlflow.register_model(model_uri_, name, await_registration_for=60)
-    client.set_registered_model_alias(name, alias, mv.version)
-    if run_id:
-        client.set_model_version_tag(name, mv.version, "run_id", run_id)
-    log.info("registered %s version %s as %s", name, mv.version, alias)
+    for key, value in {**({"run_id": run_id} if run_id else {}), **(tags or {})}.items():
+        client.set_model_version_tag(name, mv.version, key, str(value))
+    if alias:
+        client.set_registered_model_alias(name, alias, mv.version)
+    log.info("registered %s version %s%s", name, mv.version, f" as {alias}" if alias else "")
     return str(mv.version)
 
 
@@ -124,42 +143,59 @@ def load_model(name: str, alias: str = CHAMPION):
 
 
 def promote(name: str, score_fn: Callable, higher_is_better: bool = True,
-            force: bool = False) -> dict:
-    """Champion/challenger: move ``champion`` to the challenger when it wins.
+            force: bool = False, *, version: str | int | None = None) -> dict:
+    """Champion/challenger: move ``champion`` to a new version when it wins.
 
     Parameters
     ----------
     name : str
         Registered model name.
     score_fn : callable
-        ``score_fn(pyfunc_model) -> float``, computed on the same held-out data for challenger
-        and champion.
+        ``score_fn(pyfunc_model) -> float``, computed on the same held-out data for the
+        candidate version and the champion.
     higher_is_better : bool, default True
     force : bool, default False
-        Promote even when the challenger does not win.
+        Promote even when the candidate does not win.
+    version : str or int, optional
+        The version to promote. Default: the version the ``challenger`` alias points to.
+        Give it when other jobs may register versions of ``name`` at the same time: the
+        shared ``challenger`` alias may by then point to another job's model.
 
     Returns
     -------
     dict
-        ``promoted`` (bool), ``reason``, ``challenger_version``, ``champion_before``,
-        ``champion_after``, ``challenger_score``, ``champion_score``, ``higher_is_better``,
-        ``forced``, ``decided_at``. Also stored as tags on the challenger version and as
-        ``promotion/<version>_<time>.json`` in the challenger's run.
+        ``promoted`` (bool), ``reason``, ``challenger_version`` (the candidate),
+        ``champion_before``, ``champion_after``, ``challenger_score``, ``champion_score``,
+        ``higher_is_better``, ``forced``, ``decided_at``. Also stored as tags on the candidate
+        version and as ``promotion/<version>_<time>.json`` in its run.
 
     Raises
     ------
     ModelNotFoundError
-        When ``name`` has no ``challenger``.
+        When ``name`` has no ``challenger`` (or no version ``version``).
     """
-    import mlflow.pyfunc
-
     client = _client()
-    challenger = get_version(name, CHALLENGER)
-    ch_version = str(challenger.version)
+    with store_lock(tracking_uri(), "release"):
+        candidate = get_version(name, CHALLENGER if version is None else str(version))
+        decision = decide(name, str(candidate.version), score_fn,
+                          higher_is_better=higher_is_better, force=force)
+        apply_decision(decision, client=client)
+    return decision
+
+
+def decide(name: str, version: str, score_fn: Callable, *, higher_is_better: bool = True,
+           force: bool = False) -> dict:
+    """Compare version ``version`` of ``name`` with the current champion; move nothing.
+
+    Both are loaded by version number and scored with ``score_fn``. Hold the store's
+    ``release`` lock from this call until :func:`apply_decision`, so that no other job moves
+    the champion in between. Returns the decision dict described in :func:`promote`.
+    """
+    version = str(version)
     champ_version = _alias_version(name, CHAMPION)
     decision = {
         "name": name,
-        "challenger_version": ch_version,
+        "challenger_version": version,
         "champion_before": champ_version,
         "higher_is_better": bool(higher_is_better),
         "forced": bool(force),
@@ -167,17 +203,17 @@ def promote(name: str, score_fn: Callable, higher_is_better: bool = True,
         "champion_score": None,
         "decided_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-    if champ_version == ch_version:
+    if champ_version == version:
         decision.update(promoted=False, champion_after=champ_version,
                         reason="challenger is already the champion")
         return decision
 
-    ch_score = float(score_fn(mlflow.pyfunc.load_model(model_uri(name, CHALLENGER))))
+    ch_score = float(score_fn(load_model(name, version)))
     decision["challenger_score"] = ch_score
     if champ_version is None:
         promoted, reason = True, "no champion yet: the first model becomes champion"
     else:
-        cp_score = float(score_fn(mlflow.pyfunc.load_model(model_uri(name, CHAMPION))))
+        cp_score = float(score_fn(load_model(name, champ_version)))
         decision["champion_score"] = cp_score
         if not math.isfinite(ch_score):
             wins = False
@@ -191,13 +227,24 @@ def promote(name: str, score_fn: Callable, higher_is_better: bool = True,
             promoted, reason = True, "forced promotion (challenger did not beat champion)"
         else:
             promoted, reason = False, "challenger does not beat champion: champion unchanged"
-    if promoted:
-        client.set_registered_model_alias(name, CHAMPION, ch_version)
     decision.update(promoted=promoted, reason=reason,
-                    champion_after=ch_version if promoted else champ_version)
-    _record_decision(client, name, challenger, decision)
-    log.info("promote %s: %s", name, reason)
+                    champion_after=version if promoted else champ_version)
     return decision
+
+
+def apply_decision(decision: dict, *, client=None) -> None:
+    """Carry out a :func:`decide` result: move ``champion`` when promoted, record the decision.
+
+    A decision whose candidate already was the champion changes and records nothing.
+    """
+    if decision["champion_before"] == decision["challenger_version"]:
+        return
+    client = client or _client()
+    name, version = decision["name"], decision["challenger_version"]
+    if decision["promoted"]:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    _record_decision(client, name, client.get_model_version(name, version), decision)
+    log.info("promote %s version %s: %s", name, version, decision["reason"])
 
 
 def _record_decision(client, name: str, challenger, decision: dict) -> None:

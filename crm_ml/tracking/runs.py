@@ -75,20 +75,60 @@ def tracking_uri() -> str:
     return "sqlite:///" + str(Path.cwd() / "mlflow.db")
 
 
+#: (tracking URI, experiment) pairs this process has already created or found.
+_ready: set[tuple[str, str | None]] = set()
+
+
+def ensure_store(uri: str | None = None, experiment: str | None = None) -> str:
+    """Create the tracking store at ``uri`` (and ``experiment`` in it) once, under a lock.
+
+    MLflow creates a fresh SQLite store's tables when a client first opens it; two processes
+    doing that at once make one fail ("table experiments already exists"), and two creating
+    the same experiment make one fail too. This runs the first opening in each process
+    under :func:`~crm_ml.tracking.locks.store_lock`, so the second process waits and then
+    finds the tables and the experiment in place.
+
+    Parameters
+    ----------
+    uri : str, optional
+        Tracking URI (default :func:`tracking_uri`).
+    experiment : str, optional
+        Also get or create this experiment (artifacts of a SQLite store go to
+        ``mlartifacts/`` beside the database).
+
+    Returns
+    -------
+    str
+        The URI.
+    """
+    uri = uri or tracking_uri()
+    if (uri, experiment) in _ready:
+        return uri
+    import mlflow
+
+    from crm_ml.tracking.locks import sqlite_path, store_lock
+
+    with store_lock(uri, "init"):
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)           # creates the tracking tables
+        client.search_registered_models(max_results=1)     # and the registry's
+        if experiment is not None and client.get_experiment_by_name(experiment) is None:
+            db = sqlite_path(uri)
+            # Keep artifacts beside the local database instead of MLflow's default ./mlruns.
+            location = (db.resolve().parent / "mlartifacts").as_uri() if db else None
+            client.create_experiment(experiment, artifact_location=location)
+    _ready.add((uri, experiment))
+    return uri
+
+
 def _setup_mlflow():
     import mlflow
 
     uri = tracking_uri()
+    name = _settings.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
+    ensure_store(uri, name)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    name = _settings.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
-    experiment = mlflow.get_experiment_by_name(name)
-    if experiment is None:
-        location = None
-        if uri.startswith("sqlite:"):
-            # Keep artifacts beside the local database instead of MLflow's default ./mlruns.
-            location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
-        mlflow.create_experiment(name, artifact_location=location)
     mlflow.set_experiment(name)
     return mlflow
 
@@ -250,3 +290,20 @@ def start_run(module: str, *, run_name: str | None = None,
             handle.log_params(params)
         log.info("MLflow run %s (%s) at %s", run.info.run_id, module, tracking_uri())
         yield handle
+
+
+@contextlib.contextmanager
+def resume_run(run_id: str) -> Iterator[TrackedRun]:
+    """Reopen a finished run (nested under the active one, if any) to log more to it.
+
+    Parameters
+    ----------
+    run_id : str
+
+    Yields
+    ------
+    TrackedRun
+    """
+    mlflow = _setup_mlflow()
+    with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None) as run:
+        yield TrackedRun(mlflow, run)
