@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from crm_ml.data.quality import card_row_policies
+
 HORIZON = 90
 REGISTERED_NAME = "crm-churn"
 
@@ -86,6 +88,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
                           "train_customers": len(X), "test_customers": len(Xt),
                           "train_churn_rate": round(float(y.mean()), 4),
                           "test_churn_rate": round(float(yt.mean()), 4)})
+    card.data.update(card_row_policies(ds))
     card.write(models_dir / REGISTERED_NAME)
     if best.run_id_:
         with mlflow.start_run(run_id=best.run_id_, nested=mlflow.active_run() is not None) as r:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from crm_ml.clv._fitting import CLVAssumptionWarning
+from crm_ml.data.quality import card_row_policies
 
 HORIZON_WEEKS = 52
 DISCOUNT_RATE = 0.10
@@ -67,6 +68,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
             decision = promote(REGISTERED_NAME, score_fn, higher_is_better=True)
         card = build_card(model, val, ml, name=REGISTERED_NAME, run_id=run.run_id,
                           registered_version=logged.registered_version)
+        card.data.update(card_row_policies(ds))
         card.log(run)
     card.write(models_dir / REGISTERED_NAME)
     pred.to_csv(output_dir / "clv_predictions.csv")

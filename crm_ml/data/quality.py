@@ -117,3 +117,13 @@ def row_policies(quality: dict) -> dict[str, str]:
     """
     lines = {kind: duplicates_policy(report) for kind, report in (quality or {}).items()}
     return {kind: line for kind, line in lines.items() if line is not None}
+
+
+def card_row_policies(data) -> dict[str, str]:
+    """Row-policy lines for a model card's data section, from a CRMData (``{}`` without).
+
+    ``{"transactions row policy": "exact duplicate rows: 255 kept"}``; data without a
+    ``quality`` attribute (the built-in synthetic data) give an empty dict.
+    """
+    quality = getattr(data, "quality", None) or {}
+    return {f"{kind} row policy": line for kind, line in row_policies(quality).items()}

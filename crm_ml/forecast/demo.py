@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crm_ml.data.quality import card_row_policies
+
 CARD_NAME = "crm-sales-forecast"
 HORIZON = 12          # months forecast ahead
 BACKTEST_H = 6        # months per backtest window
@@ -110,6 +112,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
                                higher_is_better=False)
         card = _card(f, bt, y, run.run_id, fig)
         card.model_details["registered_version"] = version
+        card.data.update(card_row_policies(ds))
         card.log(run)
     card.write(models_dir / CARD_NAME)
     plt.close(fig)

@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from crm_ml.data.quality import card_row_policies
+
 REGISTERED_NAME = "crm-segments"
 FEATURES = ["purchase_rate", "monetary"]
 MIGRATION_DAYS = 90
@@ -132,6 +134,7 @@ def run(ds, output_dir: Path, models_dir: Path) -> dict:
         card = build_card(seg, holdout_silhouette=hold_sil, baseline_silhouette=base_sil,
                           truth_ari=truth_ari, n_holdout=int(hold.sum()), as_of=as_of,
                           run_id=run.run_id, registered_version=logged.registered_version)
+        card.data.update(card_row_policies(ds))
         card.log(run)
     card.write(models_dir / REGISTERED_NAME)
     labels = pd.concat([seg.labels_, hold_labels]).loc[X.index]

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from crm_ml.cli import main
+from crm_ml.data.quality import card_row_policies
 from crm_ml.scoring import load_inputs
 
 pytestmark = pytest.mark.slow
@@ -69,12 +70,17 @@ def _args(root, output, *policy, engine="pandas", rejects=None):
     return args + (["--rejects", str(rejects)] if rejects else [])
 
 
-def test_exact_duplicates_are_kept_by_default_and_counted(messy, capsys):
+def test_exact_duplicates_are_kept_by_default_and_counted(messy):
     data = load_inputs(messy / "transactions.csv", as_of=AS_OF)
     dropped = load_inputs(messy / "transactions.csv", as_of=AS_OF, drop_duplicates=True)
     assert len(data.transactions) - len(dropped.transactions) == N_DUPLICATES
     assert data.quality["transactions"]["exact_duplicates"] == N_DUPLICATES
     assert dropped.quality["transactions"]["dropped"] == {"duplicates": N_DUPLICATES}
+    # the same line goes into the model cards' data section (crm-ml train)
+    assert card_row_policies(data) == {
+        "transactions row policy": f"exact duplicate rows: {N_DUPLICATES} kept"}
+    assert card_row_policies(dropped) == {
+        "transactions row policy": f"exact duplicate rows: {N_DUPLICATES} dropped"}
 
 
 @pytest.mark.parametrize("policy", [(), ("--drop-duplicates",)])
