@@ -252,7 +252,7 @@ def read_standardized(spark, path: str, kind: str, columns: dict | None = None, 
     rows = raw.mapInPandas(standardize_partitions, schema=schema)
     checked_duplicates = kind != "customers"  # a repeated customer id is an error
     out = rows.dropDuplicates() if drop_duplicates and checked_duplicates else rows
-    out = out.select(*keep)
+    out = out.select(*[f"`{c}`" for c in keep])  # quoted: a customer attribute may hold a dot
     if not return_report:
         return out
     rows_in, rows_kept = raw.count(), rows.count()
