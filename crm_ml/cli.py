@@ -42,6 +42,9 @@ def _build_parser() -> argparse.ArgumentParser:
                        "online_retail (UCI Online Retail layout)")
         p.add_argument("--drop-returns", action="store_true",
                        help="drop negative amounts (counted in the summary)")
+        p.add_argument("--drop-duplicates", action="store_true",
+                       help="drop exact duplicate transaction rows, e.g. a file exported twice "
+                       "(default: keep them, counted in the summary)")
         p.add_argument("--sep", help="CSV delimiter, e.g. ';' (default: ',' for .csv, tab "
                        "for .tsv)")
         p.add_argument("--encoding", default="utf-8",
@@ -171,9 +174,11 @@ def _run(args: argparse.Namespace) -> int:
 
         data = load_inputs(args.transactions, interactions=args.interactions,
                            customers=args.customers, as_of=args.as_of, columns=args.columns,
-                           drop_returns=args.drop_returns, sep=args.sep,
+                           drop_returns=args.drop_returns,
+                           drop_duplicates=args.drop_duplicates, sep=args.sep,
                            encoding=args.encoding)
         print(f"Read {data}")
+        _print_row_policies(data.quality)
         return {"train": _train, "score": _score, "forecast": _forecast}[args.command](args, data)
     if args.command == "card":
         from crm_ml.cards import card_from_registry
@@ -235,10 +240,23 @@ def _score_spark(args: argparse.Namespace) -> int:
     spark = builder.getOrCreate()
     result = score_files_spark(spark, args.transactions, args.as_of, args.output,
                                interactions=args.interactions, customers=args.customers,
-                               alias=args.models, rejects=args.rejects, columns=args.columns)
+                               alias=args.models, rejects=args.rejects, columns=args.columns,
+                               drop_returns=args.drop_returns,
+                               drop_duplicates=args.drop_duplicates)
     print(f"Scored {result['customers_scored']:,} customers with Spark -> {result['output']}; "
           f"rejected {result['customers_rejected']:,} -> {result['rejects']}")
+    for kind, report in result["quality"].items():
+        print(f"  {kind}: {report['rows_in']:,} rows read, dropped "
+              f"{report['dropped'] or 'none'}")
+    _print_row_policies(result["quality"])
     return 0
+
+
+def _print_row_policies(quality: dict) -> None:
+    from crm_ml.data.quality import row_policies
+
+    for kind, line in row_policies(quality).items():
+        print(f"  {kind}: {line}")
 
 
 def _forecast(args: argparse.Namespace, data) -> int:

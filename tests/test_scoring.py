@@ -47,9 +47,11 @@ def test_score_writes_one_row_per_customer_and_rejects_the_rest(inputs, tmp_path
     out = tmp_path / "scores.parquet"
     assert main(_score_args(inputs, out)) == 0
     scores = pd.read_parquet(out)
+    assert scores.columns[0] == "customer_id"  # a plain column, as the Spark engine writes it
+    scores = scores.set_index("customer_id")
     rejects = pd.read_csv(tmp_path / "scores.rejects.csv", dtype={"customer_id": str})
     customers = pd.read_csv(inputs / "customers.csv", dtype={"customer_id": str})
-    assert scores.index.is_unique and scores.index.name == "customer_id"
+    assert scores.index.is_unique
     assert set(scores.index) | set(rejects["customer_id"]) == set(customers["customer_id"])
     assert not set(scores.index) & set(rejects["customer_id"])
     reasons = rejects.set_index("customer_id")["reason"]
@@ -166,7 +168,7 @@ def test_batch_scores_equal_the_demo_models_outputs(demo_workspace, inputs, tmp_
     them (the demo wrote both from the in-memory models at the same as_of)."""
     out = tmp_path / "scores.parquet"
     assert main(_score_args(inputs, out)) == 0
-    scores = pd.read_parquet(out)
+    scores = pd.read_parquet(out).set_index("customer_id")
     demo = demo_workspace["output"]
     churn = pd.read_csv(demo / "churn_scores.csv", dtype={"customer_id": str}
                         ).set_index("customer_id")["churn_probability"]

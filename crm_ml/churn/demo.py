@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from crm_ml.data.privacy import PersonalDataWarning
+from crm_ml.data.quality import card_row_policies
 from crm_ml.output_files import write_atomic
 
 HORIZON = 90
@@ -96,6 +97,7 @@ def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
                           "train_customers": len(X), "test_customers": len(Xt),
                           "train_churn_rate": round(float(y.mean()), 4),
                           "test_churn_rate": round(float(yt.mean()), 4)})
+    card.data.update(card_row_policies(ds))
     # registered, promoted and the card written by the pipeline once every step has succeeded
     plan.add(REGISTERED_NAME, best.model_uri_, run_id=best.run_id_, score_fn=score,
              higher_is_better=True, card=card)

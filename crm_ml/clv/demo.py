@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from crm_ml.clv._fitting import CLVAssumptionWarning
+from crm_ml.data.quality import card_row_policies
 from crm_ml.output_files import write_atomic
 
 HORIZON_WEEKS = 52
@@ -70,6 +71,7 @@ def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
         logged = log_clv_model(run, model, registered_name=None, horizon=HORIZON_WEEKS,
                                discount_rate=DISCOUNT_RATE)
         card = build_card(model, val, ml, name=REGISTERED_NAME, run_id=run.run_id)
+    card.data.update(card_row_policies(ds))
     # registered, promoted and the card written by the pipeline once every step has succeeded
     plan.add(REGISTERED_NAME, logged.model_uri, run_id=run.run_id, score_fn=score_fn,
              higher_is_better=True, card=card)

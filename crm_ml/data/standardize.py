@@ -40,6 +40,9 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
         Transactions only: drop rows whose amount is exactly 0.
     drop_duplicates : bool, default False
         Drop exact duplicate rows (all columns equal after standardization), keeping the first.
+        Without an order id two identical purchases on one day are usually two purchases, so
+        they are kept by default; either way the report counts them
+        (``report.exact_duplicates``).
     columns : mapping, optional
         Column map ``{canonical: your column}`` (e.g. :data:`ONLINE_RETAIL` or
         :func:`load_column_map`). Keyword arguments override its entries. Needed for the
@@ -165,14 +168,24 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
             out[c] = arr.copy() if keep is None else arr[keep]
     index = df.index if keep is None else df.index[keep]
     frame = pd.DataFrame(out, index=index.copy(), copy=False)
-    if drop_duplicates:
+    # Exact duplicates are counted whether or not they are dropped, so a report always says
+    # how many there were. A customer table cannot have any (a repeated id is an error).
+    n_dup = None
+    if kind != "customers":
         dup = _duplicated_rows(frame, data, keep)
-        dropped["duplicates"] = int(dup.sum())
-        if dup.any():
-            frame = frame.loc[~dup]
+        n_dup = int(dup.sum())
+        if drop_duplicates:
+            dropped["duplicates"] = n_dup
+            if n_dup:
+                frame = frame.loc[~dup]
+        elif n_dup:
+            notes.append(f"{n_dup:,} exact duplicate row(s) (equal in every column to an "
+                         "earlier row) were kept; drop_duplicates=True drops them")
+    elif drop_duplicates:
+        dropped["duplicates"] = 0
 
     report = DataQualityReport(kind=kind, rows_in=n, rows_out=len(frame), dropped=dropped,
-                               columns=sources, notes=notes)
+                               columns=sources, notes=notes, exact_duplicates=n_dup)
     if report.n_dropped:
         warnings.warn(f"standardize: {report.summary()}", DataPolicyWarning, stacklevel=2)
     log.debug("standardize %s", report.summary())

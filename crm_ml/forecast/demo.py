@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crm_ml.data.quality import card_row_policies
 from crm_ml.output_files import write_atomic
 
 CARD_NAME = "crm-sales-forecast"
@@ -107,6 +108,7 @@ def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
                 signature=forecast_signature(),
                 metadata={"backtest_mase": bt.metrics["mase"], "model": s["model"]})
         card = _card(f, bt, y, run.run_id, fig)
+    card.data.update(card_row_policies(ds))
     # registered, promoted and the card written by the pipeline once every step has
     # succeeded; champion/challenger on the rolling-origin backtest MASE each version
     # recorded on the revenue series (lower is better)

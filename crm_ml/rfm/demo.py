@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from crm_ml.data.quality import card_row_policies
 from crm_ml.output_files import write_atomic
 
 REGISTERED_NAME = "crm-segments"
@@ -144,6 +145,7 @@ def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
         card = build_card(seg, holdout_silhouette=hold_sil, baseline_silhouette=base_sil,
                           truth_ari=truth_ari, n_holdout=int(hold.sum()), as_of=as_of,
                           run_id=run.run_id)
+    card.data.update(card_row_policies(ds))
     # registered, promoted and the card written by the pipeline once every step has succeeded
     plan.add(REGISTERED_NAME, logged.model_uri, run_id=run.run_id, score_fn=score_fn,
              higher_is_better=True, card=card)

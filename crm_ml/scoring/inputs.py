@@ -100,7 +100,7 @@ def _load(source: Source, kind: str, columns: dict, csv: dict | None = None,
 
 def load_inputs(transactions: Source, *, interactions: Source = None, customers: Source = None,
                 as_of=None, columns=None, drop_returns: bool = False,
-                drop_duplicates: bool = True, sep: str | None = None,
+                drop_duplicates: bool = False, sep: str | None = None,
                 encoding: str = "utf-8") -> CRMData:
     """Read (CSV or Parquet paths, or DataFrames) and standardize the job's inputs.
 
@@ -115,10 +115,12 @@ def load_inputs(transactions: Source, *, interactions: Source = None, customers:
         Column map for other schemas: ``"online_retail"`` (the UCI Online Retail layout), or a
         TOML file / dict (see :func:`crm_ml.data.load_column_map`) that may hold
         ``[transactions]``, ``[customers]`` and ``[interactions]`` tables.
-    drop_returns, drop_duplicates : bool
-        Row policies for transactions (counted in ``quality``; see
-        :func:`crm_ml.data.standardize`). Exact duplicate rows are dropped by default: a file
-        exported twice would otherwise double every customer's spend.
+    drop_returns, drop_duplicates : bool, default False
+        Row policies for transactions (see :func:`crm_ml.data.standardize`). Exact duplicate
+        rows are kept by default, as in ``standardize``: without an order id, two identical
+        purchases on one day are usually two purchases. Pass ``drop_duplicates=True`` for a
+        file that may hold rows exported twice. Either way ``quality`` counts them
+        (``exact_duplicates``; :func:`crm_ml.data.quality.row_policies` says it in words).
     sep, encoding : str, optional
         Delimiter and text encoding of every CSV file (default: the file type's usual
         delimiter, UTF-8); see :func:`crm_ml.data.read_table`.

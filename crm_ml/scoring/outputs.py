@@ -76,8 +76,9 @@ def write_scores(scores: pd.DataFrame, rejects: pd.DataFrame, scores_path,
     try:
         staged.append((write_temporary(rejects.assign(**{RUN_COLUMN: run}), rejects_path,
                                        index=False), rejects_path))
-        staged.append((write_temporary(scores.assign(**{RUN_COLUMN: run}), scores_path),
-                       scores_path))
+        # customer_id a plain first column, as the Spark engine writes it
+        staged.append((write_temporary(scores.assign(**{RUN_COLUMN: run}).reset_index(),
+                                       scores_path, index=False), scores_path))
         for tmp, path in staged:  # rejects first: the scores file publishes the run
             os.replace(tmp, path)
     finally:

@@ -15,8 +15,11 @@ pyspark is an optional extra: ``pip install "crm_ml[spark]"``.
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 
+from crm_ml.data.quality import DataPolicyWarning
 from crm_ml.data.windows import as_of_day
 from crm_ml.errors import CrmMlError
 from crm_ml.scoring.engine import (
@@ -29,6 +32,7 @@ from crm_ml.scoring.engine import (
     fit_rfm_scorer,
     rfm_scores,
     score_chunk,
+    stable_float,
 )
 from crm_ml.scoring.inputs import CRMData
 
@@ -143,7 +147,7 @@ def score_customers_spark(spark, transactions, as_of, *, interactions=None, cust
         rfm_part = rfm_scores(rfm_table(tx_pdf, day), scorer)
         scores = finalize(score_chunk(data, ids, Champions.load(alias), rfm_part), day,
                           versions, alias)
-        return scores.reset_index()
+        return stable_float(scores).reset_index()  # rounded as the pandas engine writes them
 
     schema = scores_schema()
     if ix is not None:
@@ -181,51 +185,121 @@ def _spark_type(dtype) -> str:
     return "string"
 
 
-def read_standardized(spark, path: str, kind: str, columns: dict | None = None):
-    """Read a CSV/Parquet file with Spark and standardize it partition by partition.
+def read_standardized(spark, path: str, kind: str, columns: dict | None = None, *,
+                      drop_returns: bool = False, drop_duplicates: bool = False,
+                      return_report: bool = False):
+    """Read a CSV/Parquet file with Spark and standardize it with the pandas engine's rules.
 
-    The output schema (canonical columns; every column for customers) is learned by standardizing the first rows on
-    the driver; every partition then goes through :func:`crm_ml.data.standardize` with the same
-    rules as the pandas engine. A bad row fails the job with the same DataValidationError.
+    Every partition goes through :func:`crm_ml.data.standardize` (coercion, validation,
+    tz-aware timestamps to naive UTC, ``drop_returns``), so a bad row fails the job with the
+    same DataValidationError. Exact duplicate rows are judged on the whole table, as
+    ``standardize`` judges them on the whole file: a duplicate pair can straddle two
+    partitions, so they are found with ``dropDuplicates`` on every standardized column
+    (extra input columns included), not per partition.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str
+        CSV (with a header) or Parquet file or folder.
+    kind : {"transactions", "customers", "interactions"}
+    columns : dict, optional
+        Column map, as for :func:`crm_ml.data.standardize`.
+    drop_returns : bool, default False
+        Transactions only: drop negative amounts.
+    drop_duplicates : bool, default False
+        Drop exact duplicate rows (they are kept by default, as in ``standardize``).
+    return_report : bool, default False
+        Also return the data-quality report as a dict (the keys of
+        :meth:`crm_ml.data.DataQualityReport.to_dict`); counting runs Spark jobs.
+
+    Returns
+    -------
+    Spark DataFrame, or (Spark DataFrame, dict)
+        Canonical columns (every column for customers). The output schema is learned by
+        standardizing the first rows on the driver.
     """
     from crm_ml.data import standardize
     from crm_ml.data.columns import SPECS
+    from crm_ml.data.quality import DataQualityReport
 
+    # Spark hands timestamps to pandas in the session time zone: UTC keeps them naive UTC,
+    # as standardize makes them.
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
     fmt = "parquet" if str(path).endswith((".parquet", ".pq")) else "csv"
     reader = spark.read.format(fmt)
     if fmt == "csv":
         reader = reader.option("header", True)
     raw = reader.load(str(path))
     columns = dict(columns or {})
-    sample = standardize(raw.limit(1000).toPandas(), kind, columns=columns)
+    policies = {"drop_returns": drop_returns} if kind == "transactions" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataPolicyWarning)
+        sample, sample_report = standardize(raw.limit(1000).toPandas(), kind, columns=columns,
+                                            return_report=True)
     canonical = {spec.name for spec in SPECS[kind]}
     # Customer attributes are all kept (models may use them); other kinds keep the contract.
     keep = [c for c in sample.columns if kind == "customers" or c in canonical]
-    schema = ", ".join(f"{c} {_spark_type(sample[c].dtype)}" for c in keep)
+    schema = ", ".join(f"`{c}` {_spark_type(sample[c].dtype)}" for c in sample.columns)
 
     def standardize_partitions(frames):
         for pdf in frames:
             if len(pdf):
-                yield standardize(pdf, kind, columns=columns)[keep]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DataPolicyWarning)
+                    yield standardize(pdf, kind, columns=columns, **policies)
 
-    return raw.mapInPandas(standardize_partitions, schema=schema)
+    rows = raw.mapInPandas(standardize_partitions, schema=schema)
+    checked_duplicates = kind != "customers"  # a repeated customer id is an error
+    out = rows.dropDuplicates() if drop_duplicates and checked_duplicates else rows
+    out = out.select(*[f"`{c}`" for c in keep])  # quoted: a customer attribute may hold a dot
+    if not return_report:
+        return out
+    rows_in, rows_kept = raw.count(), rows.count()
+    n_dup = rows_kept - rows.dropDuplicates().count() if checked_duplicates else None
+    dropped = {"returns": rows_in - rows_kept} if policies.get("drop_returns") else {}
+    if drop_duplicates:
+        dropped["duplicates"] = n_dup or 0
+    report = DataQualityReport(kind=kind, rows_in=rows_in,
+                               rows_out=rows_kept - dropped.get("duplicates", 0),
+                               dropped=dropped, columns=sample_report.columns,
+                               exact_duplicates=n_dup)
+    return out, report.to_dict()
 
 
 def score_files_spark(spark, transactions: str, as_of, output: str, *, interactions=None,
                       customers=None, alias: str = "champion", rejects: str | None = None,
-                      columns=None) -> dict:
+                      columns=None, drop_returns: bool = False,
+                      drop_duplicates: bool = False) -> dict:
     """Read CSV/Parquet inputs with Spark, score them and write Parquet output folders.
 
-    Returns the output paths and the number of customers scored and rejected.
+    The row policies are those of :func:`crm_ml.scoring.load_inputs`, with the same
+    defaults: returns and exact duplicate rows of the transactions are kept unless
+    ``drop_returns`` / ``drop_duplicates``. The scores and rejects folders hold the same
+    columns, in the same order and with the same types, as the pandas engine's Parquet files
+    (``customer_id`` first).
+
+    Returns
+    -------
+    dict
+        ``output`` and ``rejects`` paths, ``customers_scored``, ``customers_rejected``, and
+        ``quality``: ``{kind: data-quality report dict}`` of each input, as
+        ``CRMData.quality``.
     """
     from crm_ml.scoring.inputs import _column_maps
 
     maps = _column_maps(columns)
-    tx = read_standardized(spark, transactions, "transactions", maps.get("transactions"))
-    ix = (read_standardized(spark, interactions, "interactions", maps.get("interactions"))
-          if interactions else None)
-    cust = (read_standardized(spark, customers, "customers", maps.get("customers"))
-            if customers else None)
+    quality = {}
+    tx, quality["transactions"] = read_standardized(
+        spark, transactions, "transactions", maps.get("transactions"),
+        drop_returns=drop_returns, drop_duplicates=drop_duplicates, return_report=True)
+    ix = cust = None
+    if interactions:
+        ix, quality["interactions"] = read_standardized(
+            spark, interactions, "interactions", maps.get("interactions"), return_report=True)
+    if customers:
+        cust, quality["customers"] = read_standardized(
+            spark, customers, "customers", maps.get("customers"), return_report=True)
     scores, rej = score_customers_spark(spark, tx, as_of, interactions=ix, customers=cust,
                                         alias=alias)
     scores.orderBy("customer_id").write.mode("overwrite").parquet(output)
@@ -234,7 +308,8 @@ def score_files_spark(spark, transactions: str, as_of, output: str, *, interacti
     read_back = spark.read.parquet
     return {"output": output, "rejects": rej_path,
             "customers_scored": read_back(output).count(),
-            "customers_rejected": read_back(rej_path).count()}
+            "customers_rejected": read_back(rej_path).count(),
+            "quality": quality}
 
 
 def forecast_many_spark(long_sdf, h: int, *, level: int = 95, **forecaster_params):
