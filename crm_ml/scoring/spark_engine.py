@@ -35,6 +35,7 @@ from crm_ml.scoring.engine import (
     stable_float,
 )
 from crm_ml.scoring.inputs import CRMData
+from crm_ml.scoring.outputs import RUN_COLUMN
 
 _SPARK_TYPES = {"datetime64[ns]": "timestamp", "int64": "bigint", "float64": "double",
                 "object": "string"}
@@ -267,6 +268,29 @@ def read_standardized(spark, path: str, kind: str, columns: dict | None = None, 
     return out, report.to_dict()
 
 
+def spark_scoring_run_id(scores, rejects) -> str:
+    """The ``scoring_run`` identity of a Spark run: ``<digest>-<n scored>-<n rejected>``.
+
+    Like :func:`crm_ml.scoring.outputs.scoring_run_id`, the digest covers as_of, the model
+    versions, the scored customers and the rejects, and the same run gives the same identity;
+    the customers enter through an order-independent XOR of Spark's ``xxhash64``, so the
+    digest differs from the pandas engine's (the counts and :func:`pair_is_consistent` work
+    the same).
+    """
+    import hashlib
+
+    from pyspark.sql import functions as F
+
+    models = sorted(c for c in scores.columns if c.startswith("model_"))
+    head = sorted(str(tuple(r)) for r in scores.select("as_of", *models).distinct().collect())
+    s = scores.agg(F.count("*").alias("n"),
+                   F.bit_xor(F.xxhash64("customer_id")).alias("h")).first()
+    r = rejects.agg(F.count("*").alias("n"),
+                    F.bit_xor(F.xxhash64("customer_id", "reason")).alias("h")).first()
+    digest = hashlib.sha256(repr((head, s["h"], r["h"])).encode("utf-8")).hexdigest()[:16]
+    return f"{digest}-{s['n']}-{r['n']}"
+
+
 def score_files_spark(spark, transactions: str, as_of, output: str, *, interactions=None,
                       customers=None, alias: str = "champion", rejects: str | None = None,
                       columns=None, drop_returns: bool = False,
@@ -277,7 +301,8 @@ def score_files_spark(spark, transactions: str, as_of, output: str, *, interacti
     defaults: returns and exact duplicate rows of the transactions are kept unless
     ``drop_returns`` / ``drop_duplicates``. The scores and rejects folders hold the same
     columns, in the same order and with the same types, as the pandas engine's Parquet files
-    (``customer_id`` first).
+    (``customer_id`` first), including the ``scoring_run`` identity
+    (:func:`spark_scoring_run_id`); the rejects folder is written first.
 
     Returns
     -------
@@ -286,6 +311,8 @@ def score_files_spark(spark, transactions: str, as_of, output: str, *, interacti
         ``quality``: ``{kind: data-quality report dict}`` of each input, as
         ``CRMData.quality``.
     """
+    from pyspark.sql import functions as F
+
     from crm_ml.scoring.inputs import _column_maps
 
     maps = _column_maps(columns)
@@ -302,9 +329,15 @@ def score_files_spark(spark, transactions: str, as_of, output: str, *, interacti
             spark, customers, "customers", maps.get("customers"), return_report=True)
     scores, rej = score_customers_spark(spark, tx, as_of, interactions=ix, customers=cust,
                                         alias=alias)
-    scores.orderBy("customer_id").write.mode("overwrite").parquet(output)
+    scores = scores.persist()  # used for the rejects, the run identity and the output
+    run = spark_scoring_run_id(scores, rej)
     rej_path = rejects or f"{output.rstrip('/')}.rejects"
-    rej.orderBy("customer_id").write.mode("overwrite").parquet(rej_path)
+    # rejects first, then the scores, as the pandas engine publishes them
+    rej.withColumn(RUN_COLUMN, F.lit(run)).orderBy("customer_id") \
+        .write.mode("overwrite").parquet(rej_path)
+    scores.withColumn(RUN_COLUMN, F.lit(run)).orderBy("customer_id") \
+        .write.mode("overwrite").parquet(output)
+    scores.unpersist()
     read_back = spark.read.parquet
     return {"output": output, "rejects": rej_path,
             "customers_scored": read_back(output).count(),
