@@ -34,7 +34,7 @@ from crm_ml import ModelFilesError, UntrustedModelError
 from crm_ml.cli import main
 from crm_ml.errors import CrmMlError
 from crm_ml.serve import assign_segment, clear_cache, get_model, predict_churn
-from crm_ml.tracking import load_model, load_sklearn, save_sklearn, start_run
+from crm_ml.tracking import load_model, load_sklearn, promote, save_sklearn, start_run
 from crm_ml.tracking.pyfunc import log_sklearn_model
 from crm_ml.tracking.registry import _client
 from crm_ml.tracking.trust import check_model_folder
@@ -251,6 +251,19 @@ def test_cloudpickled_champion_is_refused_before_it_is_unpickled(tmp_path):
         with contextlib.suppress(AttributeError):
             mlflow.pyfunc.load_model("models:/crm-churn@champion")
         assert marker.exists()
+
+
+def test_promotion_refuses_a_cloudpickled_version_before_it_is_unpickled(tmp_path):
+    """train's champion comparison loads both versions by number: each goes through the check."""
+    marker = tmp_path / "marker"
+    store = tmp_path / "fresh"
+    store.mkdir()
+    with use_store(store):
+        first = register_pickle_payload("crm-churn", marker)
+        register_pickle_payload("crm-churn", marker)  # now the champion
+        with pytest.raises(UntrustedModelError):
+            promote("crm-churn", lambda model: 1.0, version=first)
+        assert not marker.exists()
 
 
 def test_cloudpickled_champion_is_refused_by_score_and_card(store_copy, trained, tmp_path,
