@@ -84,9 +84,7 @@ def check_output_path(path) -> Path:
     if path.suffix.lower() not in PARQUET_SUFFIXES + CSV_SUFFIXES:
         raise ValueError(f"{path}: output must end in .parquet or .csv, e.g. "
                          f"{path.with_suffix('.csv')}")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:  # first existing ancestor
-        folder = folder.parent
+    folder = _first_existing(path.parent)
     if not folder.is_dir():
         raise ValueError(f"{path}: cannot create the folder: {folder} is a file; give a path "
                          "in a folder")
@@ -96,12 +94,17 @@ def check_output_path(path) -> Path:
     return path
 
 
+def _first_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (where a write would create folders)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def check_output_folder(path) -> Path:
     """``path`` if a folder can be created (or written) there, else a ``ValueError``."""
     path = Path(path)
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = _first_existing(path)
     if not existing.is_dir():
         raise ValueError(f"{path}: must be a folder, but {existing} is a file; give a folder "
                          "path")
