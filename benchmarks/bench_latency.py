@@ -145,6 +145,21 @@ def before_wrapper(model):
     return wrapper
 
 
+def champion(models: dict, rows: dict, X, y, Xt, yt):
+    """The demo's champion rule (crm_ml.churn.champion) on the two fitted candidates."""
+    from sklearn.metrics import roc_auc_score
+
+    from crm_ml.churn.champion import choose_champion
+
+    def refit_forest(depth):
+        model = fit("random_forest", X, y, {"max_depth": depth})
+        return model, {"roc_auc": roc_auc_score(yt, model.predict_proba(Xt))}
+
+    comparison = pd.DataFrame({a: {"roc_auc": rows[a]["roc_auc"]}
+                               for a in ("lightgbm", "random_forest")}).T
+    return choose_champion(comparison, models, refit_forest=refit_forest)
+
+
 def run(data: str, args) -> list[dict]:
     from sklearn.metrics import roc_auc_score
 
@@ -176,6 +191,12 @@ def run(data: str, args) -> list[dict]:
             wrappers[name] = loaded_wrapper(model)
             explainers[name] = (lambda m=model: m.explain(X_now, top_k=3), 1.0)
         print(pd.DataFrame([rows[name]]).round(4).to_string(index=False), flush=True)
+    if {"lightgbm", "random_forest"} <= set(models):
+        choice = champion(models, rows, X, y, Xt, yt)
+        print(f"{data} champion: {choice.reason}", flush=True)
+        for name in ("lightgbm", "random_forest"):
+            rows[name]["cost_vs_lightgbm"] = choice.comparison.loc[
+                name, "explanation_cost_vs_lightgbm"]
     for name, (p50, p95) in one_customer_ms(wrappers, X_now, args.repeats).items():
         rows[name].update({"one_p50_ms": p50, "one_p95_ms": p95})
     for name, seconds in batch_seconds(explainers, args.rounds).items():
