@@ -24,8 +24,14 @@ measured on the scoring path of then (scikit-learn's ``predict_proba`` with the 
 all: TreeExplainer's time is linear in rows). Ratios to LightGBM measured in the same run are what to compare across runs: the
 machine is shared and absolute times move.
 
+When both algorithms are fitted, the champion rule of ``crm_ml.churn.champion`` (explanation
+cost within 2x of LightGBM's) is applied and its sentence printed. ``--cost-check`` instead
+compares that cost measure with measured explain times of forests of depths 4, 6, 8 (50 and
+100 trees) and the LightGBM candidate.
+
 Usage: python benchmarks/bench_latency.py [--data cdnow,synthetic] [--n-synthetic 18000]
        [--repeats 300] [--rounds 2] [--before] [--before-rows 1000] [--forest-params '{"max_depth": 8}']
+       [--cost-check [--cost-rows 4000]]
 """
 
 from __future__ import annotations
