@@ -24,8 +24,14 @@ measured on the scoring path of then (scikit-learn's ``predict_proba`` with the 
 all: TreeExplainer's time is linear in rows). Ratios to LightGBM measured in the same run are what to compare across runs: the
 machine is shared and absolute times move.
 
+When both algorithms are fitted, the champion rule of ``crm_ml.churn.champion`` (explanation
+cost within 2x of LightGBM's) is applied and its sentence printed. ``--cost-check`` instead
+compares that cost measure with measured explain times of forests of depths 4, 6, 8 (50 and
+100 trees) and the LightGBM candidate.
+
 Usage: python benchmarks/bench_latency.py [--data cdnow,synthetic] [--n-synthetic 18000]
        [--repeats 300] [--rounds 2] [--before] [--before-rows 1000] [--forest-params '{"max_depth": 8}']
+       [--cost-check [--cost-rows 4000]]
 """
 
 from __future__ import annotations
@@ -145,6 +151,21 @@ def before_wrapper(model):
     return wrapper
 
 
+def champion(models: dict, rows: dict, X, y, Xt, yt):
+    """The demo's champion rule (crm_ml.churn.champion) on the two fitted candidates."""
+    from sklearn.metrics import roc_auc_score
+
+    from crm_ml.churn.champion import choose_champion
+
+    def refit_forest(depth):
+        model = fit("random_forest", X, y, {"max_depth": depth})
+        return model, {"roc_auc": roc_auc_score(yt, model.predict_proba(Xt))}
+
+    comparison = pd.DataFrame({a: {"roc_auc": rows[a]["roc_auc"]}
+                               for a in ("lightgbm", "random_forest")}).T
+    return choose_champion(comparison, models, refit_forest=refit_forest)
+
+
 def run(data: str, args) -> list[dict]:
     from sklearn.metrics import roc_auc_score
 
@@ -176,11 +197,54 @@ def run(data: str, args) -> list[dict]:
             wrappers[name] = loaded_wrapper(model)
             explainers[name] = (lambda m=model: m.explain(X_now, top_k=3), 1.0)
         print(pd.DataFrame([rows[name]]).round(4).to_string(index=False), flush=True)
+    if {"lightgbm", "random_forest"} <= set(models):
+        choice = champion(models, rows, X, y, Xt, yt)
+        print(f"{data} champion: {choice.reason}", flush=True)
+        for name in ("lightgbm", "random_forest"):
+            rows[name]["cost_vs_lightgbm"] = choice.comparison.loc[
+                name, "explanation_cost_vs_lightgbm"]
     for name, (p50, p95) in one_customer_ms(wrappers, X_now, args.repeats).items():
         rows[name].update({"one_p50_ms": p50, "one_p95_ms": p95})
     for name, seconds in batch_seconds(explainers, args.rounds).items():
         rows[name]["batch_s"] = seconds
     return list(rows.values())
+
+
+def cost_check(data: str, args) -> list[dict]:
+    """Explanation cost (crm_ml.churn.champion) against measured explain time, per model.
+
+    The LightGBM candidate as the demo fits it, and forests of depths 4, 6, 8 with 50 and 100
+    trees fitted without calibration folds (only the trees are timed); each explains
+    ``--cost-rows`` customers at ``as_of`` (all when 0), the contenders taking turns, fastest
+    of ``--rounds``. Both ratios are to LightGBM's.
+    """
+    from crm_ml.churn.champion import explanation_cost
+    from crm_ml.churn.model import ChurnModel
+
+    X, y, _, _, X_now = timeline(*load_data(data, args.n_synthetic))
+    rows = X_now if not args.cost_rows else X_now.sample(min(args.cost_rows, len(X_now)),
+                                                         random_state=0)
+    specs = {"lightgbm": ("lightgbm", None, None)}
+    for depth in (4, 6, 8):
+        for trees in (50, 100):
+            specs[f"forest d{depth} t{trees}"] = ("random_forest", {"max_depth": depth}, trees)
+    models, explainers = {}, {}
+    for name, (algorithm, params, trees) in specs.items():
+        if algorithm == "lightgbm":  # the candidate as the demo fits it (averaged if bagged)
+            models[name] = fit(algorithm, X, y)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                models[name] = ChurnModel(algorithm, calibrate=False, track=False,
+                                          params=params, n_estimators=trees).fit(X, y)
+        explainers[name] = (lambda m=models[name]: m.explain(rows, top_k=3), 1.0)
+    seconds = batch_seconds(explainers, args.rounds)
+    cost = {name: explanation_cost(m) for name, m in models.items()}
+    out = [{"data": data, "model": name, "rows": len(rows), "cost": cost[name],
+            "explain_s": seconds[name], "cost_vs_lightgbm": cost[name] / cost["lightgbm"],
+            "time_vs_lightgbm": seconds[name] / seconds["lightgbm"]} for name in specs]
+    print(pd.DataFrame(out).round(3).to_string(index=False), flush=True)
+    return out
 
 
 def main(argv=None) -> pd.DataFrame:
@@ -197,7 +261,13 @@ def main(argv=None) -> pd.DataFrame:
                     help="batch timings per model (the fastest is kept)")
     ap.add_argument("--forest-params", type=json.loads, default=None,
                     help='extra RandomForestClassifier arguments, e.g. \'{"max_depth": null}\'')
+    ap.add_argument("--cost-check", action="store_true",
+                    help="only compare the explanation cost measure with measured times")
+    ap.add_argument("--cost-rows", type=int, default=0,
+                    help="customers explained per model by --cost-check (0 = all)")
     args = ap.parse_args(argv)
+    if args.cost_check:
+        return pd.DataFrame([r for data in args.data.split(",") for r in cost_check(data, args)])
     rows = [row for data in args.data.split(",") for row in run(data, args)]
     res = pd.DataFrame(rows)
     lgb = res[res["model"] == "lightgbm"].set_index("data")

@@ -148,3 +148,123 @@ def test_user_depth_is_kept():
                        params={"max_depth": 2}).fit(X, y)
     assert model.max_depth_ == 2
     assert max(e.get_depth() for e in model.forest_.estimators_) <= 2
+
+
+# ---------------------------------------------------------------- champion: explanation budget
+def _leaf_depths(tree) -> list[int]:
+    """Depth of every leaf of a scikit-learn tree, walked independently of the booster."""
+    out, stack = [], [(0, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if tree.children_left[node] < 0:
+            out.append(depth)
+        else:
+            stack += [(tree.children_left[node], depth + 1), (tree.children_right[node], depth + 1)]
+    return out
+
+
+def test_explanation_cost_is_the_sum_of_squared_leaf_depths(forest):
+    from crm_ml.churn.champion import tree_explanation_cost
+
+    rf, _ = forest
+    expected = sum(d * d for e in rf.estimators_ for d in _leaf_depths(e.tree_))
+    assert tree_explanation_cost(forest_to_booster(rf)) == expected
+
+
+def forest_model(X, y, depth, trees):
+    return ChurnModel("random_forest", n_estimators=trees, calibrate=False, track=False,
+                      params={"max_depth": depth}).fit(X, y)
+
+
+def test_explanation_cost_grows_with_depth_and_trees():
+    from crm_ml.churn.champion import explanation_cost
+
+    X, y = churn_table(2000, seed=2)
+    by_depth = [explanation_cost(forest_model(X, y, d, 20)) for d in (2, 4, 6, 8)]
+    by_trees = [explanation_cost(forest_model(X, y, 6, t)) for t in (10, 20, 40)]
+    assert (np.diff(by_depth) > 0).all(), by_depth
+    assert (np.diff(by_trees) > 0).all(), by_trees
+
+
+@pytest.fixture(scope="module")
+def candidates():
+    """LightGBM as the demo fits it, a deep forest far over its explanation cost, a stump
+    forest well under it."""
+    from crm_ml.churn.champion import explanation_cost
+
+    X, y = churn_table(2000, seed=3)
+    lgb = ChurnModel("lightgbm", cv=3, track=False).fit(X, y)
+    deep = forest_model(X, y, 8, 100)
+    shallow = forest_model(X, y, 1, 5)
+    cost = explanation_cost(lgb)
+    assert explanation_cost(deep) > 2 * cost and explanation_cost(shallow) <= 2 * cost
+    return lgb, deep, shallow
+
+
+def comparison(lgb_auc, rf_auc):
+    return pd.DataFrame({"roc_auc": [lgb_auc, rf_auc], "brier": [0.2, 0.2]},
+                        index=pd.Index(["lightgbm", "random_forest"], name="algorithm"))
+
+
+def test_better_forest_over_budget_loses_to_lightgbm(candidates):
+    from crm_ml.churn.champion import choose_champion
+
+    lgb, deep, _ = candidates
+    choice = choose_champion(comparison(0.80, 0.85), {"lightgbm": lgb, "random_forest": deep})
+    assert choice.algorithm == "lightgbm" and choice.model is lgb
+    assert choice.rule == "explanation budget"
+    assert "ROC-AUC 0.8500 vs LightGBM 0.8000" in choice.reason
+    assert "budget 2x" in choice.reason and choice.reason.endswith("LightGBM chosen.")
+    assert choice.comparison.loc["random_forest", "explanation_cost_vs_lightgbm"] > 2
+
+
+def test_better_forest_within_budget_wins_and_worse_or_tied_forest_does_not(candidates):
+    from crm_ml.churn.champion import choose_champion
+
+    lgb, _, shallow = candidates
+    models = {"lightgbm": lgb, "random_forest": shallow}
+    choice = choose_champion(comparison(0.80, 0.85), models)
+    assert (choice.algorithm, choice.rule) == ("random_forest", "roc_auc")
+    assert choice.model is shallow and "random forest chosen" in choice.reason
+    for rf_auc in (0.80, 0.79):  # a tie keeps LightGBM
+        assert choose_champion(comparison(0.80, rf_auc), models).algorithm == "lightgbm"
+
+
+def test_over_budget_forest_is_refitted_shallower_and_wins_only_if_still_better(candidates):
+    from crm_ml.churn.champion import choose_champion
+
+    lgb, deep, shallow = candidates
+    models = {"lightgbm": lgb, "random_forest": deep}
+    asked = []
+
+    def refit(auc):
+        def refit_forest(depth):
+            asked.append(depth)
+            return shallow, {"roc_auc": auc, "brier": 0.2}
+        return refit_forest
+
+    choice = choose_champion(comparison(0.80, 0.85), models, refit_forest=refit(0.82))
+    assert asked == [4]  # the shallower depths of FOREST_DEPTHS below the forest's 8
+    assert (choice.algorithm, choice.rule, choice.model) == ("random_forest",
+                                                             "shallower forest", shallow)
+    assert "refitted at depth 4" in choice.reason
+    assert "random_forest depth 4" in choice.comparison.index
+    choice = choose_champion(comparison(0.80, 0.85), models, refit_forest=refit(0.80))
+    assert (choice.algorithm, choice.rule) == ("lightgbm", "explanation budget")
+
+
+def test_champion_choice_is_deterministic():
+    """Nothing is timed: refitting both candidates on the same data gives the same choice."""
+    from crm_ml.churn.champion import choose_champion, explanation_cost
+
+    X, y = churn_table(1500, seed=4)
+    choices, costs = [], []
+    for _ in range(2):
+        models = {"lightgbm": ChurnModel("lightgbm", cv=3, track=False).fit(X, y),
+                  "random_forest": ChurnModel("random_forest", n_estimators=30, cv=3,
+                                              track=False).fit(X, y)}
+        costs.append({a: explanation_cost(m) for a, m in models.items()})
+        choices.append(choose_champion(comparison(0.80, 0.81), models))
+    assert costs[0] == costs[1]
+    assert choices[0].algorithm == choices[1].algorithm
+    assert choices[0].reason == choices[1].reason
