@@ -49,6 +49,12 @@ def test_spark_and_pandas_engines_give_the_same_scores(demo_workspace, spark, tm
                                customers=str(files["customers"]))
     got = pd.read_parquet(out).set_index("customer_id").sort_index()
     rejects = pd.read_parquet(result["rejects"]).sort_values("customer_id")
+    # the written pair carries one run identity (added when written, as the CLI's writer does)
+    from crm_ml.scoring import pair_is_consistent
+    from crm_ml.scoring.outputs import RUN_COLUMN
+
+    assert pair_is_consistent(got, rejects)
+    got, rejects = got.drop(columns=RUN_COLUMN), rejects.drop(columns=RUN_COLUMN)
 
     assert result["customers_scored"] == len(expected.scores)
     assert list(got.columns) == list(expected.scores.columns)
