@@ -292,7 +292,7 @@ def test_score_csv_has_no_formula_and_parquet_keeps_the_ids(hostile_inputs, tmp_
     assert pair_is_consistent(scores, rejects)
     pq = tmp_path / "scores.parquet"
     assert main(_score_args(hostile_inputs, pq)) == 0
-    assert HOSTILE[0] in set(pd.read_parquet(pq).index)
+    assert HOSTILE[0] in set(pd.read_parquet(pq)["customer_id"])
 
 
 @pytest.mark.slow
