@@ -425,3 +425,23 @@ def test_builtin_dataset_is_already_canonical(small_dataset):
             assert out["order_id"].tolist() == raw["order_id"].astype(str).tolist()
             out, raw = out.drop(columns="order_id"), raw.drop(columns="order_id")
         pd.testing.assert_frame_equal(out, raw)
+
+
+def test_duplicate_rows_match_pandas_duplicated_with_signed_zeros_and_nan_payloads():
+    """The hash prefilter of the duplicate count finds exactly what duplicated() finds."""
+    import struct
+
+    from crm_ml.data.standardize import _duplicated_rows
+
+    odd_nan = struct.unpack("d", struct.pack("Q", 0x7FF8000000000001))[0]
+    rng = np.random.default_rng(3)
+    n = 2_000
+    frame = pd.DataFrame({
+        "amount": rng.choice([0.0, -0.0, np.nan, odd_nan, 1.5, 2.0], n),
+        "channel": rng.choice(["web", "store", None], n),
+        "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n), "D"),
+        "order_id": rng.integers(0, 4, n),
+    })
+    expected = frame.duplicated(keep="first").to_numpy()
+    assert expected.sum() > 100 and (~expected).sum() > 10
+    np.testing.assert_array_equal(_duplicated_rows(frame, {}, None), expected)
