@@ -15,7 +15,6 @@ from crm_ml.errors import (
     DataValidationError,
     ModelFilesError,
     ModelNotFoundError,
-    NotFittedError,
     UntrustedModelError,
 )
 
@@ -43,6 +42,10 @@ __all__ = [
 
 
 def __getattr__(name: str):
+    if name == "NotFittedError":  # a scikit-learn subclass, built on first use
+        from crm_ml import errors
+
+        return errors.NotFittedError
     if name in _SUBMODULES:
         return importlib.import_module(f"crm_ml.{name}")
     if name in _SERVE:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 
 class CrmMlError(Exception):
     """Base class of every error crm_ml raises on purpose."""
@@ -21,8 +23,29 @@ class DataValidationError(CrmMlError, ValueError):
         self.rows = rows
 
 
-class NotFittedError(CrmMlError, AttributeError):
-    """A model was used before `fit` was called."""
+@functools.cache
+def _not_fitted_error() -> type:
+    # Built on first use: importing scikit-learn takes about a second, and
+    # ``import crm_ml`` should not pay for it before any model is touched.
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    class NotFittedError(CrmMlError, SklearnNotFittedError):
+        """A model was used before `fit` was called.
+
+        A subclass of scikit-learn's ``NotFittedError`` (itself a ``ValueError`` and an
+        ``AttributeError``), so ``except sklearn.exceptions.NotFittedError`` and
+        ``sklearn.utils.validation.check_is_fitted`` callers catch it.
+        """
+
+    NotFittedError.__module__ = __name__
+    NotFittedError.__qualname__ = "NotFittedError"
+    return NotFittedError
+
+
+def __getattr__(name: str):
+    if name == "NotFittedError":
+        return _not_fitted_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ModelNotFoundError(CrmMlError, LookupError):

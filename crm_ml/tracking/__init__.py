@@ -1,5 +1,6 @@
 """MLflow tracking, model registry and pyfunc models for every crm_ml model."""
 
+from crm_ml.tracking.autolog import autolog, autolog_enabled, fit_is_logged, model_run
 from crm_ml.tracking.models import (
     CHALLENGER,
     CHAMPION,
@@ -42,17 +43,21 @@ __all__ = [
     "ModelLogResult",
     "TRUSTED_TYPES",
     "TrackedRun",
+    "autolog",
+    "autolog_enabled",
     "configure",
     "data_fingerprint",
     "default_pip_requirements",
     "describe_data",
     "find_in_run_artifacts",
+    "fit_is_logged",
     "get_version",
     "load_json",
     "load_lightgbm",
     "load_model",
     "load_sklearn",
     "log_pyfunc_model",
+    "model_run",
     "model_uri",
     "promote",
     "register",

@@ -124,6 +124,10 @@ def ensure_store(uri: str | None = None, experiment: str | None = None) -> str:
 def _setup_mlflow():
     import mlflow
 
+    if mlflow.active_run() is not None:
+        # Inside a run someone already opened (a pipeline, or the user's own
+        # ``mlflow.start_run()``): log where that run lives, never re-point MLflow.
+        return mlflow
     uri = tracking_uri()
     name = _settings.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
     ensure_store(uri, name)
