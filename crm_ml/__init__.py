@@ -51,3 +51,7 @@ def __getattr__(name: str):
     if name in _SERVE:
         return getattr(importlib.import_module("crm_ml.serve"), name)
     raise AttributeError(f"module 'crm_ml' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

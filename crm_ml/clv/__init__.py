@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from crm_ml._lazy import lazy_exports
+from crm_ml._lazy import lazy_dir, lazy_exports
 
 _EXPORTS = {
     "CLVModel": "crm_ml.clv.model",
@@ -29,3 +29,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)
+__dir__ = lazy_dir(globals(), __all__)

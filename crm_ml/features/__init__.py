@@ -6,7 +6,7 @@ shared by RFM and CLV) and ``build`` / ``FEATURE_DESCRIPTIONS`` / ``describe_fea
 
 from __future__ import annotations
 
-from crm_ml._lazy import lazy_exports
+from crm_ml._lazy import lazy_dir, lazy_exports
 
 _EXPORTS = {
     "customer_summary": "crm_ml.features.summary",
@@ -19,3 +19,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)
+__dir__ = lazy_dir(globals(), __all__)

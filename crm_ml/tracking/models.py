@@ -50,10 +50,13 @@ class ModelLogResult:
         ``models:/<model_id>`` of the logged model; None when tracking is off.
     registered_version : str or None
         The registry version (aliased ``challenger``) when a registered name was given.
+    run_id : str or None
+        The MLflow run the model (and its parameters, metrics and plots) was logged in.
     """
 
     model_uri: str | None
     registered_version: str | None = None
+    run_id: str | None = None
 
 
 def default_pip_requirements(packages=PINNED_PACKAGES) -> list[str]:
@@ -251,4 +254,4 @@ def log_pyfunc_model(run, python_model, *, artifacts: dict[str, str],
     run.set_tags({f"model.{name}.uri": info.model_uri,
                   **({f"model.{name}.registered": f"{registered_name}/{version}"}
                      if version else {})})
-    return ModelLogResult(info.model_uri, version)
+    return ModelLogResult(info.model_uri, version, run.run_id)
