@@ -37,7 +37,7 @@ def cdnow():
 @pytest.fixture(scope="module")
 def cdnow_model(cdnow):
     """BG/NBD fitted exactly as in Fader, Hardie & Lee (2005)."""
-    return CLVModel(time_unit="W", zero_amount="occasion", track=False).fit(cdnow, CAL_END)
+    return CLVModel(time_unit="W", zero_amount="occasion").fit(cdnow, CAL_END)
 
 
 def tiny_transactions() -> pd.DataFrame:
@@ -99,11 +99,11 @@ def test_local_summary_matches_shared_summary_and_lifetimes(small_dataset):
 
 def test_missing_columns_and_bad_summary_raise():
     with pytest.raises(DataValidationError, match="amount"):
-        CLVModel(track=False).fit(tiny_transactions().drop(columns="amount"), "2024-02-05")
+        CLVModel().fit(tiny_transactions().drop(columns="amount"), "2024-02-05")
     bad = pd.DataFrame({"frequency": [1.0], "recency": [5.0], "T": [3.0],
                         "monetary_value": [10.0]})
     with pytest.raises(DataValidationError, match="recency <= T"):
-        CLVModel(track=False).fit_summary(bad)
+        CLVModel().fit_summary(bad)
     with pytest.raises(DataValidationError, match="purchase_model"):
         CLVModel(purchase_model="nope").fit_summary(bad)
     with pytest.raises(NotFittedError):
@@ -118,7 +118,7 @@ def test_customers_without_purchases_are_counted_and_warned(small_dataset):
     tx = pd.concat([tx, extra], ignore_index=True)
     n_in = tx["customer_id"].nunique()
     with pytest.warns(DataPolicyWarning, match=r"2 customer\(s\) have no purchase.*RETURNS"):
-        m = CLVModel(track=False).fit(tx, as_of)
+        m = CLVModel().fit(tx, as_of)
     assert m.diagnostics_["data_policy"]["customers_without_purchase"] == 2
     assert len(m.predict()) == n_in - 2
     with pytest.warns(DataPolicyWarning, match="2 customer"):
@@ -149,7 +149,7 @@ def test_bad_summary_values_raise(cdnow_model):
         cdnow_model.predict(52, summary=neg)
     assert err.value.column == "monetary_value"
     with pytest.raises(DataValidationError, match="monetary_value >= 0"):
-        CLVModel(track=False).fit_summary(
+        CLVModel().fit_summary(
             pd.concat([cdnow_model.summary_, neg.iloc[:1].rename(lambda i: "neg")]))
     inf = s.copy()
     inf.iloc[0, inf.columns.get_loc("T")] = np.inf
@@ -157,7 +157,7 @@ def test_bad_summary_values_raise(cdnow_model):
         cdnow_model.predict(52, summary=inf)
     assert err.value.column == "T"
     with pytest.raises(DataValidationError, match="no customers"):
-        CLVModel(track=False).fit_summary(s.iloc[:0])
+        CLVModel().fit_summary(s.iloc[:0])
 
 
 @pytest.mark.parametrize(("name", "value"), [
@@ -180,7 +180,7 @@ def test_zero_spend_repeat_customers_get_the_mean_with_a_warning(cdnow_model):
     fitted = cdnow_model.summary_.copy()
     fitted.loc[s.index[0], "monetary_value"] = 0.0
     with pytest.warns(CLVAssumptionWarning, match="1 repeat customers have zero mean spend"):
-        m = CLVModel(track=False).fit_summary(fitted)
+        m = CLVModel().fit_summary(fitted)
     assert m.diagnostics_["n_zero_spend_repeat"] == 1
 
 
@@ -218,7 +218,7 @@ def test_standard_errors_match_lifetimes(cdnow_model):
 
 def test_cdnow_pareto_nbd_reproduces_published_parameters(cdnow):
     # Fader, Hardie & Lee (2005), "A note on implementing the Pareto/NBD model"
-    m = CLVModel("pareto_nbd", zero_amount="occasion", track=False).fit(cdnow, CAL_END)
+    m = CLVModel("pareto_nbd", zero_amount="occasion").fit(cdnow, CAL_END)
     got = {k: sig3(m.params_[k]) for k in ("r", "alpha", "s", "beta")}
     assert got == {"r": 0.553, "alpha": 10.6, "s": 0.606, "beta": 11.7}
     assert all(np.isfinite(v) and v > 0 for v in m.standard_errors_.values())
@@ -226,7 +226,7 @@ def test_cdnow_pareto_nbd_reproduces_published_parameters(cdnow):
 
 def test_default_policy_drops_free_orders_and_shifts_parameters(cdnow):
     with pytest.warns(DataPolicyWarning, match="8 customer"):
-        m = CLVModel(track=False).fit(cdnow, CAL_END)
+        m = CLVModel().fit(cdnow, CAL_END)
     assert m.diagnostics_["n_customers"] == 2349
     assert m.diagnostics_["data_policy"]["dropped_zero_amount"] == 8
     assert m.diagnostics_["data_policy"]["customers_without_purchase"] == 8
@@ -265,23 +265,23 @@ def test_discounting_and_margin(cdnow_model):
 
 
 def test_as_of_excludes_later_transactions(cdnow):
-    m1 = CLVModel(track=False).fit(cdnow, CAL_END)
+    m1 = CLVModel().fit(cdnow, CAL_END)
     early = cdnow[cdnow["timestamp"] <= CAL_END]
-    m2 = CLVModel(track=False).fit(early, CAL_END)
+    m2 = CLVModel().fit(early, CAL_END)
     assert m1.params_ == m2.params_
     pd.testing.assert_frame_equal(m1.predict(39), m2.predict(39))
 
 
 def test_same_input_same_output(cdnow):
-    a = CLVModel("mbgnbd", track=False).fit(cdnow, CAL_END)
-    b = CLVModel("mbgnbd", track=False).fit(cdnow.sample(frac=1.0, random_state=3), CAL_END)
+    a = CLVModel("mbgnbd").fit(cdnow, CAL_END)
+    b = CLVModel("mbgnbd").fit(cdnow.sample(frac=1.0, random_state=3), CAL_END)
     assert a.params_ == pytest.approx(b.params_, rel=1e-9)
     pd.testing.assert_frame_equal(a.predict(26).sort_index(), b.predict(26).sort_index(),
                                   rtol=1e-9)
 
 
 def test_fit_summary_equals_fit(cdnow_model):
-    m = CLVModel(time_unit="W", track=False).fit_summary(cdnow_model.summary_)
+    m = CLVModel(time_unit="W").fit_summary(cdnow_model.summary_)
     assert m.params_ == pytest.approx(cdnow_model.params_, rel=1e-9)
 
 
@@ -290,7 +290,7 @@ def test_gamma_gamma_correlation_warning(cdnow_model):
     rep = s["frequency"] > 0
     s.loc[rep, "monetary_value"] *= (1 + s.loc[rep, "frequency"]) ** 1.5
     with pytest.warns(CLVAssumptionWarning, match="correlation"):
-        m = CLVModel(track=False).fit_summary(s)
+        m = CLVModel().fit_summary(s)
     assert m.diagnostics_["frequency_spend_corr"] > 0.3
     assert any("correlation" in w for w in m.diagnostics_["warnings"])
 
@@ -304,7 +304,7 @@ def test_non_convergence_is_a_clear_error():
     s = pd.DataFrame({"frequency": freq, "recency": rec, "T": np.full(n, 50.0),
                       "monetary_value": np.where(freq > 0, 20.0 + rng.gamma(2, 2, n), 0.0)})
     with pytest.raises(CLVConvergenceError, match="penalizer"):
-        CLVModel(track=False).fit_summary(s)
+        CLVModel().fit_summary(s)
 
 
 def test_to_dict_round_trip(cdnow_model):
@@ -322,7 +322,7 @@ def test_gini_properties():
 
 
 def test_validate_on_cdnow(cdnow):
-    res = CLVModel(zero_amount="occasion", track=False).validate(cdnow, CAL_END, "1998-06-30")
+    res = CLVModel(zero_amount="occasion").validate(cdnow, CAL_END, "1998-06-30")
     for key in ("predicted_total", "actual_total", "mae", "spearman", "gini", "deciles"):
         assert key in res
     assert res["actual_total"] == res["per_customer"]["actual_purchases"].sum()
@@ -341,7 +341,7 @@ def test_lightgbm_alternative_same_metrics(small_dataset):
     cal = ds.as_of - pd.Timedelta(days=120)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CLVAssumptionWarning)
-        res = CLVModel(track=False).validate(ds.transactions, cal, ds.as_of, plots=False)
+        res = CLVModel().validate(ds.transactions, cal, ds.as_of, plots=False)
     ml = validate_ml(ds.transactions, cal, ds.as_of, customers=res["per_customer"].index,
                      n_estimators=50)
     for key in ("spearman", "gini", "value_mae", "value_actual_total"):
@@ -356,7 +356,7 @@ def test_lightgbm_alternative_same_metrics(small_dataset):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CLVAssumptionWarning)
-        model = CLVModel(track=False).fit(ds.transactions, ds.as_of)
+        model = CLVModel().fit(ds.transactions, ds.as_of)
     card = build_card(model, res, ml, n_boot=20)
     assert card.grade in {"A", "B", "C"}
     md = card.to_markdown()
@@ -402,24 +402,32 @@ def test_value_at_risk_rejects_disjoint_and_duplicated_ids():
 
 
 # ---------------------------------------------------------------------- tracking
-def test_fit_logs_parameters_to_mlflow(cdnow):
+def test_log_model_and_log_backtest_write_what_fit_and_validate_used_to(cdnow, cdnow_model):
     import mlflow
 
-    m = CLVModel(zero_amount="occasion", track=True).fit(cdnow, CAL_END)
-    run = mlflow.get_run(m.run_id_)
-    assert run.data.metrics["param_r"] == pytest.approx(m.params_["r"])
+    from crm_ml.clv import log_backtest, log_model
+
+    before = dict(vars(cdnow_model))
+    logged = log_model(cdnow_model, include_model=False)
+    assert vars(cdnow_model).keys() == before.keys()  # the model is not modified
+    run = mlflow.get_run(logged.run_id)
+    assert run.data.metrics["param_r"] == pytest.approx(cdnow_model.params_["r"])
     assert run.data.params["purchase_model"] == "bgnbd"
+    assert run.data.params["zero_amount"] == "occasion"
     assert run.data.tags["module"] == "clv"
-    res = CLVModel(zero_amount="occasion", track=True).validate(cdnow, CAL_END, "1998-06-30")
-    vrun = mlflow.get_run(res["run_id"])
+    assert logged.model_uri is None
+    res = CLVModel(zero_amount="occasion").validate(cdnow, CAL_END, "1998-06-30")
+    assert "run_id" not in res  # a backtest does not log itself
+    run_id = log_backtest(res)
+    vrun = mlflow.get_run(run_id)
     assert vrun.data.metrics["holdout_gini"] == pytest.approx(res["gini"])
-    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(res["run_id"], "plots")}
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "plots")}
     assert {"plots/clv_tracking.png", "plots/clv_calibration_holdout.png"} <= artifacts
 
 
 def test_time_unit_only_rescales_alpha(cdnow, cdnow_model):
     for unit, days in (("D", 1.0), ("M", 30.4375)):
-        m = CLVModel(time_unit=unit, zero_amount="occasion", track=False).fit(cdnow, CAL_END)
+        m = CLVModel(time_unit=unit, zero_amount="occasion").fit(cdnow, CAL_END)
         assert m.params_["r"] == pytest.approx(cdnow_model.params_["r"], rel=1e-4)
         assert m.params_["b"] == pytest.approx(cdnow_model.params_["b"], rel=1e-3)
         assert m.params_["alpha"] == pytest.approx(cdnow_model.params_["alpha"] * 7 / days,

@@ -1,8 +1,11 @@
 """Customer lifetime value: BG/NBD, MBG/NBD or Pareto/NBD with Gamma-Gamma (via lifetimes).
 
-``CLVModel`` fits and predicts; ``validate`` checks it on a calibration/holdout split;
-``LightGBMSpendModel`` is the machine-learning alternative validated the same way;
-``value_at_risk`` ranks customers by CLV x churn probability. Names load lazily.
+``CLVModel`` fits and predicts; ``backtest`` checks it on the ``horizon_days`` after an
+``as_of`` (``validate`` is the older calibration/holdout spelling); ``LightGBMSpendModel`` is the
+machine-learning alternative backtested the same way (``backtest_ml``); ``value_at_risk`` ranks
+customers by CLV x churn probability; ``log_model`` logs a fitted model to MLflow and
+``model_card`` builds its card. Names (and submodules such as ``crm_ml.clv.pyfunc``) load
+lazily.
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ _EXPORTS = {
     "purchase_summary": "crm_ml.clv._data",
     "CLVAssumptionWarning": "crm_ml.clv._fitting",
     "CLVConvergenceError": "crm_ml.clv._fitting",
+    "backtest": "crm_ml.clv.validation",
     "validate": "crm_ml.clv.validation",
     "gini": "crm_ml.clv.validation",
     "LightGBMSpendModel": "crm_ml.clv.ml",
+    "backtest_ml": "crm_ml.clv.ml",
     "validate_ml": "crm_ml.clv.ml",
     "value_at_risk": "crm_ml.clv.risk",
     "load_cdnow_sample": "crm_ml.clv.datasets",
+    "model_card": "crm_ml.clv.card",
     "build_card": "crm_ml.clv.card",
+    "log_model": "crm_ml.clv.tracking",
+    "log_backtest": "crm_ml.clv.tracking",
     "log_clv_model": "crm_ml.clv.pyfunc",
     "save_pyfunc": "crm_ml.clv.pyfunc",
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crm_ml.model_names import CLV
+
 BASELINE_RULE = ("past average spend carried forward: each customer's spend per day over the "
                  "calibration history times the holdout length")
 
@@ -25,8 +27,8 @@ def comparison_table(validation: dict, ml_validation: dict | None = None) -> pd.
     return pd.DataFrame(rows)
 
 
-def build_card(model, validation: dict, ml_validation: dict | None = None, *,
-               name: str = "crm-clv", run_id: str | None = None,
+def model_card(model, validation: dict, ml_validation: dict | None = None, *,
+               name: str = CLV, run_id: str | None = None,
                registered_version: str | None = None, n_boot: int = 200):
     """Build the :class:`crm_ml.cards.ModelCard` of a fitted :class:`CLVModel`.
 
@@ -35,9 +37,20 @@ def build_card(model, validation: dict, ml_validation: dict | None = None, *,
     model : CLVModel
         The fitted production model.
     validation : dict
-        :func:`crm_ml.clv.validate` output (calibration/holdout of the same settings).
+        :func:`crm_ml.clv.backtest` (or ``validate``) output for the same settings.
     ml_validation : dict, optional
-        :func:`crm_ml.clv.validate_ml` output on the same holdout customers.
+        :func:`crm_ml.clv.backtest_ml` (or ``validate_ml``) output on the same holdout
+        customers.
+    name : str
+        Card name (the registered model name).
+    run_id, registered_version : str, optional
+        The MLflow run and registry version shown on the card.
+    n_boot : int
+        Bootstrap resamples for the metric intervals.
+
+    Returns
+    -------
+    crm_ml.cards.ModelCard
     """
     from crm_ml.cards import ModelCard, bootstrap_ci
     from crm_ml.clv.plots import deciles_plot
@@ -107,3 +120,7 @@ def build_card(model, validation: dict, ml_validation: dict | None = None, *,
         figures=figs,
         extra_sections={"Probabilistic model or machine learning?": better},
     )
+
+
+#: the older name of :func:`model_card`
+build_card = model_card

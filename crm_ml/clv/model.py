@@ -16,11 +16,14 @@ where ``E[X(t)]`` is the conditional expected number of purchases in ``(0, t]`` 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
 
 from crm_ml._logging import get_logger
 from crm_ml.clv import _data
@@ -28,6 +31,7 @@ from crm_ml.clv._fitting import (
     PURCHASE_PARAMS,
     SPEND_PARAMS,
     CLVAssumptionWarning,
+    _total_nll,
     compress,
     fit_model,
     purchase_fitter,
@@ -35,16 +39,17 @@ from crm_ml.clv._fitting import (
     with_params,
 )
 from crm_ml.data.windows import as_of_day
-from crm_ml.errors import DataValidationError, NotFittedError
+from crm_ml.errors import DataValidationError, ModelFilesError, NotFittedError
 
 log = get_logger("clv")
 
 PREDICT_COLUMNS = ["expected_purchases", "p_alive", "expected_value", "clv", "clv_tier"]
 TIER_LABELS = ("top 10%", "next 20%", "rest")
 MAX_STEPS = 24
+SAVE_FORMAT = "crm_ml.clv.CLVModel/1"
 
 
-class CLVModel:
+class CLVModel(RegressorMixin, BaseEstimator):
     """Customer lifetime value from a purchase model and the Gamma-Gamma spend model.
 
     Parameters
@@ -65,8 +70,6 @@ class CLVModel:
     zero_amount : {"drop", "occasion"}
         Zero-amount rows: dropped like everywhere in crm_ml (default) or counted as purchase
         occasions (free orders; what reproduces the published CDNOW parameters).
-    track : bool, optional
-        Log fits to MLflow (None = the global crm_ml.tracking setting).
 
     Attributes
     ----------
@@ -86,14 +89,13 @@ class CLVModel:
 
     def __init__(self, purchase_model: str = "bgnbd", spend_model: str = "gamma_gamma",
                  time_unit: str = "W", penalizer: float = 0.0, corr_threshold: float = 0.3,
-                 zero_amount: str = "drop", track: bool | None = None):
+                 zero_amount: str = "drop"):
         self.purchase_model = purchase_model
         self.spend_model = spend_model
         self.time_unit = time_unit
         self.penalizer = penalizer
         self.corr_threshold = corr_threshold
         self.zero_amount = zero_amount
-        self.track = track
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
@@ -237,32 +239,12 @@ class CLVModel:
             "data_policy": report,
             "warnings": notes,
         }
-        self._log_fit(data)
+        from crm_ml.clv.tracking import log_model
+        from crm_ml.tracking.autolog import after_fit
+
+        after_fit(self, "clv", log_model, data=data,
+                  run_name=f"clv-{self.purchase_model}")
         return self
-
-    def _log_fit(self, data) -> None:
-        from crm_ml.tracking import start_run
-
-        params = {"purchase_model": self.purchase_model, "spend_model": self.spend_model,
-                  "time_unit": self.time_unit, "penalizer": self.penalizer,
-                  "as_of": str(self.as_of_.date()) if self.as_of_ is not None else "summary"}
-        with start_run("clv", run_name=f"clv-{self.purchase_model}", params=params,
-                       data=data, enabled=self.track) as run:
-            if not run.active:
-                return
-            d = self.diagnostics_
-            metrics = {f"param_{k}": v for k, v in self.params_.items()}
-            metrics.update({f"se_{k}": v for k, v in self.standard_errors_.items()
-                            if np.isfinite(v)})
-            metrics.update({k: float(d[k]) for k in (
-                "n_customers", "n_repeat_customers", "purchase_loglik", "spend_loglik",
-                "frequency_spend_corr")})
-            metrics.update({f"policy_{k}": float(v) for k, v in d["data_policy"].items()})
-            run.log_metrics(metrics)
-            run.log_table(self.params_table_, "clv_params")
-            if d["warnings"]:
-                run.log_text("\n".join(d["warnings"]), "clv_warnings.txt")
-            self.run_id_ = run.run_id
 
     # --------------------------------------------------------------- prediction
     def _require_fit(self) -> None:
@@ -381,6 +363,7 @@ class CLVModel:
         self._require_fit()
         return {"purchase_model": self.purchase_model, "spend_model": self.spend_model,
                 "time_unit": self.time_unit, "penalizer": self.penalizer,
+                "corr_threshold": self.corr_threshold, "zero_amount": self.zero_amount,
                 "params": dict(self.params_), "standard_errors": dict(self.standard_errors_),
                 "spend_mean": getattr(self, "spend_mean_", None),
                 "spend_fallback": getattr(self, "spend_fallback_", None),
@@ -388,9 +371,16 @@ class CLVModel:
 
     @classmethod
     def from_dict(cls, d: dict) -> CLVModel:
-        """Rebuild a fitted model (for prediction on a summary) from :meth:`to_dict` output."""
+        """Rebuild a fitted model (for prediction on a summary) from :meth:`to_dict` output.
+
+        Keys it does not know (such as ``track``, which older specs may hold)
+        are ignored; ``corr_threshold`` and ``zero_amount``, missing from older specs, default to
+        the constructor defaults.
+        """
         m = cls(purchase_model=d["purchase_model"], spend_model=d["spend_model"],
-                time_unit=d["time_unit"], penalizer=d.get("penalizer", 0.0), track=False)
+                time_unit=d["time_unit"], penalizer=d.get("penalizer", 0.0),
+                corr_threshold=d.get("corr_threshold", 0.3),
+                zero_amount=d.get("zero_amount", "drop"))
         m.params_ = {k: float(v) for k, v in d["params"].items()}
         m.standard_errors_ = {k: float(v) for k, v in d.get("standard_errors", {}).items()}
         m.as_of_ = pd.Timestamp(d["as_of"]) if d.get("as_of") else None
@@ -400,26 +390,128 @@ class CLVModel:
             m.spend_fallback_ = bool(d["spend_fallback"])
         return m
 
-    # ----------------------------------------------------------- validation
+    def save(self, path) -> Path:
+        """Save the fitted parameters as JSON (:meth:`to_dict`; no customer data).
+
+        A model loaded back predicts on a ``summary`` (the training customers are not stored).
+
+        Parameters
+        ----------
+        path : path-like
+            Target file, conventionally ``*.json``; written atomically.
+
+        Returns
+        -------
+        Path
+        """
+        return write_json_atomic({"format": SAVE_FORMAT, **self.to_dict()}, path)
+
+    @classmethod
+    def load(cls, path) -> CLVModel:
+        """Load a model written by :meth:`save` (or a pyfunc's ``clv_params.json`` spec).
+
+        Raises
+        ------
+        ModelFilesError
+            The file is missing, not JSON, or lacks the model's parameters.
+        """
+        from crm_ml.tracking.serialization import load_json
+
+        d = load_json(path)
+        d = d.get("model", d) if isinstance(d, dict) else d  # a pyfunc spec wraps the model
+        needed = ("purchase_model", "spend_model", "time_unit", "params")
+        if not isinstance(d, dict) or any(k not in d for k in needed):
+            raise ModelFilesError(f"{path}: not a saved CLVModel (needs {', '.join(needed)})",
+                                  path=str(path))
+        return cls.from_dict(d)
+
+    # -------------------------------------------------------------- scoring
+    def score(self, transactions: pd.DataFrame, as_of=None) -> float:
+        """Mean log-likelihood per customer of the purchase model (higher is better).
+
+        The RFM summary (frequency, recency, T in ``time_unit``) of ``transactions`` at
+        ``as_of`` is built under the same data policy as :meth:`fit`, and the fitted purchase
+        model (BG/NBD, MBG/NBD or Pareto/NBD) gives each customer the log-likelihood of their
+        purchase history; the score is the mean over customers. On the training data it is
+        ``diagnostics_["purchase_loglik"] / diagnostics_["n_customers"]``. It compares
+        models and parameter settings on the same customers, period and ``time_unit`` (the
+        likelihood has time units: values for different ``time_unit`` are not comparable).
+        The Gamma-Gamma spend model is not part of it; see :meth:`backtest` for value metrics.
+
+        Parameters
+        ----------
+        transactions : DataFrame
+            Canonical transactions (customer_id, timestamp, amount).
+        as_of : date-like, optional
+            Last day of history; default the ``as_of`` the model was fitted at.
+
+        Returns
+        -------
+        float
+            Mean log-likelihood per customer.
+        """
+        self._require_fit()
+        if as_of is None:
+            if self.as_of_ is None:
+                raise DataValidationError(
+                    "as_of: the model was fitted on a summary (fit_summary); give as_of",
+                    column="as_of", rule="required")
+            as_of = self.as_of_
+        tx, _ = _data.apply_policy(transactions, as_of, self.zero_amount, warn=True)
+        summary = _data.check_summary(_data.summarise(tx, as_of, self.time_unit,
+                                                      self.zero_amount))
+        return self.score_summary(summary)
+
+    def score_summary(self, summary: pd.DataFrame) -> float:
+        """:meth:`score` on an existing frequency/recency/T summary (lifetimes semantics)."""
+        self._require_fit()
+        s = _data.check_summary(summary)
+        if s.empty:
+            raise DataValidationError("summary: no customers to score", column="frequency",
+                                      rule="at least one customer")
+        names = PURCHASE_PARAMS[self.purchase_model]
+        theta = np.array([self.params_[k] for k in names], dtype=float)
+        nll = _total_nll(self.purchase_model, compress(s, ["frequency", "recency", "T"]))
+        return float(-nll(np.log(theta)) / len(s))
+
+    # ------------------------------------------------------------- backtest
+    def backtest(self, transactions: pd.DataFrame, as_of, horizon_days: int,
+                 plots: bool = True) -> dict:
+        """Fit a copy on history up to ``as_of``; evaluate it on ``(as_of, as_of + horizon_days]``.
+
+        See :func:`crm_ml.clv.backtest`; this model is not modified.
+        """
+        from crm_ml.clv.validation import backtest
+
+        return backtest(self, transactions, as_of, horizon_days, plots=plots)
+
     def validate(self, transactions: pd.DataFrame, calibration_end, holdout_end,
                  plots: bool = True) -> dict:
-        """Refit on the calibration period and compare predictions with the holdout.
-
-        See :func:`crm_ml.clv.validation.validate`; this model is not modified.
-        """
+        """Alias of :meth:`backtest` with ``as_of=calibration_end`` and the horizon running to
+        ``holdout_end`` (see :func:`crm_ml.clv.validate`)."""
         from crm_ml.clv.validation import validate
 
         return validate(self, transactions, calibration_end, holdout_end, plots=plots)
 
-    def clone(self) -> CLVModel:
-        """An unfitted copy with the same parameters."""
-        return CLVModel(self.purchase_model, self.spend_model, self.time_unit, self.penalizer,
-                        self.corr_threshold, self.zero_amount, self.track)
 
-    def __repr__(self) -> str:
-        return (f"CLVModel(purchase_model={self.purchase_model!r}, spend_model="
-                f"{self.spend_model!r}, time_unit={self.time_unit!r}, "
-                f"penalizer={self.penalizer!r})")
+def write_json_atomic(obj: dict, path) -> Path:
+    """Write ``obj`` as JSON to ``path`` via a temporary file (a failure changes nothing)."""
+    import json
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, allow_nan=True)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def _finite_number(name: str, value, minimum: float, strict: bool = False) -> float:

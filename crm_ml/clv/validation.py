@@ -1,8 +1,11 @@
-"""Calibration/holdout validation of CLV predictions (Fader, Hardie & Lee 2005 style).
+"""Backtest of CLV predictions (Fader, Hardie & Lee 2005 calibration/holdout style).
 
-The model is refitted on the history up to ``calibration_end``; for every calibration customer
-it predicts the repeat purchases and the spend of the holdout ``(calibration_end, holdout_end]``
-and these are compared with what happened:
+:func:`backtest` refits the model on the history up to ``as_of``; for every customer of that
+history it predicts the repeat purchases and the spend of the holdout
+``(as_of, as_of + horizon_days]`` and these are compared with what happened.
+:func:`validate` is the older spelling with ``calibration_end`` / ``holdout_end`` dates (same
+results). Nothing is logged here: a pipeline (or the user) logs a result with
+:func:`crm_ml.clv.tracking.log_backtest`. Keys of the result:
 
 - ``predicted_total`` / ``actual_total``: repeat purchase occasions (distinct purchase days) in
   the holdout, summed over customers; ``mae``: mean absolute error per customer of the same;
@@ -87,18 +90,21 @@ def holdout_actuals(transactions: pd.DataFrame, calibration_end, holdout_end,
     return out
 
 
-def validate(model, transactions: pd.DataFrame, calibration_end, holdout_end,
+def backtest(model, transactions: pd.DataFrame, as_of, horizon_days: int,
              plots: bool = True) -> dict:
-    """Fit a copy of ``model`` on the calibration period and score it on the holdout.
+    """Fit a copy of ``model`` on history up to ``as_of``; score it on the next ``horizon_days``.
 
     Parameters
     ----------
     model : CLVModel
-        Unfitted or fitted; only its settings are used (it is not modified).
+        Unfitted or fitted; only its parameters are used (it is not modified). The refit runs
+        under :func:`crm_ml.tracking.autolog.paused` (it is not logged).
     transactions : DataFrame
-        Canonical transactions covering both periods.
-    calibration_end, holdout_end : date-like
-        Last day of the calibration history and of the holdout.
+        Canonical transactions covering history and holdout.
+    as_of : date-like
+        Last day of the history the copy is fitted on.
+    horizon_days : int
+        Holdout length: the holdout is ``(as_of, as_of + horizon_days]``.
     plots : bool
         Add ``figures`` (tracking plot and calibration-vs-holdout plot).
 
@@ -106,20 +112,27 @@ def validate(model, transactions: pd.DataFrame, calibration_end, holdout_end,
     -------
     dict
         predicted_total, actual_total, mae, spearman, gini, value_mae, value_predicted_total,
-        value_actual_total, deciles (DataFrame), baseline (dict of the same metrics for past
-        average spend carried forward), per_customer (DataFrame), calibration_summary (the
-        per-customer summary at calibration_end), params, figures, run_id (MLflow run of the
-        logged metrics and plots, None when tracking is off).
+        value_actual_total, n_customers, holdout_days, as_of, holdout_end, deciles (DataFrame),
+        baseline (dict of the same metrics for past average spend carried forward),
+        per_customer (DataFrame), calibration_summary (the per-customer summary at ``as_of``),
+        params, figures.
+
+    Raises
+    ------
+    DataValidationError
+        ``horizon_days`` is not a whole number of days > 0.
     """
-    cal_day, hold_day = as_of_day(calibration_end), as_of_day(holdout_end)
-    days = (hold_day - cal_day).days
-    if days <= 0:
-        raise DataValidationError("holdout_end: must be after calibration_end",
-                                  column="holdout_end", rule="> calibration_end")
+    from sklearn.base import clone
+
+    from crm_ml.tracking.autolog import paused
+
+    days = _horizon_days(horizon_days)
+    cal_day = as_of_day(as_of)
+    hold_day = cal_day + pd.Timedelta(days=days)
     unit = _data.TIME_UNIT_DAYS[model.time_unit]
-    cal = model.clone()
-    cal.track = False
-    cal.fit(transactions, cal_day)
+    cal = clone(model)
+    with paused():
+        cal.fit(transactions, cal_day)
     pred = cal.predict(horizon=days / unit)
     act = holdout_actuals(transactions, cal_day, hold_day, pred.index, model.zero_amount)
     summ = cal.summary_
@@ -140,6 +153,8 @@ def validate(model, transactions: pd.DataFrame, calibration_end, holdout_end,
         **value_metrics(per["actual_value"], per["predicted_value"]),
         "n_customers": int(len(per)),
         "holdout_days": int(days),
+        "as_of": cal_day,
+        "holdout_end": hold_day,
     }
     out["deciles"] = decile_table(per, "predicted_value", [
         "predicted_purchases", "actual_purchases", "predicted_value", "actual_value"])
@@ -154,25 +169,46 @@ def validate(model, transactions: pd.DataFrame, calibration_end, holdout_end,
             "tracking": tracking_plot(cal, transactions, cal_day, hold_day),
             "calibration_holdout": calibration_holdout_plot(per),
         }
-    out["run_id"] = _log(model, out)
     return out
 
 
-def _log(model, res: dict) -> str | None:
-    from crm_ml.tracking import start_run
+def validate(model, transactions: pd.DataFrame, calibration_end, holdout_end,
+             plots: bool = True) -> dict:
+    """Alias of :func:`backtest`: ``as_of=calibration_end``, holdout up to ``holdout_end``.
 
-    with start_run("clv", run_name=f"clv-{model.purchase_model}-validation",
-                   params={"purchase_model": model.purchase_model,
-                           "time_unit": model.time_unit, "holdout_days": res["holdout_days"]},
-                   enabled=model.track) as run:
-        if not run.active:
-            return None
-        keys = ("predicted_total", "actual_total", "mae", "spearman", "gini", "value_mae",
-                "value_predicted_total", "value_actual_total")
-        run.log_metrics({f"holdout_{k}": res[k] for k in keys if np.isfinite(res[k])})
-        run.log_metrics({f"baseline_{k}": v for k, v in res["baseline"].items()
-                         if np.isfinite(v)})
-        run.log_table(res["deciles"].reset_index(), "clv_holdout_deciles")
-        for name, fig in res.get("figures", {}).items():
-            run.log_figure(fig, f"clv_{name}")
-        return run.run_id
+    Parameters
+    ----------
+    model : CLVModel
+    transactions : DataFrame
+    calibration_end, holdout_end : date-like
+        Last day of the calibration history and of the holdout.
+    plots : bool
+
+    Returns
+    -------
+    dict
+        As :func:`backtest` with ``horizon_days = holdout_end - calibration_end`` (days).
+    """
+    return backtest(model, transactions, calibration_end,
+                    holdout_days(calibration_end, holdout_end), plots=plots)
+
+
+def holdout_days(calibration_end, holdout_end) -> int:
+    """Days from ``calibration_end`` to ``holdout_end``; DataValidationError unless > 0."""
+    days = (as_of_day(holdout_end) - as_of_day(calibration_end)).days
+    if days <= 0:
+        raise DataValidationError("holdout_end: must be after calibration_end",
+                                  column="holdout_end", rule="> calibration_end")
+    return days
+
+
+def _horizon_days(value) -> int:
+    """``value`` as a whole number of days > 0, else DataValidationError."""
+    try:
+        days = float(value)
+    except (TypeError, ValueError):
+        days = float("nan")
+    if not (np.isfinite(days) and days > 0 and days == int(days)):
+        raise DataValidationError(f"horizon_days: must be a whole number of days > 0, got "
+                                  f"{value!r}", column="horizon_days", rule="integer > 0")
+    return int(days)
