@@ -16,7 +16,7 @@ from crm_ml.clv.pyfunc import INPUT_COLUMNS, save_pyfunc
 
 @pytest.fixture(scope="module")
 def fitted():
-    return CLVModel(time_unit="W", track=False).fit(load_cdnow_sample(), "1997-09-30")
+    return CLVModel(time_unit="W").fit(load_cdnow_sample(), "1997-09-30")
 
 
 @pytest.fixture(scope="module")

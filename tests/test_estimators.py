@@ -72,6 +72,12 @@ def _cases() -> list[Case]:
              lambda **p: cm.forecast.ARIMAForecaster(**{"engine": "fast", **p}),
              {"season_length": 12}, lambda d: (d["sales"],),
              lambda m, d: m.predict(h=3), lambda d: (d["sales_future"],), RegressorMixin),
+        Case("LightGBMSpendModel",
+             lambda **p: cm.clv.LightGBMSpendModel(**{"horizon_days": 90, "n_estimators": 30,
+                                                      **p}),
+             {"num_leaves": 4}, lambda d: (d["ds"].transactions, d["as_of"]),
+             lambda m, d: m.predict(d["ds"].transactions, d["as_of"]),
+             lambda d: (d["ds"].transactions, d["as_of"]), RegressorMixin),
     ]
 
 
