@@ -259,7 +259,7 @@ def dev_table(data, label: str, methods: dict, only: str | None = None) -> pd.Da
     them. When both the fast default and statsforecast run, the mean of their point
     forecasts is added as a row (its seconds are the sum of theirs).
     """
-    from crm_ml.forecast.fast_arima import auto_arima
+    from crm_ml.forecast.arima.fast import auto_arima
 
     if only:  # comma-separated substrings, as in bench_churn_cdnow.py
         keep = [part.strip() for part in only.split(",")]
@@ -311,14 +311,14 @@ def _statsforecast_mean(x, m, h):
 
 def _fast_mean(x, m, h, **options):
     """The fast search's best model alone."""
-    from crm_ml.forecast.fast_arima import auto_arima, forecast
+    from crm_ml.forecast.arima.fast import auto_arima, forecast
 
     return forecast(auto_arima(x, m, **options), h)[0]
 
 
 def _fast_engine_mean(x, m, h):
     """The fast engine as shipped: Akaike-weighted average of the search's best models."""
-    from crm_ml.forecast.engine import FastArimaEngine
+    from crm_ml.forecast.arima.engines import FastArimaEngine
 
     return FastArimaEngine(m).fit(x).forecast(h)[0]
 
@@ -328,7 +328,7 @@ def _snaive_mean(x, m, h):
 
 
 def _bagged_mean(x, m, h, n_bagged=10):
-    from crm_ml.forecast.engine import BaggedArimaEngine
+    from crm_ml.forecast.arima.engines import BaggedArimaEngine
 
     return BaggedArimaEngine(m, n_bagged=n_bagged).fit(x).forecast(h)[0]
 

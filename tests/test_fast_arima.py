@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from crm_ml.forecast import ARIMAForecaster
-from crm_ml.forecast import _arima_kernels as K
-from crm_ml.forecast.fast_arima import auto_arima, difference, fit_arima, forecast
+from crm_ml.forecast.arima import _kernels as K
+from crm_ml.forecast.arima.fast import auto_arima, difference, fit_arima, forecast
 
 
 def _arima011(n, theta, seed, m=1, stheta=0.0):

@@ -10,7 +10,7 @@ import pytest
 
 from crm_ml.errors import DataValidationError
 from crm_ml.forecast import ARIMAForecaster
-from crm_ml.forecast.fast_arima import akaike_average, auto_arima, averaged_forecast, forecast
+from crm_ml.forecast.arima.fast import akaike_average, auto_arima, averaged_forecast, forecast
 from crm_ml.forecast.pyfunc import forecaster_from_dict, forecaster_to_dict
 
 

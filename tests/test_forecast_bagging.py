@@ -8,8 +8,8 @@ import pytest
 
 from crm_ml.errors import DataValidationError
 from crm_ml.forecast import ARIMAForecaster
-from crm_ml.forecast.bootstrap import bld_mbb_bootstraps, moving_block_bootstrap
-from crm_ml.forecast.fast_arima import auto_arima, forecast
+from crm_ml.forecast.arima.bootstrap import bld_mbb_bootstraps, moving_block_bootstrap
+from crm_ml.forecast.arima.fast import auto_arima, forecast
 from crm_ml.forecast.pyfunc import forecaster_from_dict, forecaster_to_dict
 
 
@@ -128,7 +128,7 @@ def test_forecast_many_and_tracking_with_the_bagged_engine():
 
 
 def test_auto_transform_compares_single_models_and_bags_only_the_winner(monkeypatch):
-    from crm_ml.forecast.engine import BaggedArimaEngine
+    from crm_ml.forecast.arima.engines import BaggedArimaEngine
 
     rng = np.random.default_rng(8)
     t = np.arange(96)

@@ -79,7 +79,7 @@ def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = Non
         MASE (scaled by the in-sample seasonal naive error), sMAPE (%) and interval
         coverage per window and on average, for ARIMA and the seasonal naive benchmark.
     """
-    from crm_ml.forecast.engine import SimpleEngine
+    from crm_ml.forecast.arima.engines import SimpleEngine
     from crm_ml.forecast.forecaster import ARIMAForecaster, _as_series
 
     y = _as_series(y)

@@ -50,7 +50,7 @@ from scipy.stats import norm
 from crm_ml._logging import get_logger
 from crm_ml.errors import DataValidationError, NotFittedError
 from crm_ml.forecast._index import infer_freq, regularize, season_length_for
-from crm_ml.forecast.engine import (
+from crm_ml.forecast.arima.engines import (
     AutoArimaEngine,
     BaggedArimaEngine,
     FastArimaEngine,
@@ -150,7 +150,7 @@ class ARIMAForecaster:
         the series is long); fast engine - CSS estimates scored by their exact likelihood.
     engine : {"statsforecast", "fast", "bagged"}, default "statsforecast"
         ``"statsforecast"``: statsforecast's port of R's auto.arima (stepwise, exact ML).
-        ``"fast"``: crm_ml's compiled auto.arima (:mod:`crm_ml.forecast.fast_arima`: CSS
+        ``"fast"``: crm_ml's compiled auto.arima (:mod:`crm_ml.forecast.arima.fast`: CSS
         estimates scored by their exact likelihood, every order up to (3,3)(1,1), then
         stepwise seasonal orders up to 2), forecasting with the Akaike-weighted average of
         the search's ``n_averaged`` best models; ~20x faster, the engine to use for

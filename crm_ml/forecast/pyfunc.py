@@ -50,7 +50,7 @@ def _decode(obj):
 
 def _arima_engines() -> dict:
     """The ARIMA engine classes by the ``type`` name they are saved under."""
-    from crm_ml.forecast.engine import AutoArimaEngine, BaggedArimaEngine, FastArimaEngine
+    from crm_ml.forecast.arima.engines import AutoArimaEngine, BaggedArimaEngine, FastArimaEngine
 
     return {"arima": AutoArimaEngine, "fast_arima": FastArimaEngine,
             "bagged_arima": BaggedArimaEngine}
@@ -80,7 +80,7 @@ def forecaster_to_dict(f) -> dict:
 
 def forecaster_from_dict(d: dict):
     """Rebuild a fitted :class:`~crm_ml.forecast.ARIMAForecaster` from :func:`forecaster_to_dict`."""
-    from crm_ml.forecast.engine import SimpleEngine
+    from crm_ml.forecast.arima.engines import SimpleEngine
     from crm_ml.forecast.forecaster import ARIMAForecaster
 
     d = _decode(d)

@@ -4,7 +4,7 @@
 ``d + D == 0``, drift when ``d + D == 1``) and exogenous regressors, by conditional sum of
 squares (``"CSS"``), exact maximum likelihood (``"ML"``) or CSS then ML (``"CSS-ML"``, R's
 default). Both objectives are least-squares problems solved by Levenberg-Marquardt in
-compiled code (see :mod:`crm_ml.forecast._arima_kernels`), so a fit costs micro- to
+compiled code (see :mod:`crm_ml.forecast.arima._kernels`), so a fit costs micro- to
 milliseconds instead of scipy-driven Python loops.
 
 ``auto_arima`` is the Hyndman-Khandakar algorithm as in R's ``forecast::auto.arima`` and
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crm_ml.forecast import _arima_kernels as K
+from crm_ml.forecast.arima import _kernels as K
 
 _METHODS = ("CSS", "ML", "CSS-ML", "CSS-EL")
 #: Levenberg-Marquardt limits: iterations and relative decrease of the sum of squares
