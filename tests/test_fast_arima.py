@@ -94,25 +94,17 @@ def test_seasonal_refinement_reaches_Q_or_P_of_2_and_only_lowers_the_criterion()
     assert auto_arima(y, 12).seasonal == auto_arima(y, 12, refine_P=0, refine_Q=0).seasonal
 
 
-def test_rerank_refits_top_candidates_by_exact_ml_and_keeps_the_lowest():
-    y = _arima011(200, 0.5, seed=5)
-    base = auto_arima(y)
-    ml = fit_arima(y, base.order, base.seasonal, base.constant, None, "CSS-ML",
-                   start=base.coef)
-    assert math.isfinite(ml.ic)
-    one = auto_arima(y, rerank=1)
-    assert (one.order, one.constant) == (base.order, base.constant)
-    assert one.ic == pytest.approx(ml.ic, abs=1e-6)
-    top5 = auto_arima(y, rerank=5)
-    assert top5.method == "ML" and top5.ic <= one.ic + 1e-9
-    mean, se = forecast(top5, 12)
-    assert np.all(np.isfinite(mean)) and np.all(se > 0)
-    # when the ML refit of every re-ranked candidate is rejected (here a seasonal MA root
-    # within 1.01 of the unit circle), the search's own choice is kept
-    y = _arima011(240, 0.5, seed=5, m=12, stheta=-0.6)
-    base, one = auto_arima(y, 12), auto_arima(y, 12, rerank=1)
-    assert (one.order, one.seasonal) == (base.order, base.seasonal)
-    np.testing.assert_allclose(one.coef, base.coef)
+def test_removed_search_options_are_refused():
+    # rerank, refine_pq, refine_order, warm_start, final_method, allow_constant and nmodels
+    # were development experiments no default used (issue #17): asking for one is an error,
+    # not a silently different search
+    y = _arima011(120, 0.5, seed=5)
+    for option in ("rerank", "refine_pq", "refine_order", "warm_start", "final_method",
+                   "allow_constant", "nmodels"):
+        with pytest.raises(TypeError, match=option):
+            auto_arima(y, **{option: 1})
+    with pytest.raises(ValueError, match="search_method"):
+        auto_arima(y, search_method="ML")
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

@@ -46,12 +46,8 @@ def test_weights_follow_the_criterion_and_the_best_model_is_auto_arimas():
     assert {(f.order[1], f.seasonal[1]) for _, f in models} == {(best.order[1], best.seasonal[1])}
     assert len(akaike_average(y, 12, n_models=1)) == 1
     assert len(akaike_average(y, 12, window=0.0)) == 1
-    # with rerank the best model may be another candidate: it is still averaged only once
-    reranked = akaike_average(y, 12, rerank=3)
-    assert reranked[0][1].order == auto_arima(y, 12, rerank=3).order
-    specs = [(f.order, f.seasonal, f.constant) for _, f in reranked]
-    assert len(set(specs)) == len(specs) <= 10
-    assert sum(w for w, _ in reranked) == pytest.approx(1.0)
+    specs = [(f.order, f.seasonal, f.constant) for _, f in models]
+    assert len(set(specs)) == len(specs) <= 10  # every model averaged once
 
 
 def test_averaged_forecast_is_the_weighted_mean_and_the_mixture_spread():

@@ -154,12 +154,10 @@ class FastArimaEngine:
     the constant) is fitted - not a stepwise search: on the M1 development set the full
     search was more accurate and, unlike the stepwise path, insensitive to optimiser
     details. The best of these is then refined by R's stepwise moves of the seasonal
-    orders up to ``P, Q <= 2`` (``refine_P``/``refine_Q``; accepted only when the criterion
-    drops). Each candidate is estimated by conditional sum of squares (warm-started from a
-    nested fit) and scored by the exact Gaussian likelihood at that estimate
-    (``search_method="CSS-EL"``); ``final_method="ML"`` would refit the chosen model by exact
-    maximum likelihood (worse on the development set). ``approximation=True`` scores by the
-    CSS criterion (R's approximation).
+    orders up to ``P, Q <= 2`` (accepted only when the criterion drops). Each candidate is
+    estimated by conditional sum of squares (warm-started from a nested fit) and scored by the
+    exact Gaussian likelihood at that estimate (``search_method="CSS-EL"``).
+    ``approximation=True`` scores by the CSS criterion (R's approximation).
 
     The forecast is the Akaike-weighted average of the search's ``n_averaged`` best models
     (:func:`~crm_ml.forecast.arima.fast.akaike_average`; AICc within 10 of the best), its
@@ -172,14 +170,11 @@ class FastArimaEngine:
     def __init__(self, season_length: int = 1, *, max_p: int = 3, max_q: int = 3,
                  max_P: int = 1, max_Q: int = 1, stepwise: bool = False,  # = auto_arima's
                  approximation: bool | None = None, d: int | None = None,
-                 D: int | None = None, search_method: str = "CSS-EL",
-                 final_method: str | None = None, refine_P: int = 2, refine_Q: int = 2,
-                 n_averaged: int = 10):
+                 D: int | None = None, n_averaged: int = 10):
         self.season_length = int(season_length)
         self.options = dict(max_p=max_p, max_q=max_q, max_P=max_P, max_Q=max_Q,
-                            stepwise=stepwise, d=d, D=D, refine_P=refine_P, refine_Q=refine_Q,
-                            search_method="CSS" if approximation else search_method,
-                            final_method=None if approximation else final_method)
+                            stepwise=stepwise, d=d, D=D,
+                            search_method="CSS" if approximation else "CSS-EL")
         self.n_averaged = int(n_averaged)
         self.models_: list = []  # (Akaike weight, ArimaFit), the best model first
 
