@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from crm_ml.forecast import ARIMAForecaster
-from crm_ml.forecast import _arima_kernels as K
-from crm_ml.forecast.fast_arima import auto_arima, difference, fit_arima, forecast
+from crm_ml.forecast.arima import _kernels as K
+from crm_ml.forecast.arima.fast import auto_arima, difference, fit_arima, forecast
 
 
 def _arima011(n, theta, seed, m=1, stheta=0.0):
@@ -94,25 +94,17 @@ def test_seasonal_refinement_reaches_Q_or_P_of_2_and_only_lowers_the_criterion()
     assert auto_arima(y, 12).seasonal == auto_arima(y, 12, refine_P=0, refine_Q=0).seasonal
 
 
-def test_rerank_refits_top_candidates_by_exact_ml_and_keeps_the_lowest():
-    y = _arima011(200, 0.5, seed=5)
-    base = auto_arima(y)
-    ml = fit_arima(y, base.order, base.seasonal, base.constant, None, "CSS-ML",
-                   start=base.coef)
-    assert math.isfinite(ml.ic)
-    one = auto_arima(y, rerank=1)
-    assert (one.order, one.constant) == (base.order, base.constant)
-    assert one.ic == pytest.approx(ml.ic, abs=1e-6)
-    top5 = auto_arima(y, rerank=5)
-    assert top5.method == "ML" and top5.ic <= one.ic + 1e-9
-    mean, se = forecast(top5, 12)
-    assert np.all(np.isfinite(mean)) and np.all(se > 0)
-    # when the ML refit of every re-ranked candidate is rejected (here a seasonal MA root
-    # within 1.01 of the unit circle), the search's own choice is kept
-    y = _arima011(240, 0.5, seed=5, m=12, stheta=-0.6)
-    base, one = auto_arima(y, 12), auto_arima(y, 12, rerank=1)
-    assert (one.order, one.seasonal) == (base.order, base.seasonal)
-    np.testing.assert_allclose(one.coef, base.coef)
+def test_removed_search_options_are_refused():
+    # rerank, refine_pq, refine_order, warm_start, final_method, allow_constant and nmodels
+    # were development experiments no default used (issue #17): asking for one is an error,
+    # not a silently different search
+    y = _arima011(120, 0.5, seed=5)
+    for option in ("rerank", "refine_pq", "refine_order", "warm_start", "final_method",
+                   "allow_constant", "nmodels"):
+        with pytest.raises(TypeError, match=option):
+            auto_arima(y, **{option: 1})
+    with pytest.raises(ValueError, match="search_method"):
+        auto_arima(y, search_method="ML")
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -176,7 +168,7 @@ def test_intervals_cover_their_nominal_share_on_simulated_arima011():
 @pytest.mark.parametrize("values", [np.zeros(30), np.full(40, 3.0), np.array([1.0, 2.0]),
                                     np.arange(48.0), np.r_[np.zeros(40), 5.0, np.zeros(7)]])
 def test_degenerate_series_do_not_crash_with_the_fast_engine(values):
-    f = ARIMAForecaster(engine="fast", track=False).fit(_monthly(values))
+    f = ARIMAForecaster(engine="fast").fit(_monthly(values))
     p = f.predict(5)
     assert np.isfinite(p["forecast"]).all() and len(p) == 5
     assert (p["lower"] <= p["forecast"]).all() and (p["forecast"] <= p["upper"]).all()
@@ -187,7 +179,7 @@ def test_exact_fit_has_no_residual_diagnosis_instead_of_a_nan_one():
     # a straight line is fitted exactly by a random walk with drift: no residual variation
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        s = ARIMAForecaster(engine="fast", track=False).fit(_monthly(np.arange(48.0))).summary()
+        s = ARIMAForecaster(engine="fast").fit(_monthly(np.arange(48.0))).summary()
     assert s["ljung_box"].empty
     assert s["residuals_white_noise"] is None
 
@@ -196,8 +188,8 @@ def test_engines_agree_on_output_format():
     rng = np.random.default_rng(2)
     t = np.arange(96)
     y = _monthly(200 + 20 * np.sin(2 * np.pi * t / 12) + np.cumsum(rng.normal(0, 3, 96)))
-    fast = ARIMAForecaster(engine="fast", track=False).fit(y)
-    slow = ARIMAForecaster(engine="statsforecast", track=False).fit(y)
+    fast = ARIMAForecaster(engine="fast").fit(y)
+    slow = ARIMAForecaster(engine="statsforecast").fit(y)
     pf, ps = fast.predict(12, level=[80, 95]), slow.predict(12, level=[80, 95])
     assert list(pf.columns) == list(ps.columns) and pf.index.equals(ps.index)
     sf, ss = fast.summary(), slow.summary()
@@ -206,7 +198,7 @@ def test_engines_agree_on_output_format():
     assert len(fast.seasonal_order_) == 4 and np.isfinite(fast.aicc_)
     assert fast.fitted_residuals().index.equals(slow.fitted_residuals().index)
     # same data, same algorithm: the fast engine's best model forecasts close to statsforecast
-    single = ARIMAForecaster(engine="fast", n_averaged=1, track=False).fit(y).predict(12)
+    single = ARIMAForecaster(engine="fast", n_averaged=1).fit(y).predict(12)
     assert np.abs(single["forecast"] - ps["forecast"]).max() < 0.1 * y.std()
 
 
@@ -220,12 +212,12 @@ def test_fast_engine_exogenous_regressor_and_json_roundtrip(tmp_path):
         noise[t] = 0.5 * noise[t - 1] + rng.normal()
     y = _monthly(100 + noise + 25 * promo[:120])
     X = pd.DataFrame({"promo": promo[:120]}, index=y.index)
-    f = ARIMAForecaster(season_length=1, engine="fast", track=False).fit(y, X)
+    f = ARIMAForecaster(season_length=1, engine="fast").fit(y, X)
     assert f.summary()["coefficients"]["ex_1"] == pytest.approx(25, abs=2)
     on = f.predict(3, X_future=pd.DataFrame({"promo": [1.0] * 3}))
     off = f.predict(3, X_future=pd.DataFrame({"promo": [0.0] * 3}))
     np.testing.assert_allclose(on["forecast"] - off["forecast"], 25, atol=2)
-    g = ARIMAForecaster(engine="fast", track=False).fit(y)
+    g = ARIMAForecaster(engine="fast").fit(y)
     back = load_forecaster(save_forecaster(g, tmp_path / "f.json"))
     pd.testing.assert_frame_equal(g.predict(4, level=[80, 95]), back.predict(4, level=[80, 95]))
     assert back.model_ == g.model_

@@ -33,7 +33,7 @@ def test_recovers_order_of_simulated_arima_011():
     for seed in (0, 2, 3):
         e = np.random.default_rng(seed).normal(size=301)
         y = pd.Series(50 + np.cumsum(e[1:] + 0.6 * e[:-1]))
-        f = ARIMAForecaster(season_length=1, transform="none", track=False).fit(y)
+        f = ARIMAForecaster(season_length=1, transform="none").fit(y)
         if f.order_ == (0, 1, 1):
             hits += 1
             assert f.summary()["coefficients"]["ma1"] == pytest.approx(0.6, abs=0.12)
@@ -45,7 +45,7 @@ def test_intervals_cover_their_nominal_share_on_simulated_ar1():
     # given the same history: each horizon's 80%/95% interval must hold ~80%/95% of them.
     phi, h = 0.6, 6
     y = pd.Series(_ar1(300, phi, seed=3))
-    f = ARIMAForecaster(season_length=1, transform="none", track=False).fit(y)
+    f = ARIMAForecaster(season_length=1, transform="none").fit(y)
     pred = f.predict(h, level=[80, 95])
     rng = np.random.default_rng(11)
     sims = np.empty((4000, h))
@@ -63,8 +63,8 @@ def test_log_transform_forecasts_on_the_original_scale():
     rng = np.random.default_rng(5)
     log_y = np.log(1000) + np.cumsum(0.01 + rng.normal(0, 0.05, 80))
     y = _monthly(np.exp(log_y))
-    f_log = ARIMAForecaster(season_length=1, transform="log", track=False).fit(y)
-    f_raw_on_log = ARIMAForecaster(season_length=1, transform="none", track=False).fit(
+    f_log = ARIMAForecaster(season_length=1, transform="log").fit(y)
+    f_raw_on_log = ARIMAForecaster(season_length=1, transform="none").fit(
         np.log(y))
     p = f_log.predict(6, level=90)
     q = f_raw_on_log.predict(6, level=90)
@@ -74,14 +74,13 @@ def test_log_transform_forecasts_on_the_original_scale():
     assert (p["lower"] < p["forecast"]).all() and (p["forecast"] < p["upper"]).all()
     assert p["forecast"].iloc[0] == pytest.approx(y.iloc[-1], rel=0.2)
     # bias adjustment gives the mean, which is above the median
-    mean_fc = ARIMAForecaster(season_length=1, transform="log", biasadj=True,
-                              track=False).fit(y).predict(6)
+    mean_fc = ARIMAForecaster(season_length=1, transform="log", biasadj=True).fit(y).predict(6)
     assert (mean_fc["forecast"] > p["forecast"]).all()
 
 
 def test_auto_transform_never_logs_a_series_with_zeros():
     y = _monthly(np.r_[0.0, _ar1(40, 0.5, seed=2)[1:]])
-    f = ARIMAForecaster(season_length=1, transform="auto", track=False).fit(y)
+    f = ARIMAForecaster(season_length=1, transform="auto").fit(y)
     assert f.lambda_ is None
 
 
@@ -93,7 +92,7 @@ def test_auto_transform_never_logs_a_series_with_zeros():
     (np.array([12.0]), "constant"),
 ])
 def test_degenerate_series_do_not_crash(values, kind):
-    f = ARIMAForecaster(track=False).fit(_monthly(values))
+    f = ARIMAForecaster().fit(_monthly(values))
     p = f.predict(4)
     assert list(p.columns) == ["forecast", "lower", "upper"]
     assert len(p) == 4 and p.index[0] == _monthly(values).index[-1] + pd.offsets.MonthBegin()
@@ -108,7 +107,7 @@ def test_degenerate_series_do_not_crash(values, kind):
 
 def test_short_seasonal_series_falls_back_to_non_seasonal_model():
     y = _monthly(100 + 10 * np.sin(np.arange(20)) + np.arange(20))
-    f = ARIMAForecaster(track=False).fit(y)
+    f = ARIMAForecaster().fit(y)
     assert f.season_length_ == 12 and f.m_fit_ == 1
     assert any("non-seasonal" in n for n in f.notes_)
     assert len(f.predict(3)) == 3
@@ -125,48 +124,47 @@ def _seasonal(n=48, seed=4):
 ], ids=["PeriodIndex", "date strings"])
 def test_periods_and_date_strings_are_read_as_monthly_dates(index):
     # same model and forecast as with a DatetimeIndex: seasonal (12), dated future periods
-    dated = ARIMAForecaster(engine="fast", track=False).fit(_monthly(_seasonal()))
-    f = ARIMAForecaster(engine="fast", track=False).fit(pd.Series(_seasonal(), index=index))
+    dated = ARIMAForecaster(engine="fast").fit(_monthly(_seasonal()))
+    f = ARIMAForecaster(engine="fast").fit(pd.Series(_seasonal(), index=index))
     assert f.season_length_ == 12 and f.freq_ == "MS" and not f.notes_
     p, expected = f.predict(3), dated.predict(3)
     assert list(p.index) == list(pd.date_range("2019-01-01", periods=3, freq="MS"))
     np.testing.assert_allclose(p.to_numpy(), expected.to_numpy())
-    bt = backtest(pd.Series(_seasonal(), index=index), h=6, n_windows=2, engine="fast",
-                  track=False)
+    bt = backtest(pd.Series(_seasonal(), index=index), h=6, n_windows=2, engine="fast")
     assert bt.metrics["mase"] == pytest.approx(
-        backtest(_monthly(_seasonal()), h=6, n_windows=2, engine="fast", track=False)
+        backtest(_monthly(_seasonal()), h=6, n_windows=2, engine="fast")
         .metrics["mase"])
 
 
 def test_series_without_dates_says_it_is_non_seasonal():
-    f = ARIMAForecaster(engine="fast", track=False).fit(pd.Series(_seasonal()))
+    f = ARIMAForecaster(engine="fast").fit(pd.Series(_seasonal()))
     assert f.season_length_ == 1
     assert any("season_length=" in n for n in f.notes_)
     assert list(f.predict(2).index) == [48, 49]
-    g = ARIMAForecaster(season_length=12, engine="fast", track=False).fit(pd.Series(_seasonal()))
+    g = ARIMAForecaster(season_length=12, engine="fast").fit(pd.Series(_seasonal()))
     assert g.season_length_ == 12 and not g.notes_
 
 
 def test_empty_or_bad_input_raises_clear_errors():
     with pytest.raises(DataValidationError, match="empty"):
-        ARIMAForecaster(track=False).fit(pd.Series([np.nan, np.nan]))
+        ARIMAForecaster().fit(pd.Series([np.nan, np.nan]))
     with pytest.raises(NotFittedError):
         ARIMAForecaster().predict(3)
     with pytest.raises(DataValidationError, match="transform"):
-        ARIMAForecaster(transform="sqrt", track=False).fit(_monthly(np.arange(10.0)))
+        ARIMAForecaster(transform="sqrt").fit(_monthly(np.arange(10.0)))
 
 
 # ---------------------------------------------------------------- gaps
 def test_gap_filled_with_zeros_or_clear_error():
     y = _monthly(np.arange(1.0, 31.0)).drop(pd.Timestamp("2015-06-01"))
-    f = ARIMAForecaster(season_length=1, track=False).fit(y)
+    f = ARIMAForecaster(season_length=1).fit(y)
     assert f.n_filled_ == 1 and f.y_.loc["2015-06-01"] == 0.0
     assert f.freq_ == "MS"
     with pytest.raises(DataValidationError, match="missing period"):
-        ARIMAForecaster(fill="raise", track=False).fit(y)
+        ARIMAForecaster(fill="raise").fit(y)
     nan_y = _monthly(np.arange(1.0, 31.0))
     nan_y.iloc[4] = np.nan
-    g = ARIMAForecaster(season_length=1, fill="interpolate", track=False).fit(nan_y)
+    g = ARIMAForecaster(season_length=1, fill="interpolate").fit(nan_y)
     assert g.y_.iloc[4] == pytest.approx(5.0)
 
 
@@ -177,7 +175,7 @@ def test_exogenous_regressor_effect_is_estimated_and_used():
     promo = (rng.random(n + 6) < 0.3).astype(float)
     y = _monthly(_ar1(n, 0.5, seed=4, mean=100) + 25 * promo[:n])
     X = pd.DataFrame({"promo": promo[:n]}, index=y.index)
-    f = ARIMAForecaster(season_length=1, transform="none", track=False).fit(y, X)
+    f = ARIMAForecaster(season_length=1, transform="none").fit(y, X)
     assert f.summary()["coefficients"]["ex_1"] == pytest.approx(25, abs=2)
     with pytest.raises(DataValidationError, match="X_future"):
         f.predict(3)
@@ -190,7 +188,7 @@ def test_exogenous_regressor_effect_is_estimated_and_used():
 def test_summary_has_order_aicc_and_ljung_box_and_plot_returns_figure():
     import matplotlib.figure
 
-    f = ARIMAForecaster(season_length=1, transform="none", track=False).fit(
+    f = ARIMAForecaster(season_length=1, transform="none").fit(
         _monthly(_ar1(120, 0.6, seed=8)))
     s = f.summary()
     assert s["order"] == f.order_ and np.isfinite(s["aicc"])
@@ -302,7 +300,7 @@ def test_forecast_many_returns_h_rows_per_series_including_degenerate_ones():
         pd.DataFrame({"series_id": "zero", "timestamp": idx, "y": 0.0}),
         pd.DataFrame({"series_id": "flat", "timestamp": idx, "y": 3.0}),
     ])
-    out = forecast_many(long, h=3, n_jobs=1, season_length=1, track=False)
+    out = forecast_many(long, h=3, n_jobs=1, season_length=1)
     assert list(out.columns) == ["series_id", "timestamp", "forecast", "lower", "upper",
                                  "model", "fallback"]
     assert out.groupby("series_id").size().to_dict() == {"ar": 3, "flat": 3, "zero": 3}
@@ -312,39 +310,81 @@ def test_forecast_many_returns_h_rows_per_series_including_degenerate_ones():
 
 def test_forecast_many_refuses_empty_input_and_rows_without_a_series_id():
     with pytest.raises(DataValidationError, match="no rows"):
-        forecast_many(pd.DataFrame(columns=["series_id", "timestamp", "y"]), h=3, track=False)
+        forecast_many(pd.DataFrame(columns=["series_id", "timestamp", "y"]), h=3)
     long = pd.DataFrame({"series_id": ["a"] * 29 + [None],
                          "timestamp": pd.date_range("2020-01-01", periods=30, freq="MS"),
                          "y": _ar1(30, 0.5, seed=1)})
     with pytest.raises(DataValidationError, match="1 row") as err:
-        forecast_many(long, h=3, n_jobs=1, track=False)
+        forecast_many(long, h=3, n_jobs=1)
     assert err.value.rows == [29]
     for level in (150, 0, "high"):  # refused up front, not as a file of failed series
         with pytest.raises(DataValidationError, match="level"):
-            forecast_many(long.dropna(), h=3, n_jobs=1, level=level, track=False)
+            forecast_many(long.dropna(), h=3, n_jobs=1, level=level)
 
 
-def test_fit_is_tracked_with_order_aicc_backtest_and_plot():
+def test_log_model_logs_order_aicc_backtest_plots_and_the_model():
     import mlflow
 
+    from crm_ml.forecast import log_model
     from crm_ml.tracking import tracking_uri
 
     y = pd.Series(_ar1(40, 0.5, seed=6), index=pd.date_range("2014-01-01", periods=40,
                                                            freq="QS"))
-    f = ARIMAForecaster(season_length=1, track=True, backtest_windows=1).fit(y)
-    assert f.run_id_ is not None
+    f = ARIMAForecaster(season_length=1).fit(y)
+    before = dict(vars(f))
+    res = log_model(f, backtest_windows=1)
+    assert res.run_id is not None and res.model_uri is not None
+    assert vars(f).keys() == before.keys() and f.last_forecast_ is None  # not modified
     client = mlflow.MlflowClient(tracking_uri())
-    run = client.get_run(f.run_id_)
+    run = client.get_run(res.run_id)
     assert run.data.params["order"] == str(f.order_)
+    assert run.data.params["season_length"] == "1" and run.data.tags["module"] == "forecast"
     assert "aicc" in run.data.metrics and "backtest_mase" in run.data.metrics
     assert "backtest_snaive_mase" in run.data.metrics
-    arts = [a.path for a in client.list_artifacts(f.run_id_, "plots")]
+    arts = [a.path for a in client.list_artifacts(res.run_id, "plots")]
     assert {"plots/forecast.png", "plots/backtest.png"} <= set(arts)
+    # the backtest's refits logged nothing of their own
+    children = client.search_runs([run.info.experiment_id],
+                                  f"tags.mlflow.parentRunId = '{res.run_id}'")
+    assert not children
+    loaded = mlflow.pyfunc.load_model(res.model_uri)
+    got = loaded.predict(pd.DataFrame({"h": [3]}))
+    np.testing.assert_allclose(got["forecast"], f.predict(3)["forecast"])
+    # without the model, into a run the caller holds
+    from crm_ml.tracking import start_run
+
+    with start_run("test", run_name="mine") as mine:
+        res = log_model(f, run=mine, include_model=False, backtest_windows=0)
+    assert res.run_id == mine.run_id and res.model_uri is None
+    assert "backtest_mase" not in client.get_run(mine.run_id).data.metrics
+
+
+def test_log_model_registers_a_challenger_version():
+    import mlflow
+
+    from crm_ml.forecast import log_model
+    from crm_ml.tracking import tracking_uri
+
+    f = ARIMAForecaster(season_length=1, engine="fast").fit(_monthly(_ar1(40, 0.5, seed=2)))
+    res = log_model(f, registered_name="test-forecast-log-model", backtest_windows=0)
+    client = mlflow.MlflowClient(tracking_uri())
+    version = client.get_model_version_by_alias("test-forecast-log-model", "challenger")
+    assert str(version.version) == res.registered_version
+
+
+def test_log_model_with_tracking_off_writes_nothing(tmp_path, monkeypatch):
+    from crm_ml.forecast import log_model
+
+    monkeypatch.setenv("CRM_ML_TRACKING", "0")
+    monkeypatch.chdir(tmp_path)
+    f = ARIMAForecaster(season_length=1).fit(_monthly(_ar1(40, 0.5, seed=2)))
+    assert log_model(f).run_id is None
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("transform", ["none", "log"])
 def test_tracked_fit_with_regressors_logs_an_in_sample_plot(transform):
-    # tracking is on by default; a model with regressors cannot forecast without their
+    # a model with regressors cannot forecast without their
     # future values, so the logged figure is the history with one-step in-sample forecasts
     import matplotlib.pyplot as plt
     import mlflow
@@ -354,9 +394,12 @@ def test_tracked_fit_with_regressors_logs_an_in_sample_plot(transform):
     y = _monthly(200 + _ar1(60, 0.5, seed=8))
     X = pd.DataFrame({"promo": (np.arange(60) % 6 == 0).astype(float)}, index=y.index)
     y = y + 30 * X["promo"]
-    f = ARIMAForecaster(season_length=1, transform=transform, track=True).fit(y, X)
+    from crm_ml.forecast import log_model
+
+    f = ARIMAForecaster(season_length=1, transform=transform).fit(y, X)
+    res = log_model(f, include_model=False)
     client = mlflow.MlflowClient(tracking_uri())
-    assert "plots/forecast.png" in [a.path for a in client.list_artifacts(f.run_id_, "plots")]
+    assert "plots/forecast.png" in [a.path for a in client.list_artifacts(res.run_id, "plots")]
     fig = f._plot_in_sample()
     fitted = fig.axes[0].lines[1].get_ydata()
     plt.close(fig)
@@ -368,11 +411,11 @@ def test_json_state_roundtrip_gives_identical_forecasts(tmp_path):
     from crm_ml.forecast.pyfunc import load_forecaster, save_forecaster
 
     y = _monthly(_ar1(60, 0.5, seed=12))
-    f = ARIMAForecaster(season_length=1, track=False).fit(y)
+    f = ARIMAForecaster(season_length=1).fit(y)
     g = load_forecaster(save_forecaster(f, tmp_path / "f.json"))
     pd.testing.assert_frame_equal(f.predict(4, level=[80, 95]), g.predict(4, level=[80, 95]))
     assert g.model_ == f.model_
-    z = ARIMAForecaster(track=False).fit(_monthly(np.zeros(12)))
+    z = ARIMAForecaster().fit(_monthly(np.zeros(12)))
     assert (load_forecaster(save_forecaster(z, tmp_path / "z.json")).predict(2) == 0).all().all()
 
 
@@ -382,7 +425,7 @@ def test_registered_forecast_model_takes_whole_number_h_and_an_optional_level(tm
     from crm_ml.forecast.pyfunc import ForecastPyfunc, forecast_signature, save_forecaster
     from crm_ml.tracking import log_pyfunc_model, start_run
 
-    f = ARIMAForecaster(season_length=1, track=False).fit(_monthly(_ar1(60, 0.5, seed=12)))
+    f = ARIMAForecaster(season_length=1).fit(_monthly(_ar1(60, 0.5, seed=12)))
     state = str(save_forecaster(f, tmp_path / "f.json"))
     with start_run("test") as run:
         res = log_pyfunc_model(run, ForecastPyfunc(), artifacts={"forecaster": state},
@@ -403,6 +446,6 @@ def test_forecast_many_uses_the_fast_engine_unless_told_otherwise():
     long = pd.DataFrame({"series_id": "a", "timestamp": idx, "y": y.to_numpy()})
     for engine in ("fast", "statsforecast"):
         kw = {} if engine == "fast" else {"engine": engine}
-        out = forecast_many(long, h=4, n_jobs=1, track=False, **kw)
-        single = ARIMAForecaster(engine=engine, track=False).fit(y).predict(4, level=95)
+        out = forecast_many(long, h=4, n_jobs=1, **kw)
+        single = ARIMAForecaster(engine=engine).fit(y).predict(4, level=95)
         np.testing.assert_allclose(out["forecast"], single["forecast"], rtol=1e-9)

@@ -10,7 +10,7 @@ import pytest
 
 from crm_ml.errors import DataValidationError
 from crm_ml.forecast import ARIMAForecaster
-from crm_ml.forecast.fast_arima import akaike_average, auto_arima, averaged_forecast, forecast
+from crm_ml.forecast.arima.fast import akaike_average, auto_arima, averaged_forecast, forecast
 from crm_ml.forecast.pyfunc import forecaster_from_dict, forecaster_to_dict
 
 
@@ -46,12 +46,8 @@ def test_weights_follow_the_criterion_and_the_best_model_is_auto_arimas():
     assert {(f.order[1], f.seasonal[1]) for _, f in models} == {(best.order[1], best.seasonal[1])}
     assert len(akaike_average(y, 12, n_models=1)) == 1
     assert len(akaike_average(y, 12, window=0.0)) == 1
-    # with rerank the best model may be another candidate: it is still averaged only once
-    reranked = akaike_average(y, 12, rerank=3)
-    assert reranked[0][1].order == auto_arima(y, 12, rerank=3).order
-    specs = [(f.order, f.seasonal, f.constant) for _, f in reranked]
-    assert len(set(specs)) == len(specs) <= 10
-    assert sum(w for w, _ in reranked) == pytest.approx(1.0)
+    specs = [(f.order, f.seasonal, f.constant) for _, f in models]
+    assert len(set(specs)) == len(specs) <= 10  # every model averaged once
 
 
 def test_averaged_forecast_is_the_weighted_mean_and_the_mixture_spread():
@@ -70,8 +66,8 @@ def test_averaged_forecast_is_the_weighted_mean_and_the_mixture_spread():
 
 def test_forecaster_uses_the_average_and_describes_the_best_model():
     y = _seasonal_sales(seed=2)
-    avg = ARIMAForecaster(engine="fast", track=False).fit(y)
-    one = ARIMAForecaster(engine="fast", n_averaged=1, track=False).fit(y)
+    avg = ARIMAForecaster(engine="fast").fit(y)
+    one = ARIMAForecaster(engine="fast", n_averaged=1).fit(y)
     k = avg.engine_.n_averaged_
     assert k > 1 and avg.model_ == f"{one.model_}, forecast averaged over {k} models"
     assert avg.order_ == one.order_ and avg.aicc_ == one.aicc_
@@ -80,12 +76,12 @@ def test_forecaster_uses_the_average_and_describes_the_best_model():
     assert not np.allclose(p["forecast"], q["forecast"])
     assert (p["upper"] > p["forecast"]).all() and (p["lower"] < p["forecast"]).all()
     with pytest.raises(DataValidationError, match="n_averaged"):
-        ARIMAForecaster(engine="fast", n_averaged=0, track=False).fit(y)
+        ARIMAForecaster(engine="fast", n_averaged=0).fit(y)
 
 
 def test_averaged_state_round_trips_saves_the_series_once_and_old_state_still_loads():
     y = _seasonal_sales(seed=3)
-    f = ARIMAForecaster(engine="fast", track=False).fit(y)
+    f = ARIMAForecaster(engine="fast").fit(y)
     state = forecaster_to_dict(f)
     g = forecaster_from_dict(json.loads(json.dumps(state)))
     pd.testing.assert_frame_equal(g.predict(12, level=[80, 95]), f.predict(12, level=[80, 95]))
@@ -94,7 +90,7 @@ def test_averaged_state_round_trips_saves_the_series_once_and_old_state_still_lo
     assert len(model["others"]) == f.engine_.n_averaged_ - 1
     assert all(o["y"] is None for o in model["others"])
     # state written before averaging existed: one plain model, forecast with it alone
-    one = ARIMAForecaster(engine="fast", n_averaged=1, track=False).fit(y)
+    one = ARIMAForecaster(engine="fast", n_averaged=1).fit(y)
     old = forecaster_to_dict(one)
     old["engine"].pop("n_averaged")
     old["params"].pop("n_averaged")
@@ -111,12 +107,14 @@ def test_averaging_keeps_the_regressor_effect_and_is_tracked():
     y = _seasonal_sales(seed=4)
     promo = pd.DataFrame({"promo": (np.arange(len(y) + 6) % 5 == 0).astype(float)},
                          index=pd.date_range(y.index[0], periods=len(y) + 6, freq="MS"))
-    f = ARIMAForecaster(engine="fast", backtest_windows=0, track=True).fit(
-        y + 40 * promo["promo"][:len(y)], X=promo[:len(y)])
+    f = ARIMAForecaster(engine="fast").fit(y + 40 * promo["promo"][:len(y)], X=promo[:len(y)])
     for _, member in f.engine_.models_:  # each averaged model estimates the effect itself
         assert member.coef[member.names.index("ex_1")] == pytest.approx(40, abs=8)
     on = f.predict(6, X_future=promo[len(y):])["forecast"]
     off = f.predict(6, X_future=promo[len(y):] * 0)["forecast"]
     np.testing.assert_allclose(on - off, 40 * promo["promo"][len(y):].to_numpy(), atol=8)
-    params = mlflow.MlflowClient(tracking_uri()).get_run(f.run_id_).data.params
-    assert params["engine"] == "fast" and params["n_averaged"] == str(f.engine_.n_averaged_)
+    from crm_ml.forecast import log_model
+
+    run_id = log_model(f, include_model=False, backtest_windows=0).run_id
+    params = mlflow.MlflowClient(tracking_uri()).get_run(run_id).data.params
+    assert params["engine"] == "fast" and params["n_averaged_"] == str(f.engine_.n_averaged_)

@@ -8,8 +8,8 @@ import pytest
 
 from crm_ml.errors import DataValidationError
 from crm_ml.forecast import ARIMAForecaster
-from crm_ml.forecast.bootstrap import bld_mbb_bootstraps, moving_block_bootstrap
-from crm_ml.forecast.fast_arima import auto_arima, forecast
+from crm_ml.forecast.arima.bootstrap import bld_mbb_bootstraps, moving_block_bootstrap
+from crm_ml.forecast.arima.fast import auto_arima, forecast
 from crm_ml.forecast.pyfunc import forecaster_from_dict, forecaster_to_dict
 
 
@@ -58,7 +58,7 @@ def test_bootstrap_of_short_or_non_positive_series():
 
 def test_bagged_forecast_is_the_mean_of_the_models_on_the_copies():
     y = _seasonal_sales()
-    f = ARIMAForecaster(engine="bagged", n_bagged=5, track=False).fit(y)
+    f = ARIMAForecaster(engine="bagged", n_bagged=5).fit(y)
     eng = f.engine_
     assert eng.n_bagged_ == 5 and f.model_.endswith("bagged over 5 series")
     # redo by hand: the fast search on the series and on the same four copies
@@ -66,7 +66,7 @@ def test_bagged_forecast_is_the_mean_of_the_models_on_the_copies():
     paths = [forecast(auto_arima(c, 12), 6)[0] for c in copies]
     np.testing.assert_allclose(f.predict(6)["forecast"], np.mean(paths, axis=0), rtol=1e-8)
     # description and interval width come from the model on the series itself
-    fast = ARIMAForecaster(engine="fast", n_averaged=1, track=False).fit(y)
+    fast = ARIMAForecaster(engine="fast", n_averaged=1).fit(y)
     assert f.model_.startswith(fast.model_) and f.order_ == fast.order_
     p, q = f.predict(6), fast.predict(6)
     np.testing.assert_allclose(p["upper"] - p["lower"], q["upper"] - q["lower"], rtol=1e-8)
@@ -75,13 +75,13 @@ def test_bagged_forecast_is_the_mean_of_the_models_on_the_copies():
 
 def test_one_bagged_series_is_the_fast_engine_and_the_seed_is_honoured():
     y = _seasonal_sales(seed=4)
-    one = ARIMAForecaster(engine="bagged", n_bagged=1, track=False).fit(y).predict(12)
+    one = ARIMAForecaster(engine="bagged", n_bagged=1).fit(y).predict(12)
     # each bagged member is one model: one bagged series is the fast engine's best model
-    fast = ARIMAForecaster(engine="fast", n_averaged=1, track=False).fit(y).predict(12)
+    fast = ARIMAForecaster(engine="fast", n_averaged=1).fit(y).predict(12)
     pd.testing.assert_frame_equal(one, fast)
-    a = ARIMAForecaster(engine="bagged", random_state=1, track=False).fit(y).predict(12)
-    b = ARIMAForecaster(engine="bagged", random_state=1, track=False).fit(y).predict(12)
-    c = ARIMAForecaster(engine="bagged", random_state=2, track=False).fit(y).predict(12)
+    a = ARIMAForecaster(engine="bagged", random_state=1).fit(y).predict(12)
+    b = ARIMAForecaster(engine="bagged", random_state=1).fit(y).predict(12)
+    c = ARIMAForecaster(engine="bagged", random_state=2).fit(y).predict(12)
     pd.testing.assert_frame_equal(a, b)
     assert not np.allclose(a["forecast"], c["forecast"])
 
@@ -90,25 +90,25 @@ def test_bagged_copies_keep_the_regressor_effect():
     y = _seasonal_sales(seed=5)
     promo = pd.DataFrame({"promo": (np.arange(len(y) + 6) % 5 == 0).astype(float)},
                          index=pd.date_range(y.index[0], periods=len(y) + 6, freq="MS"))
-    f = ARIMAForecaster(engine="bagged", track=False).fit(y + 40 * promo["promo"][:len(y)],
+    f = ARIMAForecaster(engine="bagged").fit(y + 40 * promo["promo"][:len(y)],
                                                          X=promo[:len(y)])
     assert f.summary()["coefficients"]["ex_1"] == pytest.approx(40, abs=6)
     for member in f.engine_.members_:  # every copy re-estimates the effect it keeps
         assert member.coef[member.names.index("ex_1")] == pytest.approx(40, abs=8)
     fc = f.predict(6, X_future=promo[len(y):])["forecast"].to_numpy()
     on = promo["promo"][len(y):].to_numpy() == 1
-    base = ARIMAForecaster(engine="bagged", track=False).fit(y).predict(6)["forecast"]
+    base = ARIMAForecaster(engine="bagged").fit(y).predict(6)["forecast"]
     assert np.mean(fc[on] - base.to_numpy()[on]) > 25
 
 
 def test_bagged_state_round_trips_and_bad_n_bagged_is_refused():
     y = _seasonal_sales(seed=6)
-    f = ARIMAForecaster(engine="bagged", n_bagged=4, track=False).fit(y)
+    f = ARIMAForecaster(engine="bagged", n_bagged=4).fit(y)
     g = forecaster_from_dict(forecaster_to_dict(f))
     pd.testing.assert_frame_equal(g.predict(12), f.predict(12))
     assert g.model_ == f.model_
     with pytest.raises(DataValidationError, match="n_bagged"):
-        ARIMAForecaster(engine="bagged", n_bagged=0, track=False).fit(y)
+        ARIMAForecaster(engine="bagged", n_bagged=0).fit(y)
 
 
 def test_forecast_many_and_tracking_with_the_bagged_engine():
@@ -120,15 +120,18 @@ def test_forecast_many_and_tracking_with_the_bagged_engine():
     y = _seasonal_sales(n=60, seed=7)
     long = pd.concat([pd.DataFrame({"series_id": sid, "timestamp": y.index, "y": y * k})
                       for sid, k in (("a", 1.0), ("b", 2.0))])
-    out = forecast_many(long, h=3, n_jobs=1, engine="bagged", n_bagged=3, track=False)
+    out = forecast_many(long, h=3, n_jobs=1, engine="bagged", n_bagged=3)
     assert len(out) == 6 and out["model"].str.endswith("bagged over 3 series").all()
-    f = ARIMAForecaster(engine="bagged", n_bagged=3, backtest_windows=0, track=True).fit(y)
-    params = mlflow.MlflowClient(tracking_uri()).get_run(f.run_id_).data.params
-    assert params["engine"] == "bagged" and params["n_bagged"] == "3"
+    from crm_ml.forecast import log_model
+
+    f = ARIMAForecaster(engine="bagged", n_bagged=3).fit(y)
+    run_id = log_model(f, include_model=False, backtest_windows=0).run_id
+    params = mlflow.MlflowClient(tracking_uri()).get_run(run_id).data.params
+    assert params["engine"] == "bagged" and params["n_bagged_"] == "3"
 
 
 def test_auto_transform_compares_single_models_and_bags_only_the_winner(monkeypatch):
-    from crm_ml.forecast.engine import BaggedArimaEngine
+    from crm_ml.forecast.arima.engines import BaggedArimaEngine
 
     rng = np.random.default_rng(8)
     t = np.arange(96)
@@ -143,8 +146,8 @@ def test_auto_transform_compares_single_models_and_bags_only_the_winner(monkeypa
         return fit_members(self, z, xreg)
 
     monkeypatch.setattr(BaggedArimaEngine, "fit_members", counted)
-    f = ARIMAForecaster(engine="bagged", n_bagged=3, transform="auto", track=False).fit(y)
-    single = ARIMAForecaster(engine="fast", n_averaged=1, transform="auto", track=False).fit(y)
+    f = ARIMAForecaster(engine="bagged", n_bagged=3, transform="auto").fit(y)
+    single = ARIMAForecaster(engine="fast", n_averaged=1, transform="auto").fit(y)
     assert f.fallback_ is None and single.fallback_ is None
     assert len(calls) == 1  # two candidates compared, one bagged
     assert f.lambda_ == single.lambda_ == 0.0 and f.aicc_ == single.aicc_

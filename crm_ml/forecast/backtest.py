@@ -9,7 +9,11 @@ import pandas as pd
 from scipy.stats import norm
 
 from crm_ml.errors import DataValidationError
+from crm_ml.forecast._input import as_series
+from crm_ml.forecast.arima.engines import SimpleEngine
+from crm_ml.forecast.forecaster import ARIMAForecaster
 from crm_ml.forecast.metrics import coverage, mase, smape
+from crm_ml.tracking.autolog import paused
 
 
 @dataclass
@@ -54,7 +58,8 @@ def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = Non
 
     The last origin leaves exactly ``h`` periods for testing; earlier origins move back by
     ``step`` periods (default ``h``), so windows do not overlap. Order selection is redone at
-    every origin, so the scores are honest out-of-sample numbers.
+    every origin, so the scores are honest out-of-sample numbers. The refits run under
+    :func:`crm_ml.tracking.paused`: a backtest never logs a run per origin.
 
     Parameters
     ----------
@@ -71,7 +76,7 @@ def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = Non
     X : DataFrame, optional
         Exogenous regressors for the whole period (training and test rows).
     **forecaster_params
-        Passed to :class:`~crm_ml.forecast.ARIMAForecaster` (``track`` defaults to False).
+        Passed to :class:`~crm_ml.forecast.ARIMAForecaster`.
 
     Returns
     -------
@@ -79,17 +84,13 @@ def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = Non
         MASE (scaled by the in-sample seasonal naive error), sMAPE (%) and interval
         coverage per window and on average, for ARIMA and the seasonal naive benchmark.
     """
-    from crm_ml.forecast.engine import SimpleEngine
-    from crm_ml.forecast.forecaster import ARIMAForecaster, _as_series
-
-    y = _as_series(y)
+    y = as_series(y)
     step = int(step or h)
     n = len(y)
     need = h + step * (n_windows - 1)
     if n_windows < 1 or h < 1 or n - need < 3:
         raise DataValidationError(f"y: {n} observations are too few for {n_windows} "
                                   f"window(s) of h={h}", column="y", rule="long enough")
-    forecaster_params.setdefault("track", False)
     rows, fcs = [], []
     for w in range(n_windows):
         cut = n - h - step * (n_windows - 1 - w)
@@ -98,7 +99,8 @@ def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = Non
         if X is not None:
             X = pd.DataFrame(X)
             Xtr, Xte = X.iloc[:cut], X.iloc[cut:cut + h]
-        f = ARIMAForecaster(**forecaster_params).fit(train, Xtr)
+        with paused():
+            f = ARIMAForecaster(**forecaster_params).fit(train, Xtr)
         pred = f.predict(len(test), level=level, X_future=Xte)
         m = f.season_length_
         sn = SimpleEngine.fit(f.y_.to_numpy(), "snaive" if len(train) > m > 1 else "naive", m)

@@ -41,16 +41,20 @@ ARIMA estimation fails                   seasonal naive (or naive) forecast
 
 from __future__ import annotations
 
-import warnings
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+from sklearn.base import BaseEstimator, RegressorMixin
 
 from crm_ml._logging import get_logger
 from crm_ml.errors import DataValidationError, NotFittedError
+from crm_ml.forecast import _state
 from crm_ml.forecast._index import infer_freq, regularize, season_length_for
-from crm_ml.forecast.engine import (
+from crm_ml.forecast._input import as_dates, as_series, check_levels
+from crm_ml.forecast.arima.engines import (
     AutoArimaEngine,
     BaggedArimaEngine,
     FastArimaEngine,
@@ -65,58 +69,13 @@ _ENGINES = {"fast": FastArimaEngine, "statsforecast": AutoArimaEngine,
             "bagged": BaggedArimaEngine}
 
 
-def _as_series(y) -> pd.Series:
-    if isinstance(y, pd.DataFrame):
-        if y.shape[1] != 1:
-            raise DataValidationError("y: pass a Series (or a one-column DataFrame)",
-                                      column="y", rule="one series")
-        y = y.iloc[:, 0]
-    if not isinstance(y, pd.Series):
-        y = pd.Series(np.asarray(y, dtype=float))
-    try:
-        y = y.astype(float)
-    except (TypeError, ValueError) as exc:
-        raise DataValidationError("y: values must be numeric", column="y",
-                                  rule="numeric") from exc
-    if len(y) == 0 or y.notna().sum() == 0:
-        raise DataValidationError("y: the series is empty (no non-missing values)", column="y",
-                                  rule="non-empty")
-    if np.isinf(y.to_numpy()).any():
-        raise DataValidationError("y: infinite values", column="y", rule="finite",
-                                  rows=list(y.index[np.isinf(y.to_numpy())][:5]))
-    return y.set_axis(_as_dates(y.index))
+class ARIMAForecaster(RegressorMixin, BaseEstimator):
+    """Automatic seasonal ARIMA forecaster for one series, with fallbacks.
 
-
-def check_levels(level) -> list:
-    """``level`` (one or several percentages) as a list; each must lie in (0, 100)."""
-    levels = [level] if np.isscalar(level) else list(level)
-    for lv in levels:
-        try:
-            ok = 0 < float(lv) < 100
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise DataValidationError(f"level: must be in (0, 100), got {lv!r}",
-                                      column="level", rule="percent")
-    return levels
-
-
-def _as_dates(index: pd.Index) -> pd.Index:
-    """Periods and date strings as a DatetimeIndex (periods by their first day, as
-    :func:`~crm_ml.forecast.sales_series` labels them); any other index unchanged."""
-    if isinstance(index, pd.PeriodIndex):
-        return index.to_timestamp(how="start").rename(index.name)
-    if index.dtype == object or isinstance(index.dtype, pd.StringDtype):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas' format-inference hint
-            parsed = pd.to_datetime(index, errors="coerce", format="ISO8601")
-        if len(index) and not parsed.isna().any():
-            return parsed.rename(index.name)
-    return index
-
-
-class ARIMAForecaster:
-    """Automatic seasonal ARIMA forecaster for one series, with fallbacks and tracking.
+    A scikit-learn estimator: ``clone``, ``get_params``/``set_params`` (unknown names are
+    refused) and pickling work; :meth:`score` is minus the MASE. ``fit`` writes nothing:
+    a fit is logged to MLflow only under :func:`crm_ml.tracking.autolog` or inside an active
+    run, or explicitly with :func:`crm_ml.forecast.log_model`.
 
     Parameters
     ----------
@@ -150,7 +109,7 @@ class ARIMAForecaster:
         the series is long); fast engine - CSS estimates scored by their exact likelihood.
     engine : {"statsforecast", "fast", "bagged"}, default "statsforecast"
         ``"statsforecast"``: statsforecast's port of R's auto.arima (stepwise, exact ML).
-        ``"fast"``: crm_ml's compiled auto.arima (:mod:`crm_ml.forecast.fast_arima`: CSS
+        ``"fast"``: crm_ml's compiled auto.arima (:mod:`crm_ml.forecast.arima.fast`: CSS
         estimates scored by their exact likelihood, every order up to (3,3)(1,1), then
         stepwise seasonal orders up to 2), forecasting with the Akaike-weighted average of
         the search's ``n_averaged`` best models; ~20x faster, the engine to use for
@@ -177,11 +136,6 @@ class ARIMAForecaster:
         the average was more accurate than the best model alone on every set.
     min_obs : int, default 6
         Fewer observations than this use the mean fallback.
-    track : bool, optional
-        Log each fit to MLflow (default: ``crm_ml.tracking.tracking_enabled()``).
-    backtest_windows : int, default 2
-        Rolling-origin windows (horizon one season) whose metrics are logged with a tracked
-        fit; 0 skips the backtest.
 
     Attributes
     ----------
@@ -197,8 +151,6 @@ class ARIMAForecaster:
         Why a fallback replaced ARIMA, or None.
     n_filled_ : int
         Periods filled by the ``fill`` policy.
-    run_id_ : str or None
-        MLflow run of the fit.
     """
 
     def __init__(self, season_length: int | None = None, transform="none",
@@ -206,8 +158,7 @@ class ARIMAForecaster:
                  nonnegative="auto", max_p: int | None = None, max_q: int | None = None,
                  max_P: int | None = None, max_Q: int | None = None,
                  stepwise: bool | None = None, approximation: bool | None = None,
-                 min_obs: int = 6, track: bool | None = None, backtest_windows: int = 2,
-                 engine: str = "statsforecast", n_bagged: int = 10, random_state: int = 0,
+                 min_obs: int = 6, engine: str = "statsforecast", n_bagged: int = 10, random_state: int = 0,
                  n_averaged: int = 10):
         self.season_length = season_length
         self.transform = transform
@@ -222,8 +173,6 @@ class ARIMAForecaster:
         self.stepwise = stepwise
         self.approximation = approximation
         self.min_obs = min_obs
-        self.track = track
-        self.backtest_windows = backtest_windows
         self.engine = engine
         self.n_bagged = n_bagged
         self.random_state = random_state
@@ -263,7 +212,7 @@ class ARIMAForecaster:
         return t
 
     def _prepare(self, y, X):
-        y = _as_series(y).copy()
+        y = as_series(y).copy()
         if isinstance(y.index, pd.DatetimeIndex):
             if y.index.has_duplicates:
                 dup = y.index[y.index.duplicated()]
@@ -283,7 +232,7 @@ class ARIMAForecaster:
         Xv = None
         if X is not None:
             X = pd.DataFrame(X)
-            X = X.set_axis(_as_dates(X.index))
+            X = X.set_axis(as_dates(X.index))
             if len(X) != len(y) and isinstance(y.index, pd.DatetimeIndex):
                 X = X.reindex(y.index)
             if len(X) != len(y):
@@ -361,15 +310,12 @@ class ARIMAForecaster:
         else:
             self.clip_ = bool(self.nonnegative)
         self.last_forecast_ = None
-        self.run_id_ = None
-        if self.track is None:
-            from crm_ml.tracking import tracking_enabled
+        from crm_ml.forecast.tracking import log_model
+        from crm_ml.tracking.autolog import after_fit
 
-            track = tracking_enabled()
-        else:
-            track = self.track
-        if track:
-            self._log_fit()
+        data = pd.DataFrame({"timestamp": y.index, "y": values}) \
+            if isinstance(y.index, pd.DatetimeIndex) else None
+        after_fit(self, "forecast", log_model, data=data)
         return self
 
     def _use_fallback(self, values, kind, reason):
@@ -634,65 +580,80 @@ class ARIMAForecaster:
         return plot_forecast(self.y_, fc, [], title=f"{self.model_}: one-step in-sample "
                              "forecasts (future ones need X_future)")
 
-    # ------------------------------------------------------------------ tracking
-    def _log_fit(self):
-        from crm_ml.forecast.backtest import backtest
-        from crm_ml.tracking import start_run
+    # ------------------------------------------------------------------ evaluation
+    def score(self, y_future, X_future=None) -> float:
+        """Minus the MASE of forecasting ``y_future`` (higher is better, 0 is perfect).
 
-        summ = self.summary()
-        params = {"season_length": self.season_length_, "transform": self.transform,
-                  "model": summ["model"], "order": summ["order"],
-                  "seasonal_order": summ["seasonal_order"], "lambda": summ["lambda"],
-                  "fallback": summ["fallback"], "n_obs": summ["n_obs"],
-                  "frequency": self.freq_, "exog": ",".join(self.exog_columns_),
-                  "engine": self.engine}
-        if isinstance(self.engine_, BaggedArimaEngine):
-            params["n_bagged"] = self.engine_.n_bagged_
-        elif isinstance(self.engine_, FastArimaEngine):
-            params["n_averaged"] = self.engine_.n_averaged_
-        metrics = {"aicc": summ["aicc"], "aic": summ["aic"], "bic": summ["bic"],
-                   "sigma2": summ["sigma2"]}
-        lb = summ["ljung_box"]
-        if len(lb):
-            metrics["ljung_box_pvalue"] = float(lb["lb_pvalue"].iloc[-1])
-        bt = None
-        h_bt = max(self.season_length_, 1) if self.season_length_ > 1 else 4
-        if self.backtest_windows and self.X_ is None and \
-                len(self.y_) >= max(self.min_obs, 2) + h_bt * self.backtest_windows:
-            params_bt = {k: v for k, v in self.get_params().items()
-                         if k not in ("track", "backtest_windows", "level")}
-            bt = backtest(self.y_, h=h_bt, n_windows=self.backtest_windows, level=95,
-                          track=False, **params_bt)
-            for k, v in bt.metrics.items():
-                metrics[f"backtest_{k}"] = v
-        # a model with regressors cannot forecast before it is given their future values
-        needs_future_X = bool(self.exog_columns_) and self.is_arima_
-        fig = self._plot_in_sample() if needs_future_X else self.plot()
-        with start_run("forecast", run_name="arima_fit", params=params,
-                       tags={"forecast.freq": self.freq_}) as run:
-            run.log_metrics(metrics)
-            run.log_figure(fig, "forecast")
-            bt_fig = None
-            if bt is not None:
-                run.log_table(bt.windows, "backtest_windows")
-                bt_fig = bt.plot()
-                run.log_figure(bt_fig, "backtest")
-            self.run_id_ = run.run_id
-        import matplotlib.pyplot as plt
+        The periods of ``y_future`` are forecast right after the fitted series
+        (``predict(len(y_future))``); the mean absolute error is scaled by the in-sample
+        mean absolute error of the seasonal naive forecast on the fitted series
+        (:func:`~crm_ml.forecast.mase`), so -1 is as good as the seasonal naive in sample.
 
-        plt.close(fig)
-        if bt_fig is not None:
-            plt.close(bt_fig)
+        Parameters
+        ----------
+        y_future : Series or array-like
+            The actual values of the periods after the fitted series. With dates in its
+            index they must be exactly those periods.
+        X_future : DataFrame, optional
+            Their exogenous regressors (required when fitted with ``X``).
 
-    def get_params(self, deep: bool = True) -> dict:
-        """Constructor parameters (scikit-learn convention)."""
-        return {k: getattr(self, k) for k in (
-            "season_length", "transform", "level", "fill", "biasadj", "nonnegative", "max_p",
-            "max_q", "max_P", "max_Q", "stepwise", "approximation", "min_obs", "track",
-            "backtest_windows", "engine", "n_bagged", "random_state", "n_averaged")}
+        Returns
+        -------
+        float
+            ``-MASE``; NaN when the fitted series never changes (no scale).
+        """
+        from crm_ml.forecast.metrics import mase
 
-    def set_params(self, **params) -> ARIMAForecaster:
-        """Set constructor parameters (scikit-learn convention)."""
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
+        self._check_fitted()
+        actual = as_series(y_future)
+        if actual.isna().any():
+            raise DataValidationError("y_future: missing values", column="y_future",
+                                      rule="no missing values",
+                                      rows=list(actual.index[actual.isna()][:5]))
+        fc = self.predict(len(actual), X_future=X_future)
+        if isinstance(actual.index, pd.DatetimeIndex) and \
+                isinstance(fc.index, pd.DatetimeIndex) and not actual.index.equals(fc.index):
+            raise DataValidationError(
+                f"y_future: its dates must be the {len(fc)} periods after the fitted series "
+                f"({fc.index[0].date()} ...), got {actual.index[0].date()} ...",
+                column="y_future", rule="periods right after the fitted series",
+                rows=list(actual.index[:5]))
+        return -mase(actual.to_numpy(), fc["forecast"].to_numpy(), self.y_.to_numpy(),
+                     self.season_length_)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path) -> Path:
+        """Write the fitted forecaster to ``path`` as JSON (no pickle).
+
+        The file holds the parameters, the fitted engine state (orders, coefficients,
+        residuals, the Akaike-weighted or bagged member models) and the aggregate series it
+        was fitted on, so :meth:`load` forecasts exactly as this object does.
+
+        Parameters
+        ----------
+        path : str or Path
+
+        Returns
+        -------
+        Path
+        """
+        path = Path(path)
+        path.write_text(json.dumps(_state.to_dict(self)))
+        return path
+
+    @classmethod
+    def load(cls, path) -> ARIMAForecaster:
+        """Read a forecaster written by :meth:`save`.
+
+        Files written before issue #17 (with the removed ``track``/``backtest_windows``
+        parameters) load too.
+
+        Parameters
+        ----------
+        path : str or Path
+
+        Returns
+        -------
+        ARIMAForecaster
+        """
+        return _state.from_dict(json.loads(Path(path).read_text()), cls)

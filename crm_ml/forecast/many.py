@@ -19,13 +19,15 @@ def _fit_chunk(chunk: list[tuple[str, pd.Series]], h: int, level, params: dict):
     import warnings
 
     from crm_ml.forecast.forecaster import ARIMAForecaster
+    from crm_ml.tracking.autolog import paused
 
     out = []
     for sid, y in chunk:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                f = ARIMAForecaster(**params).fit(y)
+                with paused():  # thousands of series must never become thousands of runs
+                    f = ARIMAForecaster(**params).fit(y)
                 fc = f.predict(h, level=level)
                 model, fallback = f.model_, f.fallback_
             except Exception as exc:  # noqa: BLE001 - one bad series must not sink the batch
@@ -131,7 +133,9 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
     show_progress : bool, optional
         Progress bar over chunks (default: the global crm_ml setting).
     track : bool, optional
-        Log one MLflow run for the batch (counts, models used, time; never per series).
+        Log one MLflow run for the batch (counts, models used, time; never a run per
+        series). Default: when a fit would be logged (:func:`crm_ml.tracking.autolog` on,
+        or inside an active MLflow run); False never logs.
     **forecaster_params
         Passed to every :class:`~crm_ml.forecast.ARIMAForecaster` (season_length,
         transform, fill...).
@@ -149,7 +153,7 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
                                       column=col, rule="required column")
     if int(h) < 1:
         raise DataValidationError(f"h: must be >= 1, got {h}", column="h", rule="positive")
-    from crm_ml.forecast.forecaster import check_levels
+    from crm_ml.forecast._input import check_levels
 
     check_levels(level)  # before any series is fitted, rather than failing every one
     if len(long_df) == 0:
@@ -167,7 +171,7 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
             f"can represent; the largest horizon that works for these series is {limit}",
             column="h", rule="forecast dates within pandas' Timestamp range")
     t0 = time.perf_counter()
-    params = dict(forecaster_params, engine=engine, track=False)
+    params = dict(forecaster_params, engine=engine)
     groups = [(str(sid), g.set_index(time_col)[value_col].rename("y"))
               for sid, g in long_df.groupby(id_col, sort=True)]
     workers = _n_workers(n_jobs)
@@ -196,8 +200,9 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
 
 def _log_batch(out, n_series, h, workers, elapsed, track):
     from crm_ml.tracking import start_run, tracking_enabled
+    from crm_ml.tracking.autolog import fit_is_logged
 
-    if not (tracking_enabled() if track is None else track):
+    if not (fit_is_logged() if track is None else track and tracking_enabled()):
         return
     per = out.drop_duplicates("series_id")
     with start_run("forecast", run_name="forecast_many",

@@ -4,7 +4,7 @@
 ``d + D == 0``, drift when ``d + D == 1``) and exogenous regressors, by conditional sum of
 squares (``"CSS"``), exact maximum likelihood (``"ML"``) or CSS then ML (``"CSS-ML"``, R's
 default). Both objectives are least-squares problems solved by Levenberg-Marquardt in
-compiled code (see :mod:`crm_ml.forecast._arima_kernels`), so a fit costs micro- to
+compiled code (see :mod:`crm_ml.forecast.arima._kernels`), so a fit costs micro- to
 milliseconds instead of scipy-driven Python loops.
 
 ``auto_arima`` is the Hyndman-Khandakar algorithm as in R's ``forecast::auto.arima`` and
@@ -16,7 +16,8 @@ refines its best model stepwise over seasonal orders up to ``P, Q <= 2`` (R's li
 By default every candidate is estimated by CSS and scored by the exact likelihood at that
 estimate (``"CSS-EL"``): on the M1 development set this matched exact-ML auto.arima's
 accuracy at ~1/60 of its time, and beat R's CSS approximation, a final ML refit and an
-exact-ML re-ranking of the best few candidates (``rerank``).
+exact-ML re-ranking of the best few candidates (both tried and removed, see
+benchmarks/README.md).
 
 Forecasts use the difference equation of the full (differenced) model with the fitted
 innovations; standard errors come from its psi weights, ``se_h = sigma sqrt(sum psi_j^2)``.
@@ -30,9 +31,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crm_ml.forecast import _arima_kernels as K
+from crm_ml.forecast.arima import _kernels as K
 
 _METHODS = ("CSS", "ML", "CSS-ML", "CSS-EL")
+_SEARCH_METHODS = ("CSS-EL", "CSS")
+#: most models the stepwise search may fit (R's ``nmodels``)
+_MAX_MODELS = 94
 #: Levenberg-Marquardt limits: iterations and relative decrease of the sum of squares
 LM_MAX_ITER = 50
 LM_TOL = 1e-7
@@ -368,7 +372,7 @@ def select_differences(y, m: int, xreg=None, d: int | None = None,
 _STEPS_SEASONAL = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 
 
-def _refine(fit, key, best, limits, pq_moves, constant, max_order, results, nmodels):
+def _refine(fit, key, best, limits, pq_moves, constant, results, nmodels):
     """Stepwise neighbourhood search from ``key`` (R's one-step moves, first improvement).
 
     ``limits`` = (max_p, max_q, max_P, max_Q); returns the best fit found.
@@ -386,8 +390,6 @@ def _refine(fit, key, best, limits, pq_moves, constant, max_order, results, nmod
             cand = (p + dp, q + dq, P + dP, Q + dQ, (not c) if flip else c)
             if not all(0 <= v <= lim for v, lim in zip(cand[:4], limits, strict=True)):
                 continue
-            if max_order is not None and sum(cand[:4]) > max_order:
-                continue
             if (*cand[:4], bool(cand[4])) in results:
                 continue
             f = fit(*cand)
@@ -403,11 +405,8 @@ def _refine(fit, key, best, limits, pq_moves, constant, max_order, results, nmod
 def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None = None,
                max_p: int = 3, max_q: int = 3, max_P: int = 1, max_Q: int = 1,
                max_d: int = 2, max_D: int = 1, stepwise: bool = False, max_order: int = 5,
-               ic: str = "aicc", search_method: str = "CSS-EL", final_method: str | None = None,
-               allow_constant: bool = True, nmodels: int = 94,
-               warm_start: bool = True, refine_P: int = 2, refine_Q: int = 2,
-               refine_pq: bool = False, refine_order: int | None = None,
-               rerank: int = 0, return_candidates: bool = False):
+               ic: str = "aicc", search_method: str = "CSS-EL", refine_P: int = 2,
+               refine_Q: int = 2, return_candidates: bool = False):
     """Select and fit a seasonal ARIMA by the stepwise (Hyndman-Khandakar) search.
 
     Parameters
@@ -428,22 +427,14 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
         Stepwise search (R's default, path-dependent); False fits every model with
         ``p + q + P + Q <= max_order``.
     ic : {"aicc", "aic", "bic"}
-    search_method : {"CSS-EL", "CSS", "CSS-ML", "ML"}, default "CSS-EL"
+    search_method : {"CSS-EL", "CSS"}, default "CSS-EL"
         Estimator used while searching. ``"CSS-EL"``: CSS estimates scored by their exact
         likelihood (fast; as accurate as exact ML on the M1 development set). ``"CSS"``:
-        R's approximation criterion ``n* log(sigma2_CSS)``. ``"CSS-ML"``/``"ML"``: exact
-        maximum likelihood for every candidate (about 30x slower).
-    final_method : {"ML", "CSS-ML", "CSS"} or None, default None
-        Refit the chosen model with this estimator (None: keep the search fit). When the
-        refit is rejected (root on the unit circle) the search fit is kept.
-    allow_constant : bool, default True
-        Consider a mean (``d + D == 0``) or drift (``d + D == 1``).
-    nmodels : int, default 94
-        Most models the stepwise search may fit.
-    warm_start : bool, default True
-        Start each fit from an already fitted model with one term fewer (the new
-        coefficient at 0) instead of from zero; chosen on the M1 development set (better
-        optima, fewer iterations).
+        R's approximation criterion ``n* log(sigma2_CSS)``
+        (``ARIMAForecaster(approximation=True)``). Every fit starts from an already fitted
+        model with one term fewer (the new coefficient at 0), chosen on the M1 development
+        set (better optima, fewer iterations). A mean (``d + D == 0``) or drift
+        (``d + D == 1``) is always considered; the stepwise search fits at most 94 models.
     refine_P, refine_Q : int, default 2
         After the full search (``stepwise=False``), a stepwise neighbourhood search from its
         best model over seasonal orders up to these limits (R's ``max.P = max.Q = 2``,
@@ -452,18 +443,6 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
         criterion (same estimator, same root checks), repeated from the new best until no
         move helps. Values at most ``max_P``/``max_Q`` (e.g. 0): no refinement. On the M1
         development set: mean MASE 0.915 -> 0.908 for ~6% more time.
-    refine_pq : bool, default False
-        Let the refinement also move ``p`` and/or ``q`` by one (within ``max_p``/``max_q``;
-        not better on the development set).
-    refine_order : int, optional
-        Upper limit of ``p + q + P + Q`` for refinement moves (None: no limit, as in R's
-        stepwise search).
-    rerank : int, default 0
-        Refit the ``rerank`` best candidates of the search by exact ML (``"CSS-ML"`` started
-        from their search estimates), apply the same root checks and return the one with the
-        lowest exact-ML criterion (0: keep the search's best). Not the default: on the M1
-        development set it was worse for every k tried (k = 3: mean MASE 0.917 vs 0.908,
-        worse on both halves) and 1.4-1.8x slower.
     return_candidates : bool, default False
         Also return every model the search fitted, best criterion first (their fits skip
         the innovations; :func:`akaike_average` refits the ones it uses).
@@ -472,6 +451,9 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
     -------
     ArimaFit, or (ArimaFit, list of ArimaFit) with ``return_candidates=True``
     """
+    if search_method not in _SEARCH_METHODS:
+        raise ValueError(f"search_method must be one of {_SEARCH_METHODS}, got "
+                         f"{search_method!r}")
     y = np.asarray(y, dtype=float)
     n = len(y)
     m = max(int(m), 1)
@@ -485,7 +467,7 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
     if m > 1:
         max_p = min(max_p, m - 1)
         max_q = min(max_q, m - 1)
-    constant = bool(allow_constant and d + D <= 1)
+    constant = d + D <= 1
     dy = difference(y, d, D, m)
     if xreg is None and _is_constant(dy):
         only = fit_arima(y, (0, d, 0), (0, D, 0, m), constant, None, "CSS", ic)
@@ -495,7 +477,7 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
     def fit(p, q, P, Q, c):
         key = (p, q, P, Q, bool(c))
         if key not in results:
-            start = _warm_start(results, p, q, P, Q, bool(c)) if warm_start else None
+            start = _warm_start(results, p, q, P, Q, bool(c))
             results[key] = fit_arima(y, (p, d, q), (P, D, Q, m), bool(c), xreg,
                                      search_method, ic, start=start, residuals=False)
         return results[key]
@@ -526,34 +508,21 @@ def auto_arima(y, m: int = 1, xreg=None, *, d: int | None = None, D: int | None 
             if f.ic < best.ic:
                 best, (p, q, P, Q, c) = f, cand
         best = _refine(fit, (p, q, P, Q, c), best, (max_p, max_q, max_P, max_Q), True,
-                       constant, None, results, nmodels)
+                       constant, results, _MAX_MODELS)
     lim_P = min(refine_P, n // (3 * m)) if m > 1 else 0
     lim_Q = min(refine_Q, n // (3 * m)) if m > 1 else 0
     if not stepwise and (lim_P > max_P or lim_Q > max_Q):
         key, best = min(results.items(), key=lambda kv: kv[1].ic)
         if math.isfinite(best.ic):
             _refine(fit, key, best, (max_p, max_q, max(lim_P, max_P), max(lim_Q, max_Q)),
-                    refine_pq, constant, refine_order, results, nmodels + len(results))
+                    False, constant, results, _MAX_MODELS + len(results))
     ranked = sorted(results.values(), key=lambda f: f.ic)
     if not math.isfinite(ranked[0].ic):
         raise ValueError("no suitable ARIMA model found")
-    if rerank > 0 and search_method != "CSS-ML":
-        refits = [fit_arima(y, f.order, f.seasonal, f.constant, xreg, "CSS-ML", ic,
-                            start=f.coef)
-                  for f in ranked[:rerank] if math.isfinite(f.ic)]
-        refits = [f for f in refits if math.isfinite(f.ic)]
-        if refits:
-            best = min(refits, key=lambda f: f.ic)
-            return (best, ranked) if return_candidates else best
     best = ranked[0]
     # the search skipped innovations; refit the winner from its own estimate to get them
     best = fit_arima(y, best.order, best.seasonal, best.constant, xreg, search_method, ic,
                      start=best.coef)
-    if final_method and final_method != search_method:
-        refit = fit_arima(y, best.order, best.seasonal, best.constant, xreg, final_method, ic,
-                          start=best.coef if final_method == "ML" else None)
-        if math.isfinite(refit.ic):
-            best = refit
     return (best, ranked) if return_candidates else best
 
 
@@ -593,10 +562,7 @@ def akaike_average(y, m: int = 1, xreg=None, *, n_models: int = 10, window: floa
     y = np.asarray(y, dtype=float)
     best, ranked = auto_arima(y, m, xreg, return_candidates=True, **search)
     top = ranked[0].ic
-    # weights use the search's criterion; the best model is the search's top one unless
-    # rerank picked another
-    searched = next((f for f in ranked if spec(f) == spec(best)), ranked[0])
-    chosen = [(searched.ic - top if math.isfinite(searched.ic) else 0.0, best)]
+    chosen = [(0.0, best)]  # ``best`` is the refit of ``ranked[0]``
     method = search.get("search_method", "CSS-EL")
     ic = search.get("ic", "aicc")
     others = [f for f in ranked if spec(f) != spec(best)]

@@ -3,7 +3,7 @@
 * ``AutoArimaEngine`` - statsforecast's port of R's ``auto.arima`` (stepwise search by AICc,
   KPSS test for ``d``, seasonal-strength test for ``D``, exact ML fit through the Kalman
   filter in compiled code). Chosen by measurement: see benchmarks/bench_forecast.py.
-* ``FastArimaEngine`` - crm_ml's own compiled auto.arima (:mod:`crm_ml.forecast.fast_arima`),
+* ``FastArimaEngine`` - crm_ml's own compiled auto.arima (:mod:`crm_ml.forecast.arima.fast`),
   about 20x faster, forecasting with the Akaike-weighted average of the search's best
   models; the default of :func:`~crm_ml.forecast.forecast_many`.
 * ``BaggedArimaEngine`` - the fast engine on the series and on bootstrap copies of it, point
@@ -148,21 +148,19 @@ class AutoArimaEngine:
 
 
 class FastArimaEngine:
-    """crm_ml's own auto.arima (:mod:`crm_ml.forecast.fast_arima`): same search, compiled fits.
+    """crm_ml's own auto.arima (:mod:`crm_ml.forecast.arima.fast`): same search, compiled fits.
 
     Every order with ``p, q <= 3``, ``P, Q <= 1``, ``p + q + P + Q <= 5`` (with and without
     the constant) is fitted - not a stepwise search: on the M1 development set the full
     search was more accurate and, unlike the stepwise path, insensitive to optimiser
     details. The best of these is then refined by R's stepwise moves of the seasonal
-    orders up to ``P, Q <= 2`` (``refine_P``/``refine_Q``; accepted only when the criterion
-    drops). Each candidate is estimated by conditional sum of squares (warm-started from a
-    nested fit) and scored by the exact Gaussian likelihood at that estimate
-    (``search_method="CSS-EL"``); ``final_method="ML"`` would refit the chosen model by exact
-    maximum likelihood (worse on the development set). ``approximation=True`` scores by the
-    CSS criterion (R's approximation).
+    orders up to ``P, Q <= 2`` (accepted only when the criterion drops). Each candidate is
+    estimated by conditional sum of squares (warm-started from a nested fit) and scored by the
+    exact Gaussian likelihood at that estimate (``search_method="CSS-EL"``).
+    ``approximation=True`` scores by the CSS criterion (R's approximation).
 
     The forecast is the Akaike-weighted average of the search's ``n_averaged`` best models
-    (:func:`~crm_ml.forecast.fast_arima.akaike_average`; AICc within 10 of the best), its
+    (:func:`~crm_ml.forecast.arima.fast.akaike_average`; AICc within 10 of the best), its
     standard error that of the weighted mixture. On seven development sets (3,548 series) it
     was more accurate than the best model alone on every set, at 10-40% more time. The
     description (order, coefficients, criteria, residuals) is the best model's; the members
@@ -172,14 +170,11 @@ class FastArimaEngine:
     def __init__(self, season_length: int = 1, *, max_p: int = 3, max_q: int = 3,
                  max_P: int = 1, max_Q: int = 1, stepwise: bool = False,  # = auto_arima's
                  approximation: bool | None = None, d: int | None = None,
-                 D: int | None = None, search_method: str = "CSS-EL",
-                 final_method: str | None = None, refine_P: int = 2, refine_Q: int = 2,
-                 n_averaged: int = 10):
+                 D: int | None = None, n_averaged: int = 10):
         self.season_length = int(season_length)
         self.options = dict(max_p=max_p, max_q=max_q, max_P=max_P, max_Q=max_Q,
-                            stepwise=stepwise, d=d, D=D, refine_P=refine_P, refine_Q=refine_Q,
-                            search_method="CSS" if approximation else search_method,
-                            final_method=None if approximation else final_method)
+                            stepwise=stepwise, d=d, D=D,
+                            search_method="CSS" if approximation else "CSS-EL")
         self.n_averaged = int(n_averaged)
         self.models_: list = []  # (Akaike weight, ArimaFit), the best model first
 
@@ -203,7 +198,7 @@ class FastArimaEngine:
 
     @model.setter
     def model(self, value: dict):
-        from crm_ml.forecast.fast_arima import ArimaFit
+        from crm_ml.forecast.arima.fast import ArimaFit
 
         if "best" not in value:  # one model (also every model saved before averaging)
             self.fit_ = ArimaFit.from_dict(value)
@@ -219,7 +214,7 @@ class FastArimaEngine:
         return len(self.models_)
 
     def fit(self, z: np.ndarray, xreg: np.ndarray | None = None) -> FastArimaEngine:
-        from crm_ml.forecast.fast_arima import akaike_average
+        from crm_ml.forecast.arima.fast import akaike_average
 
         with np.errstate(all="ignore"):
             self.models_ = akaike_average(np.asarray(z, dtype=float),
@@ -285,7 +280,7 @@ class FastArimaEngine:
 
     # --- forecasting -------------------------------------------------------------------
     def forecast(self, h: int, xreg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        from crm_ml.forecast.fast_arima import averaged_forecast
+        from crm_ml.forecast.arima.fast import averaged_forecast
 
         with np.errstate(all="ignore"):
             return averaged_forecast(self.models_, int(h), xreg)
@@ -295,7 +290,7 @@ class BaggedArimaEngine:
     """Bagged fast ARIMA: the average forecast of models selected on bootstrap copies.
 
     The fast engine selects and fits a model on the series itself and on ``n_bagged - 1``
-    BLD-MBB bootstrap copies of it (:mod:`crm_ml.forecast.bootstrap`, Bergmeir, Hyndman &
+    BLD-MBB bootstrap copies of it (:mod:`crm_ml.forecast.arima.bootstrap`, Bergmeir, Hyndman &
     Benitez 2016), each with its own search (orders and differencing may differ); the point
     forecast is the mean of the ``n_bagged`` forecasts. The description, criteria, residuals
     and interval widths are those of the model on the series itself; intervals are centred
@@ -330,7 +325,7 @@ class BaggedArimaEngine:
 
     @model.setter
     def model(self, value: dict):
-        from crm_ml.forecast.fast_arima import ArimaFit
+        from crm_ml.forecast.arima.fast import ArimaFit
 
         self.base.model = value["base"]
         self.members_ = [ArimaFit.from_dict(d) for d in value["members"]]
@@ -349,8 +344,8 @@ class BaggedArimaEngine:
         Separate from :meth:`fit` so that candidates (e.g. raw and log series) can be compared
         by their ``base`` model and only the chosen one is bagged.
         """
-        from crm_ml.forecast.bootstrap import bld_mbb_bootstraps
-        from crm_ml.forecast.fast_arima import auto_arima
+        from crm_ml.forecast.arima.bootstrap import bld_mbb_bootstraps
+        from crm_ml.forecast.arima.fast import auto_arima
 
         z = np.asarray(z, dtype=float)
         effect = np.zeros(len(z))
@@ -395,7 +390,7 @@ class BaggedArimaEngine:
         return self.base.n_params()
 
     def forecast(self, h: int, xreg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        from crm_ml.forecast.fast_arima import forecast
+        from crm_ml.forecast.arima.fast import forecast
 
         mean, se = self.base.forecast(h, xreg)
         with np.errstate(all="ignore"):
