@@ -231,8 +231,9 @@ def test_deprecated_methods_log_through_log_model(data, fitted, tmp_path, monkey
         with pytest.warns(DeprecationWarning, match="log_model"):
             fitted.log_to(r)
         with pytest.warns(DeprecationWarning, match="log_model"):
-            res = fitted.log_model(r)
-    assert res.run_id == r.run_id and res.model_uri and res.registered_version is None
+            res = fitted.log_model(r)  # registers under crm-segments, as it always did
+    assert res.run_id == r.run_id and res.model_uri and res.registered_version is not None
+    assert cm.tracking.get_version("crm-segments", res.registered_version) is not None
     assert mlflow.get_run(r.run_id).data.metrics["k"] == fitted.n_segments_
 
 

@@ -36,6 +36,7 @@ from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.errors import CrmMlError, DataValidationError, NotFittedError
 from crm_ml.features.ranges import RANGES_FILE, InputRanges, load_input_ranges
+from crm_ml.model_names import SEGMENTS
 from crm_ml.segmentation.naming import feature_family, segment_names
 from crm_ml.segmentation.preprocess import (
     SCALINGS,
@@ -565,9 +566,10 @@ class Segmenter(ClusterMixin, BaseEstimator):
                       stacklevel=2)
         log_model(self, run=run, include_model=False)
 
-    def log_model(self, run=None, registered_name: str | None = None):
+    def log_model(self, run=None, registered_name: str | None = SEGMENTS):
         """Deprecated: use ``crm_ml.segmentation.log_model(seg, run=run,
-        registered_name=...)``, which this calls.
+        registered_name=...)``, which this calls (registering under ``crm-segments`` by
+        default, as this method always did).
 
         Returns
         -------
