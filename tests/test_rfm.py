@@ -244,3 +244,100 @@ def test_binning_properties(values, bins):
         assert len(set(scores[v == x])) == 1                     # ties share a score
     if len(np.unique(v)) >= bins:
         assert set(scores) == set(range(1, bins + 1))            # no empty score
+
+
+# ---------------------------------------------------------------- RFMScorer as an estimator
+def test_scorer_score_is_the_mean_rank_correlation(small_dataset):
+    from scipy.stats import spearmanr
+
+    rfm = rfm_table(small_dataset.transactions, small_dataset.as_of)
+    scorer = RFMScorer().fit(rfm)
+    s = scorer.transform(rfm)
+    expected = np.mean([spearmanr(s["r_score"], -rfm["recency_days"]).statistic,
+                        spearmanr(s["f_score"], rfm["frequency"]).statistic,
+                        spearmanr(s["m_score"], rfm["monetary"]).statistic])
+    assert scorer.score(rfm) == pytest.approx(expected)
+    assert 0.8 < scorer.score(rfm) <= 1.0
+    assert RFMScorer(bins=2).fit(rfm).score(rfm) < scorer.score(rfm)  # coarser ranks
+    rho_m = spearmanr(s["m_score"], rfm["monetary"]).statistic
+    # a constant column is left out; one that varies but gets a single score counts 0
+    flat = rfm.assign(monetary=rfm["monetary"].max() * 10)
+    assert scorer.score(flat) == pytest.approx((expected * 3 - rho_m) / 2)
+    above = rfm.assign(monetary=rfm["monetary"].max() * 10 + np.arange(len(rfm)))
+    assert scorer.score(above) == pytest.approx((expected * 3 - rho_m) / 3)
+    one = RFMScorer().fit(rfm.assign(frequency=3))
+    assert np.isfinite(one.score(rfm.assign(frequency=3)))
+
+
+def test_scorer_save_load_round_trip(small_dataset, tmp_path):
+    rfm = rfm_table(small_dataset.transactions, small_dataset.as_of)
+    scorer = RFMScorer(bins=4).fit(rfm)
+    path = scorer.save(tmp_path / "rfm_scorer.json")
+    loaded = RFMScorer.load(path)
+    assert loaded.get_params()["bins"] == 4
+    pd.testing.assert_frame_equal(loaded.transform(rfm), scorer.transform(rfm))
+    assert list(loaded.get_feature_names_out()) == list(scorer.get_feature_names_out())
+    path.write_text('{"bins": 5}')
+    with pytest.raises(cm.ModelFilesError, match="edges"):
+        RFMScorer.load(path)
+    path.write_text('{"bins": 5, "edges": {}, "score_maps": {}}')
+    with pytest.raises(cm.ModelFilesError):
+        RFMScorer.load(path)
+
+
+def test_scorer_in_scikit_learn_tools(small_dataset):
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.validation import check_is_fitted
+
+    rfm = rfm_table(small_dataset.transactions, small_dataset.as_of)
+    out = RFMScorer().set_output(transform="pandas").fit_transform(rfm)
+    pd.testing.assert_frame_equal(out, score(rfm))
+    assert list(RFMScorer().fit(rfm).get_feature_names_out()) == [
+        *rfm.columns, "r_score", "f_score", "m_score", "rfm_code", "segment"]
+    piped = Pipeline([("rfm", RFMScorer(bins=4))]).fit(rfm)
+    check_is_fitted(piped.named_steps["rfm"])
+    pd.testing.assert_frame_equal(piped.transform(rfm), score(rfm, bins=4))
+    with pytest.raises(DataValidationError, match="DataFrame"):
+        clone(RFMScorer()).fit(rfm.to_numpy())
+
+
+def test_scorer_log_model(small_dataset, tmp_path, monkeypatch):
+    import json
+    import os
+
+    import mlflow
+
+    from crm_ml.tracking import find_in_run_artifacts
+
+    monkeypatch.chdir(tmp_path)
+    rfm = rfm_table(small_dataset.transactions, small_dataset.as_of)
+    scorer = RFMScorer().fit(rfm)
+    res = cm.rfm.log_model(scorer)
+    run = mlflow.get_run(res.run_id)
+    assert run.data.params["bins"] == "5" and run.data.params["segments"] == "default"
+    assert res.model_uri.startswith("models:/") and res.registered_version is None
+    folder = mlflow.artifacts.download_artifacts(res.model_uri, dst_path=str(tmp_path / "dl"))
+    spec = os.path.join(folder, "rfm_scorer.json")
+    again = RFMScorer.load(spec)
+    pd.testing.assert_frame_equal(again.transform(rfm), scorer.transform(rfm))
+    assert json.loads(open(spec).read())["edges"]
+    assert not find_in_run_artifacts(res.run_id, list(rfm.index[:20]))
+    with pytest.raises(cm.CrmMlError, match="registered"):
+        cm.rfm.log_model(scorer, registered_name="crm-rfm")
+    assert cm.rfm.log_model(scorer, include_model=False).model_uri is None
+
+
+def test_migration_refit_is_not_logged_on_its_own(small_dataset, monkeypatch):
+    seen = []
+    monkeypatch.setattr("crm_ml.rfm.tracking.log_model",
+                        lambda *a, **k: seen.append(a) or None)
+    cm.tracking.autolog()
+    try:
+        cm.rfm.segment_migration(small_dataset.transactions, "2024-06-30",
+                                 small_dataset.as_of)
+        assert not seen
+        RFMScorer().fit(rfm_table(small_dataset.transactions, small_dataset.as_of))
+        assert len(seen) == 1  # a user's fit is logged
+    finally:
+        cm.tracking.autolog(disable=True)

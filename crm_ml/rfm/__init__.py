@@ -2,6 +2,7 @@
 
 >>> rfm = cm.rfm.rfm_table(tx, as_of)
 >>> scored = cm.rfm.score(rfm, bins=5)   # r_score, f_score, m_score, rfm_code, segment
+>>> scorer = cm.rfm.RFMScorer().fit(rfm); cm.rfm.log_model(scorer)   # MLflow, on request
 """
 
 from crm_ml.rfm.migration import migration_table, segment_migration
@@ -14,6 +15,7 @@ from crm_ml.rfm.segments import (
     validate_segment_table,
 )
 from crm_ml.rfm.table import rfm_table
+from crm_ml.rfm.tracking import log_model
 
 __all__ = [
     "DEFAULT_GRID",
@@ -22,6 +24,7 @@ __all__ = [
     "apply_bins",
     "default_segment_table",
     "fit_bins",
+    "log_model",
     "migration_table",
     "plot_rf_heatmap",
     "plot_segments",

@@ -8,6 +8,7 @@ from crm_ml.data.windows import as_of_day
 from crm_ml.errors import DataValidationError
 from crm_ml.rfm.scoring import RFMScorer
 from crm_ml.rfm.table import rfm_table
+from crm_ml.tracking.autolog import paused
 
 __all__ = ["migration_table", "segment_migration"]
 
@@ -97,5 +98,6 @@ def segment_migration(transactions: pd.DataFrame, as_of_from, as_of_to, *, bins:
                                   rule="ordered dates")
     r0 = rfm_table(transactions, as_of_from, **rfm_kwargs)
     r1 = rfm_table(transactions, as_of_to, **rfm_kwargs)
-    scorer = RFMScorer(bins=bins, segments=segments).fit(r0)
+    with paused():  # an internal step of this function, not a fit of its own
+        scorer = RFMScorer(bins=bins, segments=segments).fit(r0)
     return migration_table(scorer.transform(r0), scorer.transform(r1), normalize=normalize)

@@ -20,10 +20,13 @@ scale and segment migration is meaningful.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
-from crm_ml.errors import DataValidationError, NotFittedError
+from crm_ml.errors import DataValidationError, ModelFilesError, NotFittedError
 from crm_ml.rfm.segments import SEGMENTS, default_segment_table, validate_segment_table
 
 __all__ = ["RFMScorer", "score", "fit_bins", "apply_bins"]
@@ -87,8 +90,15 @@ def _rescale_scores(scores: np.ndarray, bins: int, to_bins: int) -> np.ndarray:
     return 1 + (2 * s * (to_bins - 1) + (bins - 1)) // (2 * (bins - 1))
 
 
-class RFMScorer:
+_SCORE_COLUMNS = ("r_score", "f_score", "m_score", "rfm_code", "segment")
+
+
+class RFMScorer(TransformerMixin, BaseEstimator):
     """Fit R/F/M cut points on one period, score any period on the same scale.
+
+    A scikit-learn transformer: pandas in, pandas out (``transform`` returns the RFM table
+    plus the score columns). ``fit`` writes nothing; it is logged only when the user asks
+    (:func:`crm_ml.tracking.autolog`, an active MLflow run, or :func:`crm_ml.rfm.log_model`).
 
     Parameters
     ----------
@@ -112,6 +122,10 @@ class RFMScorer:
         The validated table, one row per cell.
     n_customers_ : int
         Customers the cut points were fitted on.
+    n_features_in_ : int
+        Columns of the fitted RFM table.
+    feature_names_in_ : ndarray of str
+        Their names (when all are strings).
     """
 
     def __init__(self, bins: int = 5, segments: pd.DataFrame | None = None,
@@ -142,7 +156,24 @@ class RFMScorer:
         return out
 
     def fit(self, rfm: pd.DataFrame, y=None) -> RFMScorer:
-        """Learn cut points from an RFM table (one row per customer)."""
+        """Learn cut points from an RFM table (one row per customer).
+
+        Parameters
+        ----------
+        rfm : DataFrame
+            From :func:`crm_ml.rfm.rfm_table` (the ``recency``, ``frequency`` and
+            ``monetary`` columns are used).
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        RFMScorer
+            ``self``, fitted.
+        """
+        if not isinstance(rfm, pd.DataFrame):
+            raise DataValidationError("rfm must be a pandas DataFrame (one row per customer, "
+                                      "from crm_ml.rfm.rfm_table)", rule="DataFrame")
         if not isinstance(self.bins, int | np.integer) or not 2 <= self.bins <= 9:
             raise DataValidationError(f"bins: must be an integer in 2..9, got {self.bins!r}",
                                       column="bins", rule="2..9")
@@ -158,15 +189,62 @@ class RFMScorer:
         for key, v in vals.items():
             self.edges_[key], self.score_maps_[key] = fit_bins(v, self.bins)
         self.n_customers_ = len(rfm)
+        self.n_features_in_ = rfm.shape[1]
+        if all(isinstance(c, str) for c in rfm.columns):
+            self.feature_names_in_ = np.asarray(list(rfm.columns), dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        from crm_ml.rfm.tracking import log_model
+        from crm_ml.tracking.autolog import after_fit
+
+        after_fit(self, "rfm", log_model, data=rfm, run_name="rfm-scorer")
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "edges_")
 
     def _check_fitted(self):
         if not hasattr(self, "edges_"):
             raise NotFittedError("RFMScorer is not fitted yet: call fit() first")
 
-    def transform(self, rfm: pd.DataFrame) -> pd.DataFrame:
-        """Add ``r_score, f_score, m_score`` (1..bins), ``rfm_code`` ("545") and ``segment``."""
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Columns of :meth:`transform`'s output: the input columns, then the score columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            The input columns; default ``feature_names_in_``.
+
+        Returns
+        -------
+        ndarray of str
+        """
         self._check_fitted()
+        if input_features is None:
+            if not hasattr(self, "feature_names_in_"):
+                raise NotFittedError("RFMScorer was fitted without string column names; pass "
+                                     "input_features")
+            input_features = self.feature_names_in_
+        names = list(dict.fromkeys([*map(str, input_features), *_SCORE_COLUMNS]))
+        return np.asarray(names, dtype=object)
+
+    def transform(self, rfm: pd.DataFrame) -> pd.DataFrame:
+        """Add ``r_score, f_score, m_score`` (1..bins), ``rfm_code`` ("545") and ``segment``.
+
+        Parameters
+        ----------
+        rfm : DataFrame
+            An RFM table of any period (the fitted cut points are applied unchanged).
+
+        Returns
+        -------
+        DataFrame
+            A copy of ``rfm`` with the score columns; the input is not modified.
+        """
+        self._check_fitted()
+        if not isinstance(rfm, pd.DataFrame):
+            raise DataValidationError("rfm must be a pandas DataFrame (one row per customer, "
+                                      "from crm_ml.rfm.rfm_table)", rule="DataFrame")
         vals = self._values(rfm)
         out = rfm.copy()
         scores = {k: apply_bins(vals[k], self.edges_[k], self.score_maps_[k]).astype(np.int8)
@@ -179,9 +257,78 @@ class RFMScorer:
         out["segment"] = self._segments(scores, out.index)
         return out
 
-    def fit_transform(self, rfm: pd.DataFrame, y=None) -> pd.DataFrame:
+    def fit_transform(self, rfm: pd.DataFrame, y=None, **fit_params) -> pd.DataFrame:
         """``fit(rfm).transform(rfm)``."""
         return self.fit(rfm).transform(rfm)
+
+    def score(self, rfm: pd.DataFrame, y=None) -> float:
+        """How faithfully the 1..bins scores rank the customers of ``rfm`` (higher is better).
+
+        The mean Spearman rank correlation of ``r_score`` with ``-recency``, ``f_score``
+        with ``frequency`` and ``m_score`` with ``monetary`` on ``rfm``, scored with the
+        fitted cut points. 1 means the scores never order two customers against their
+        values; fewer bins, heavy ties or cut points fitted on another period give less.
+        A column whose values are all equal has nothing to rank and is left out; a column
+        whose values vary but whose scores do not counts 0.
+
+        Parameters
+        ----------
+        rfm : DataFrame
+            An RFM table (any period).
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        float
+            In -1..1; NaN when every column is constant.
+        """
+        from scipy.stats import spearmanr
+
+        self._check_fitted()
+        vals = self._values(rfm)
+        rhos = []
+        for k in ("r", "f", "m"):
+            v = vals[k]
+            if v.size == 0 or np.ptp(v) == 0:
+                continue
+            s = apply_bins(v, self.edges_[k], self.score_maps_[k])
+            rhos.append(0.0 if np.ptp(s) == 0 else float(spearmanr(s, v).statistic))
+        return float(np.mean(rhos)) if rhos else float("nan")
+
+    def save(self, path) -> Path:
+        """Write the fitted scorer as JSON (:meth:`to_dict`; no pickle).
+
+        Parameters
+        ----------
+        path : path-like
+            The JSON file (conventionally ``rfm_scorer.json``); its folder is created.
+
+        Returns
+        -------
+        Path
+        """
+        from crm_ml.tracking.serialization import save_json
+
+        return save_json(self.to_dict(), path)
+
+    @classmethod
+    def load(cls, path) -> RFMScorer:
+        """A fitted scorer from a JSON file written by :meth:`save`.
+
+        Raises
+        ------
+        crm_ml.ModelFilesError
+            The file is missing, not JSON, or not a valid scorer spec.
+        """
+        from crm_ml.tracking.serialization import load_json
+
+        spec = load_json(path, required=("bins", "edges", "score_maps"))
+        try:
+            return cls.from_dict(spec)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFilesError(f"{path} is not a valid RFM scorer spec ({exc}); re-fit "
+                                  "and save the scorer", path=str(path)) from exc
 
     def _segments(self, scores: dict[str, np.ndarray], index) -> pd.Categorical:
         t = self.segment_table_
@@ -221,6 +368,8 @@ class RFMScorer:
             "score_maps": {k: v.tolist() for k, v in self.score_maps_.items()},
             "segments": None if self.segments is None else
             self.segment_table_.to_dict(orient="list"),
+            "feature_names_in": (self.feature_names_in_.tolist()
+                                 if hasattr(self, "feature_names_in_") else None),
         }
 
     @classmethod
@@ -235,6 +384,9 @@ class RFMScorer:
         self.edges_ = {k: np.asarray(v, dtype=np.float64) for k, v in d["edges"].items()}
         self.score_maps_ = {k: np.asarray(v, dtype=np.int64) for k, v in d["score_maps"].items()}
         self.n_customers_ = d.get("n_customers", 0)
+        if d.get("feature_names_in"):
+            self.feature_names_in_ = np.asarray(d["feature_names_in"], dtype=object)
+            self.n_features_in_ = len(self.feature_names_in_)
         return self
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from crm_ml.model_names import SEGMENTS
 
-def build_card(seg, *, holdout_silhouette: float, baseline_silhouette: float,
+__all__ = ["build_card", "model_card"]
+
+
+def model_card(seg, *, holdout_silhouette: float, baseline_silhouette: float,
                truth_ari: float | None = None, n_holdout: int | None = None, as_of=None,
                run_id: str | None = None, registered_version: str | None = None,
-               name: str = "crm-segments"):
+               name: str = SEGMENTS):
     """A :class:`crm_ml.cards.ModelCard` for a segmenter.
 
     Parameters
@@ -38,7 +42,9 @@ def build_card(seg, *, holdout_silhouette: float, baseline_silhouette: float,
                         "ci_low": None, "ci_high": None})
     slices = prof[["name", "size", "share"] + (["revenue_share"] if "revenue_share" in prof
                                                else [])].reset_index()
-    figures = {"segment_projection": seg.plot_projection(), "k_scores": seg.plot_k_scores()}
+    figures = {"k_scores": seg.plot_k_scores()}
+    if hasattr(seg, "_Z_sample"):  # a loaded segmenter keeps no customer sample to project
+        figures = {"segment_projection": seg.plot_projection(), **figures}
     k_text = seg.k_scores_.to_string(index=False)
     return ModelCard(
         name=name,
@@ -56,7 +62,7 @@ def build_card(seg, *, holdout_silhouette: float, baseline_silhouette: float,
                       "about individuals with legal or similar effect. Segment numbers change "
                       "when the model is refitted: join on names/profiles, not numbers."),
         data={"as_of": None if as_of is None else str(pd.Timestamp(as_of).date()),
-              "customers_fitted": int(len(seg.labels_)), "customers_held_out": n_holdout,
+              "customers_fitted": getattr(seg, "_n_fitted", None), "customers_held_out": n_holdout,
               "features": ", ".join(seg.features_)},
         metrics=pd.DataFrame(metrics),
         baseline={"metric": "holdout silhouette (standardised log features)",
@@ -73,3 +79,7 @@ def build_card(seg, *, holdout_silhouette: float, baseline_silhouette: float,
         figures=figures,
         extra_sections={"k search": k_text},  # multi-line: shown preformatted
     )
+
+
+#: The former name of :func:`model_card`.
+build_card = model_card

@@ -8,25 +8,35 @@ the lowest BIC. All scores are kept in ``k_scores_``. The final model is then fi
 customers (``MiniBatchKMeans`` above ``max_fit_rows`` customers; the mixture on a sample of
 ``max_fit_rows`` customers) and segments are numbered by decreasing mean value (segment 0 =
 highest value), so labels are stable and meaningful.
+
+``Segmenter`` is a scikit-learn clusterer (``ClusterMixin``): ``clone``, ``get_params``,
+``check_is_fitted``, pipelines and model selection work. Unlike scikit-learn's clusterers it
+keeps pandas: ``labels_`` and ``predict`` are Series indexed like the input (customer_id).
+Features are chosen by column name; NumPy arrays and lists are accepted too (their columns
+are named ``x0, x1, ...``). ``fit`` writes nothing: it is logged only when the user asks
+(:func:`crm_ml.tracking.autolog`, an active MLflow run, or
+:func:`crm_ml.segmentation.log_model`).
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
+from sklearn.utils import check_array
 
 from crm_ml._logging import get_logger
 from crm_ml._progress import track
-from crm_ml.errors import DataValidationError, NotFittedError
-from crm_ml.features.ranges import RANGES_FILE, InputRanges
+from crm_ml.errors import CrmMlError, DataValidationError, NotFittedError
+from crm_ml.features.ranges import RANGES_FILE, InputRanges, load_input_ranges
+from crm_ml.model_names import SEGMENTS
 from crm_ml.segmentation.naming import feature_family, segment_names
 from crm_ml.segmentation.preprocess import (
     SCALINGS,
@@ -34,6 +44,8 @@ from crm_ml.segmentation.preprocess import (
     feature_matrix,
     make_preprocessor,
 )
+from crm_ml.segmentation.tracking import log_model
+from crm_ml.tracking.autolog import after_fit, paused
 
 log = get_logger("segmentation")
 
@@ -45,6 +57,13 @@ def _n_distinct(Z: np.ndarray) -> int:
     return int((~pd.DataFrame(Z).duplicated()).sum())
 
 
+def _silhouette(Z: np.ndarray, labels: np.ndarray) -> float:
+    """Silhouette of ``labels`` on ``Z``; NaN where it is undefined (one segment, or every
+    customer in a segment of its own)."""
+    n = len(set(labels.tolist()))
+    return float(silhouette_score(Z, labels)) if 2 <= n < len(labels) else float("nan")
+
+
 def _two_digits(x) -> float:
     """``x`` rounded to two significant digits (0.0 stays 0.0; NaN stays NaN)."""
     x = float(x)
@@ -53,7 +72,7 @@ def _two_digits(x) -> float:
     return float(round(x, 1 - int(np.floor(np.log10(abs(x))))))
 
 
-class Segmenter:
+class Segmenter(ClusterMixin, BaseEstimator):
     """Customer segments from a customer feature table.
 
     Parameters
@@ -83,9 +102,6 @@ class Segmenter:
         numbers; default the first of ``total_spend``, ``monetary``, ``monetary_value`` found.
         It must exist and, like the features, be finite (else ``DataValidationError``).
     random_state : int, default 0
-    track : bool, optional
-        Log the fit to MLflow via :func:`crm_ml.tracking.start_run`; default: the global
-        tracking switch.
     n_jobs : int, default 1
         Threads for the numeric libraries (OpenMP/BLAS). One thread is fastest for the small
         problems here and on shared machines (many threads fight over few cores).
@@ -94,6 +110,8 @@ class Segmenter:
     ----------
     labels_ : Series
         Segment number per customer (index of the fitted table), 0 = highest mean value.
+        A pandas Series, not an array as in scikit-learn's clusterers, so that segments stay
+        keyed by customer_id. Not stored by :meth:`save` (no customer ids in model files).
     names_ : dict
         ``{segment: human-readable name}``.
     n_segments_ : int
@@ -113,15 +131,16 @@ class Segmenter:
         Silhouette of the final segments on a sample.
     stability_ : dict
         Set by :meth:`stability`.
-    run_id_ : str or None
-        MLflow run of the fit.
+    n_features_in_ : int
+        Number of columns of the fitted table (all of them, not only ``features_``).
+    feature_names_in_ : ndarray of str
+        Column names of the fitted table, when they are all strings.
     """
 
     def __init__(self, n_segments="auto", method: str = "kmeans", features=None,
                  k_range=(2, 8), scaling: str = "auto", sample_size: int = 20_000,
                  silhouette_sample: int = 5_000, max_fit_rows: int = 200_000, n_init: int = 4,
-                 value_column: str | None = None, random_state: int = 0,
-                 track: bool | None = None, n_jobs: int = 1):
+                 value_column: str | None = None, random_state: int = 0, n_jobs: int = 1):
         self.n_segments = n_segments
         self.method = method
         self.features = features
@@ -133,10 +152,44 @@ class Segmenter:
         self.n_init = n_init
         self.value_column = value_column
         self.random_state = random_state
-        self.track = track
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ helpers
+    def _as_frame(self, X, *, reset: bool) -> pd.DataFrame:
+        """``X`` as a DataFrame; arrays and lists get the fitted column names (``x0, ...``).
+
+        With ``reset`` (in ``fit``) the input's width and column names are recorded
+        (``n_features_in_``, ``feature_names_in_``); otherwise an array must have the
+        fitted width.
+        """
+        if isinstance(X, pd.DataFrame):
+            if reset:
+                self.n_features_in_ = X.shape[1]
+                self._columns_in = list(X.columns)
+                if self._columns_in and all(isinstance(c, str) for c in self._columns_in):
+                    self.feature_names_in_ = np.asarray(self._columns_in, dtype=object)
+                elif hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            return X
+        try:
+            A = check_array(X, dtype="numeric", ensure_all_finite=False, input_name="X")
+        except ValueError as exc:  # 1-D, complex, empty: scikit-learn's wording, our type
+            raise DataValidationError(str(exc), column="X", rule="2-D numeric array") from None
+        if reset:
+            self.n_features_in_ = A.shape[1]
+            self._columns_in = [f"x{i}" for i in range(A.shape[1])]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            if A.shape[1] != self.n_features_in_:
+                raise DataValidationError(
+                    f"X has {A.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input", column="X", rule="width")
+            if hasattr(self, "feature_names_in_"):
+                warnings.warn(f"X does not have valid feature names, but {type(self).__name__}"
+                              " was fitted with feature names", UserWarning, stacklevel=3)
+        return pd.DataFrame(A, columns=self._columns_in)
+
     def _select(self, X: pd.DataFrame) -> list[str]:
         if not isinstance(X, pd.DataFrame):
             raise DataValidationError("X must be a pandas DataFrame (one row per customer)",
@@ -177,21 +230,24 @@ class Segmenter:
             raise DataValidationError(
                 f"too few customers ({len(Zs)} sampled, {n_distinct} distinct) for k in "
                 f"{tuple(self.k_range)}", column="k_range", rule="size")
-        rows = []
-        for k in track(range(lo, hi + 1), "Choosing the number of segments",
-                       total=hi - lo + 1):
-            model = self._cluster_model(k, len(Zs))
-            labels = model.fit_predict(Zs)
-            row = {"k": k}
-            if self.method == "kmeans":
-                row["silhouette"] = (float(silhouette_score(
-                    Zs, labels, sample_size=min(self.silhouette_sample, len(Zs)),
-                    random_state=self.random_state)) if len(set(labels)) > 1 else -1.0)
-                row["inertia"] = float(model.inertia_)
-            else:
-                row["bic"] = float(model.bic(Zs))
-            rows.append(row)
+        with paused():
+            rows = [self._score_k(k, Zs) for k in track(
+                range(lo, hi + 1), "Choosing the number of segments", total=hi - lo + 1)]
         return pd.DataFrame(rows)
+
+    def _score_k(self, k: int, Zs: np.ndarray) -> dict:
+        """One k of the search, fitted on the sample ``Zs``."""
+        model = self._cluster_model(k, len(Zs))
+        labels = model.fit_predict(Zs)
+        row = {"k": k}
+        if self.method == "kmeans":
+            row["silhouette"] = (float(silhouette_score(
+                Zs, labels, sample_size=min(self.silhouette_sample, len(Zs)),
+                random_state=self.random_state)) if len(set(labels)) > 1 else -1.0)
+            row["inertia"] = float(model.inertia_)
+        else:
+            row["bic"] = float(model.bic(Zs))
+        return row
 
     # ---------------------------------------------------------------------- fit
     def _threads(self):
@@ -200,18 +256,31 @@ class Segmenter:
         return threadpool_limits(limits=self.n_jobs)
 
     def fit(self, X: pd.DataFrame, y=None) -> Segmenter:
-        """Fit scaling and clustering on a customer table (index = customer_id)."""
+        """Fit scaling and clustering on a customer table.
+
+        Parameters
+        ----------
+        X : DataFrame
+            One row per customer (index = customer_id). An array or list of rows is
+            accepted too (columns ``x0, x1, ...``).
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        Segmenter
+            ``self``, fitted. Nothing is written unless the user asked for tracking (see
+            :mod:`crm_ml.tracking.autolog`).
+        """
+        X = self._as_frame(X, reset=True)
         with self._threads():
             self._fit(X)
-        from crm_ml.tracking import start_run
-
-        self.run_id_ = None
-        with start_run("segmentation", run_name=f"segmenter-{self.method}",
-                       enabled=self.track) as run:
-            if run.active:
-                self.log_to(run)
-                self.run_id_ = run.run_id
+        after_fit(self, "segmentation", log_model, data=X,
+                  run_name=f"segmenter-{self.method}")
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "pipeline_")
 
     def _fit(self, X: pd.DataFrame) -> None:
         if self.method not in ("kmeans", "gmm"):
@@ -235,7 +304,9 @@ class Segmenter:
         cols = self._select(X)
         M = feature_matrix(X, cols)
         if len(M) < 2:
-            raise DataValidationError("need at least 2 customers to segment", rule="size")
+            raise DataValidationError(
+                f"need at least 2 customers (rows) to segment; got n_samples={len(M)}",
+                rule="size")
         value_col, value = self._value(X, cols)
         self.features_ = cols
         self.input_ranges_ = InputRanges.from_training(M, cols)
@@ -275,8 +346,8 @@ class Segmenter:
         self.n_segments_ = k
         ev = self._sample(len(Z), min(self.silhouette_sample, len(Z)), 2)
         self._Z_sample, self._labels_sample = Z[ev], labels[ev]
-        self.silhouette_ = (float(silhouette_score(Z[ev], labels[ev]))
-                            if len(set(labels[ev])) > 1 else float("nan"))
+        self.silhouette_ = _silhouette(Z[ev], labels[ev])
+        self._n_fitted = len(M)
         self._profile = self._make_profile(M, Z, labels, value_col, value)
         self.names_ = self._profile["name"].to_dict()
 
@@ -336,8 +407,20 @@ class Segmenter:
             raise NotFittedError("Segmenter is not fitted yet: call fit() first")
 
     def predict(self, X: pd.DataFrame) -> pd.Series:
-        """Segment numbers for new customers (same fitted scaling and clusters)."""
+        """Segment numbers for new customers (same fitted scaling and clusters).
+
+        Parameters
+        ----------
+        X : DataFrame
+            Customers with the ``features_`` columns (an array of the fitted width also).
+
+        Returns
+        -------
+        Series
+            ``segment`` (int), index of ``X``.
+        """
         self._check()
+        X = self._as_frame(X, reset=False)
         M = feature_matrix(X, self.features_)
         with self._threads():
             raw = self.pipeline_.predict(M)
@@ -349,8 +432,38 @@ class Segmenter:
         return pd.DataFrame({"segment": seg, "segment_name": seg.map(self.names_)})
 
     def fit_predict(self, X: pd.DataFrame, y=None) -> pd.Series:
-        """``fit(X).labels_``."""
+        """``fit(X).labels_``: a Series of segment numbers indexed like ``X``."""
         return self.fit(X).labels_
+
+    def score(self, X: pd.DataFrame, y=None) -> float:
+        """Silhouette of the segments on ``X`` (-1..1, higher is better).
+
+        ``X`` is scaled with the fitted scaling and segmented with :meth:`predict`; the
+        silhouette (mean over customers of how much closer each is to its own segment than
+        to the nearest other one, in the scaled space) is computed on a random sample of
+        ``silhouette_sample`` customers drawn as in ``fit``, so ``score(X_fit)`` equals
+        ``silhouette_``.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Customers with the ``features_`` columns.
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        float
+            The silhouette; NaN when it is undefined (the sample falls in one segment, or
+            every sampled customer is a segment of its own). ``GridSearchCV`` ranks NaN last.
+        """
+        self._check()
+        M = feature_matrix(self._as_frame(X, reset=False), self.features_)
+        with self._threads():
+            Z = self.pipeline_.named_steps["preprocess"].transform(M)
+            labels = self.label_map_[self.pipeline_.named_steps["cluster"].predict(Z)]
+        ev = self._sample(len(Z), min(self.silhouette_sample, len(Z)), 2)
+        return _silhouette(Z[ev], labels[ev])
 
     def profile(self) -> pd.DataFrame:
         """Per segment: ``name``, ``size``, ``share``, ``revenue_share`` and the mean and
@@ -378,6 +491,7 @@ class Segmenter:
 
     def _stability(self, X, n_boot, sample_size) -> dict:
         self._check()
+        X = self._as_frame(X, reset=False)
         M = feature_matrix(X, self.features_)
         Z = self.pipeline_.named_steps["preprocess"].transform(M)
         base = self.predict(X).to_numpy()
@@ -385,12 +499,13 @@ class Segmenter:
         size = min(sample_size or self.sample_size, len(Z))
         rng = np.random.default_rng(self.random_state + 4)
         scores = []
-        for b in track(range(n_boot), "Bootstrap stability", total=n_boot):
-            idx = rng.choice(len(Z), size=size, replace=True)
-            model = self._cluster_model(self.n_segments_, size)
-            model.set_params(random_state=self.random_state + 100 + b)
-            model.fit(Z[idx])
-            scores.append(float(adjusted_rand_score(base[ev], model.predict(Z[ev]))))
+        with paused():
+            for b in track(range(n_boot), "Bootstrap stability", total=n_boot):
+                idx = rng.choice(len(Z), size=size, replace=True)
+                model = self._cluster_model(self.n_segments_, size)
+                model.set_params(random_state=self.random_state + 100 + b)
+                model.fit(Z[idx])
+                scores.append(float(adjusted_rand_score(base[ev], model.predict(Z[ev]))))
         self.stability_ = {"ari_mean": float(np.mean(scores)), "ari_min": float(np.min(scores)),
                            "ari": scores, "n_boot": n_boot}
         return self.stability_
@@ -402,6 +517,10 @@ class Segmenter:
         from sklearn.decomposition import PCA
 
         self._check()
+        if not hasattr(self, "_Z_sample"):
+            raise CrmMlError("plot_projection needs the fitted sample of customers, which "
+                             "save() does not store (no customer rows in model files): "
+                             "plot before saving, or refit")
         Z, lab = self._Z_sample[:max_points], self._labels_sample[:max_points]
         fig, ax = plt.subplots(figsize=(7, 5.5))
         if Z.shape[1] >= 2:
@@ -440,65 +559,135 @@ class Segmenter:
 
     # ------------------------------------------------------------ tracking / IO
     def log_to(self, run) -> None:
-        """Log parameters, metrics (silhouette, k scores, segment sizes), profile and plots
-        to a :class:`crm_ml.tracking.TrackedRun` (aggregates only; no customer ids)."""
-        import matplotlib.pyplot as plt
+        """Deprecated: use ``crm_ml.segmentation.log_model(seg, run=run,
+        include_model=False)`` (parameters, metrics, profile and plots, no model)."""
+        warnings.warn("Segmenter.log_to(run) is deprecated; use crm_ml.segmentation."
+                      "log_model(seg, run=run, include_model=False)", DeprecationWarning,
+                      stacklevel=2)
+        log_model(self, run=run, include_model=False)
 
-        self._check()
-        run.log_params({"method": self.method, "n_segments": self.n_segments,
-                        "k_range": list(self.k_range), "scaling": self.scaling,
-                        "features": ",".join(self.features_),
-                        "transforms": json.dumps(self.transforms_),
-                        "sample_size": self.sample_size, "random_state": self.random_state,
-                        "n_customers": len(self.labels_)})
-        metrics = {"k": self.n_segments_, "silhouette": self.silhouette_}
-        for _, row in self.k_scores_.iterrows():
-            for c in ("silhouette", "bic"):
-                if c in row and pd.notna(row[c]):
-                    metrics[f"k_{c}_{int(row['k'])}"] = row[c]
-        for s, row in self._profile.iterrows():
-            metrics[f"segment_{s}_size"] = row["size"]
-            metrics[f"segment_{s}_share"] = row["share"]
-        if hasattr(self, "stability_"):
-            metrics["stability_ari_mean"] = self.stability_["ari_mean"]
-            metrics["stability_ari_min"] = self.stability_["ari_min"]
-        run.log_metrics(metrics)
-        run.log_table(self._profile, "segment_profile")
-        run.log_dict({int(k): v for k, v in self.names_.items()}, "segment_names.json")
-        for name, fig in (("segment_projection", self.plot_projection()),
-                          ("k_scores", self.plot_k_scores())):
-            run.log_figure(fig, name)
-            plt.close(fig)
+    def log_model(self, run=None, registered_name: str | None = SEGMENTS):
+        """Deprecated: use ``crm_ml.segmentation.log_model(seg, run=run,
+        registered_name=...)``, which this calls (registering under ``crm-segments`` by
+        default, as this method always did).
+
+        Returns
+        -------
+        crm_ml.tracking.ModelLogResult
+        """
+        warnings.warn("Segmenter.log_model(run) is deprecated; use crm_ml.segmentation."
+                      "log_model(seg, run=run, registered_name=...)", DeprecationWarning,
+                      stacklevel=2)
+        return log_model(self, run=run, registered_name=registered_name)
 
     def save(self, directory) -> dict[str, Path]:
-        """Write ``pipeline.skops`` (scaling + clusters, no pickle), ``spec.json`` and
-        ``input_ranges.json`` (training range of each feature)."""
+        """Write the fitted segmenter to ``directory`` in trusted formats (no pickle).
+
+        ``pipeline.skops`` (scaling + clusters, loaded with an allow-list), ``spec.json``
+        (parameters, features, label map, names, k scores and the segment profile:
+        aggregates only) and ``input_ranges.json`` (training range of each feature). No
+        customer rows or ids are written, so ``labels_`` is not saved.
+
+        Parameters
+        ----------
+        directory : path-like
+            Created if needed.
+
+        Returns
+        -------
+        dict
+            ``{"pipeline": Path, "spec": Path, "input_ranges": Path}``.
+        """
         from crm_ml.tracking.serialization import save_json, save_sklearn
 
         self._check()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         pipe = save_sklearn(self.pipeline_, d / "pipeline.skops")
-        spec = save_json({"features": self.features_, "label_map": self.label_map_.tolist(),
-                          "names": {str(k): v for k, v in self.names_.items()},
-                          "method": self.method, "n_segments": int(self.n_segments_)},
-                         d / "spec.json")
+        params = {k: (list(v) if isinstance(v, tuple) else v)
+                  for k, v in self.get_params().items()}
+        spec = save_json({
+            "features": self.features_, "label_map": self.label_map_.tolist(),
+            "names": {str(k): v for k, v in self.names_.items()},
+            "method": self.method, "n_segments": int(self.n_segments_),
+            "params": params, "transforms": self.transforms_,
+            "columns_in": [str(c) for c in getattr(self, "_columns_in", self.features_)],
+            "feature_names_in": (self.feature_names_in_.tolist()
+                                 if hasattr(self, "feature_names_in_") else None),
+            "n_customers": getattr(self, "_n_fitted", None),
+            "silhouette": self.silhouette_,
+            "k_scores": self.k_scores_.to_dict(orient="list"),
+            "profile": self._profile.to_dict(orient="split"),
+            "centres": self.centres_.to_dict(orient="split"),
+            "stability": getattr(self, "stability_", None),
+        }, d / "spec.json")
         ranges = self.input_ranges_.save(d / RANGES_FILE)
         return {"pipeline": pipe, "spec": spec, "input_ranges": ranges}
 
-    def log_model(self, run, registered_name: str | None = "crm-segments"):
-        """Log the fitted segmenter as a pyfunc model (input: customer feature table;
-        output: ``segment``, ``segment_name``) and register it (``challenger``)."""
-        from crm_ml.segmentation.pyfunc import SegmentsModel
-        from crm_ml.tracking import log_pyfunc_model
+    @classmethod
+    def load(cls, directory) -> Segmenter:
+        """A fitted segmenter from a folder written by :meth:`save`.
 
-        self._check()
-        with tempfile.TemporaryDirectory() as tmp:
-            paths = self.save(tmp)
-            return log_pyfunc_model(run, SegmentsModel(),
-                                    artifacts={k: str(v) for k, v in paths.items()},
-                                    input_example=self.synthetic_example(),
-                                    name="segments", registered_name=registered_name)
+        Files of older versions load too (a ``track`` parameter is dropped; specs without
+        profile or k scores give a model that predicts and names segments). The pipeline is
+        read with skops and an exact allow-list of types, never unpickled.
+
+        Parameters
+        ----------
+        directory : path-like
+
+        Returns
+        -------
+        Segmenter
+            Fitted, without ``labels_`` (customer labels are not saved).
+
+        Raises
+        ------
+        crm_ml.ModelFilesError
+            A file is missing or damaged.
+        crm_ml.UntrustedModelError
+            ``pipeline.skops`` holds a type outside the allow-list.
+        """
+        from crm_ml.tracking.serialization import load_json, load_sklearn
+
+        d = Path(directory)
+        spec = load_json(d / "spec.json", required=("features", "label_map", "names"))
+        known = cls._get_param_names()
+        params = {k: v for k, v in (spec.get("params") or {"method": spec.get("method",
+                                                                              "kmeans")}).items()
+                  if k in known}  # drops parameters that are gone, such as ``track``
+        if isinstance(params.get("k_range"), list):
+            params["k_range"] = tuple(params["k_range"])
+        seg = cls(**params)
+        seg.pipeline_ = load_sklearn(d / "pipeline.skops")
+        seg.features_ = list(spec["features"])
+        seg.label_map_ = np.asarray(spec["label_map"], dtype=np.int64)
+        seg.names_ = {int(k): v for k, v in spec["names"].items()}
+        seg.n_segments_ = int(spec.get("n_segments", len(seg.label_map_)))
+        seg.input_ranges_ = load_input_ranges(d / RANGES_FILE, seg.features_)
+        seg.transforms_ = dict(spec.get("transforms") or {})
+        seg._columns_in = list(spec.get("columns_in") or seg.features_)
+        seg.n_features_in_ = len(seg._columns_in)
+        if spec.get("feature_names_in"):
+            seg.feature_names_in_ = np.asarray(spec["feature_names_in"], dtype=object)
+        if spec.get("n_customers") is not None:
+            seg._n_fitted = int(spec["n_customers"])
+        seg.silhouette_ = float("nan") if spec.get("silhouette") is None else \
+            float(spec["silhouette"])
+        seg.k_scores_ = pd.DataFrame(spec.get("k_scores") or {"k": [seg.n_segments_]})
+        if spec.get("profile"):
+            p = spec["profile"]
+            seg._profile = pd.DataFrame(p["data"], index=pd.Index(p["index"], name="segment"),
+                                        columns=p["columns"])
+        else:
+            seg._profile = pd.DataFrame({"name": [seg.names_[i] for i in range(
+                seg.n_segments_)]}, index=pd.RangeIndex(seg.n_segments_, name="segment"))
+        if spec.get("centres"):
+            c = spec["centres"]
+            seg.centres_ = pd.DataFrame(c["data"], index=c["index"], columns=c["columns"])
+        if spec.get("stability"):
+            seg.stability_ = dict(spec["stability"])
+        return seg
 
     def synthetic_example(self, n: int = 5) -> pd.DataFrame:
         """A few synthetic customers: per-segment feature medians rounded to two significant
