@@ -13,6 +13,7 @@ from crm_ml.cards.grading import (
     grade_rule_text,
     metrics_table,
 )
+from crm_ml.cards.sections import data_source_section, quality_section
 
 
 def card_from_registry(name: str, alias: str = "champion", models_dir="models") -> dict:
@@ -29,8 +30,10 @@ __all__ = [
     "bootstrap_ci",
     "calibration_table",
     "card_from_registry",
+    "data_source_section",
     "grade",
     "grade_rule_text",
     "library_versions",
     "metrics_table",
+    "quality_section",
 ]

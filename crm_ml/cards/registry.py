@@ -36,24 +36,21 @@ def card_from_registry(name: str, alias: str = "champion",
     ModelNotFoundError
         When the name/alias does not exist or the version's run has no logged card.
     """
-    import mlflow
     from mlflow.exceptions import MlflowException
 
-    from crm_ml.tracking.registry import _client, get_version
+    from crm_ml.tracking.registry import get_version
+    from crm_ml.tracking.store import download_run_folder
     from crm_ml.tracking.trust import verify_version
 
     mv = get_version(name, alias)
     # a card vouches for the model: none for a version crm_ml would refuse to load
     verify_version(name, str(mv.version), alias)
     run_id = mv.run_id
-    client = _client()
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            names = [a.path for a in client.list_artifacts(run_id, "card")] if run_id else []
-            if "card/card.json" not in names:
+            if not run_id:
                 raise FileNotFoundError
-            local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="card",
-                                                             dst_path=tmp))
+            local = download_run_folder(run_id, "card", tmp, required="card/card.json")
         except (FileNotFoundError, MlflowException) as e:
             raise ModelNotFoundError(
                 f"Version {mv.version} of {name!r} (alias {alias!r}) has no model card logged "

@@ -2,6 +2,8 @@
 
 Names are loaded lazily from their modules: ``customer_summary`` (summary.py, the single pass
 shared by RFM and CLV) and ``build`` / ``FEATURE_DESCRIPTIONS`` / ``describe_feature`` (snapshot.py).
+Both count purchases, orders and spend with :mod:`crm_ml.features.facts` (the one source of
+those rules, also used by :func:`crm_ml.forecast.sales_series`).
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ import pandas as pd
 from crm_ml.data.privacy import screen_columns, warn_dropped
 from crm_ml.data.windows import as_of_day, history, history_end, utc_naive
 from crm_ml.errors import DataValidationError
-from crm_ml.features.summary import order_codes
+from crm_ml.features.facts import NS_PER_DAY as _NS_PER_DAY
+from crm_ml.features.facts import purchase_facts
 
 __all__ = ["build", "FEATURE_DESCRIPTIONS", "describe_feature", "feature_names"]
 
@@ -119,20 +120,6 @@ def _check_columns(df: pd.DataFrame, required, kind: str) -> None:
 def _days(ts: pd.Series) -> np.ndarray:
     """Timestamps -> integer day numbers (days since 1970-01-01)."""
     return utc_naive(ts).to_numpy().astype("datetime64[D]").astype(np.int64)
-
-
-def _codes(ids: pd.Series, categories: pd.Index | None = None):
-    """Factorise customer ids -> (codes, uniques); with ``categories`` map onto them (-1 = absent)."""
-    if categories is None:
-        if isinstance(ids.dtype, pd.CategoricalDtype):
-            codes = ids.cat.codes.to_numpy()
-            used = np.unique(codes[codes >= 0])
-            remap = np.full(len(ids.cat.categories) + 1, -1, dtype=np.int64)
-            remap[used] = np.arange(len(used))
-            return remap[codes], pd.Index(ids.cat.categories[used])
-        codes, uniques = pd.factorize(ids, sort=False)
-        return codes.astype(np.int64), pd.Index(uniques)
-    return categories.get_indexer(ids), categories
 
 
 def _id_kind(ids) -> str:
@@ -238,60 +225,46 @@ def build(transactions: pd.DataFrame, as_of, interactions: pd.DataFrame | None =
         bad = transactions.index[hist & np.isnan(amount_all)][:5].tolist()
         raise DataValidationError("transactions: column 'amount' has missing values",
                                   column="amount", rule="not null", rows=bad)
+    f = purchase_facts(transactions["customer_id"], ts_all.view(np.int64), amount_all,
+                       as_of_day(as_of), transactions["order_id"]
+                       if "order_id" in transactions.columns else None)
     buy = hist & (amount_all > 0)
-    ret = hist & (amount_all < 0)
-    codes_all, uniq = _codes(transactions["customer_id"])
-    has = np.bincount(codes_all[buy], minlength=len(uniq)) > 0
+    has = f.keep
     remap = np.where(has, np.cumsum(has) - 1, -1)
-    ids = uniq[has]
+    ids = f.ids[has]
     n = len(ids)
-    codes = remap[codes_all[buy]]
-    amt = amount_all[buy]
-    ts_buy = ts_all[buy]
-    day = ts_buy.astype("datetime64[D]").astype(np.int64)
+    codes = remap[f.code]
+    amt = f.amount
+    day = f.ts // _NS_PER_DAY
     out: dict[str, np.ndarray] = {}
 
-    # Distinct purchase days per customer (sorted packed keys): recency, tenure and gaps.
-    dmin = int(day.min()) if len(day) else 0
-    span = int(day.max()) - dmin + 1 if len(day) else 1
-    sk = np.sort(codes * span + (day - dmin))
-    keep = np.r_[True, sk[1:] != sk[:-1]] if len(sk) else np.zeros(0, bool)
-    uk = sk[keep]
-    uc, ud = uk // span, uk % span + dmin
-    n_days = np.bincount(uc, minlength=n).astype(float)
+    # Distinct purchase days per customer, sorted: recency, tenure and gaps.
+    uc, ud = f.sorted_days()
+    uc = remap[uc]
+    first = (f.first_ts[has] // _NS_PER_DAY).astype(float)
+    last = (f.last_ts[has] // _NS_PER_DAY).astype(float)
     starts = np.r_[True, uc[1:] != uc[:-1]] if len(uc) else np.zeros(0, bool)
-    ends = np.r_[uc[1:] != uc[:-1], True] if len(uc) else np.zeros(0, bool)
-    first, last = np.empty(n), np.empty(n)
-    first[uc[starts]] = ud[starts]
-    last[uc[ends]] = ud[ends]
     out["recency_days"] = day0 - last
     out["tenure_days"] = day0 - first
 
-    # Orders: distinct order ids if present, else distinct purchase timestamps (per customer).
-    if "order_id" in transactions.columns:
-        ocodes = order_codes(transactions["order_id"][buy], ts_buy.view(np.int64))
-    else:
-        ocodes = pd.factorize(ts_buy.view(np.int64))[0].astype(np.int64)
-    n_o = int(ocodes.max()) + 1 if len(ocodes) else 1
-    oi, okeys = pd.factorize(codes * n_o + ocodes)
-    o_cust = okeys // n_o
+    # Orders (crm_ml.features.facts: order ids, or purchase timestamps, per customer).
+    row_order, width = f.order_keys()
+    oi, okeys = pd.factorize(row_order)
+    o_cust = remap[okeys // width]
     o_day = np.empty(len(okeys), dtype=np.int64)
     o_day[oi] = day
     order_amt = np.bincount(oi, weights=amt, minlength=len(okeys))
-    n_orders = np.bincount(o_cust, minlength=n).astype(float)
-    total = np.bincount(codes, weights=amt, minlength=n)
+    n_orders = f.n_orders[has].astype(float)
+    total = f.gross[has]
     out["n_orders"] = n_orders
-    out["n_purchase_days"] = n_days
+    out["n_purchase_days"] = f.n_days[has].astype(float)
     out["avg_order_value"] = np.divide(total, n_orders, out=np.full(n, np.nan),
                                        where=n_orders > 0)
 
     # Returns belong to customers with purchases; others are ignored.
-    rc = remap[codes_all[ret]]
-    ok = rc >= 0
-    n_ret = np.bincount(rc[ok], minlength=n).astype(float)
-    ret_amt = np.bincount(rc[ok], weights=-amount_all[ret][ok], minlength=n)
-    out["total_spend"] = total - ret_amt  # net, as in crm_ml.features.customer_summary
-    out["n_returns"] = n_ret
+    ret_amt = -f.returns[has] + 0.0  # no -0.0 for customers without returns
+    out["total_spend"] = total + f.returns[has]
+    out["n_returns"] = f.n_returns[has].astype(float)
     out["return_share"] = np.divide(ret_amt, total, out=np.zeros(n), where=total > 0)
 
     # Inter-purchase gaps between consecutive purchase days.

@@ -14,9 +14,12 @@ Policies
   purchase occasions and do not enter ``monetary_value`` (which stays a positive mean
   purchase size, as Gamma-Gamma needs). ``return_spend`` reports their absolute sum.
 * **Occasions**: ``n_days`` counts distinct purchase days; ``n_orders`` counts distinct
-  ``order_id`` values, or distinct purchase timestamps (millisecond resolution, coarser only
+  ``order_id`` values, or distinct purchase timestamps (microsecond resolution, coarser only
   for enormous ranges) when there is no ``order_id`` column; a row whose ``order_id`` is
   missing counts as the order of its timestamp.
+
+Purchases, orders, purchase days and spend are counted by :mod:`crm_ml.features.facts`, the
+same pass :func:`crm_ml.features.build` and :func:`crm_ml.forecast.sales_series` use.
 """
 
 from __future__ import annotations
@@ -24,76 +27,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crm_ml.data.windows import as_of_day, history_end, utc_naive
+from crm_ml.data.windows import as_of_day, utc_naive
 from crm_ml.errors import DataValidationError
+from crm_ml.features.facts import NS_PER_DAY as _NS_PER_DAY
+from crm_ml.features.facts import order_codes, purchase_facts  # noqa: F401 (order_codes: old home)
 
 __all__ = ["customer_summary", "TIME_UNITS"]
 
 #: Length of one ``time_unit`` in days ("M" is the mean Gregorian month).
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 30.4375, "Y": 365.25}
 
-_NS_PER_DAY = 86_400_000_000_000
-_LIMIT = 2**62
-# Resolutions tried for distinct purchase timestamps, finest first: us, ms, s, min, day.
-_UNITS_NS = (1_000, 1_000_000, 1_000_000_000, 60_000_000_000, _NS_PER_DAY)
-
 SUMMARY_COLUMNS = [
     "first_purchase", "last_purchase", "n_orders", "n_days", "total_spend", "return_spend",
     "recency_days", "tenure_days", "frequency", "recency", "T", "monetary_value",
 ]
-
-
-def _customer_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes 0..n-1 for customer ids (categorical codes are used as they are)."""
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        codes = ids.cat.codes.to_numpy().astype(np.int64, copy=False)
-        uniques = pd.Index(ids.cat.categories.astype(str), name="customer_id")
-    else:
-        codes, uniq = _factorize(ids)
-        uniques = pd.Index(np.asarray(uniq).astype(str) if len(uniq) else uniq, name="customer_id")
-        codes = codes.astype(np.int64, copy=False)
-    if len(codes) and codes.min() < 0:
-        bad = ids.index[codes < 0][:5].tolist()
-        raise DataValidationError(
-            f"customer_id: missing values are not allowed (rows {bad})",
-            column="customer_id", rule="not null", rows=bad)
-    return codes, uniques
-
-
-def _factorize(ids: pd.Series):
-    """``pd.factorize``, hashing each run of equal ids once when rows come grouped by customer
-    (e.g. sorted exports): 2-3x faster for string ids, same result."""
-    values = ids.to_numpy()
-    n = len(values)
-    if values.dtype == object and n > 100_000:
-        head = values[:10_000]
-        if np.mean(head[1:] == head[:-1]) >= 0.5:
-            change = np.empty(n, dtype=bool)
-            change[0] = True
-            np.not_equal(values[1:], values[:-1], out=change[1:])
-            starts = np.flatnonzero(change)
-            head_codes, uniq = pd.factorize(values[starts], use_na_sentinel=True)
-            return np.repeat(head_codes, np.diff(np.append(starts, n))), uniq
-    return pd.factorize(ids, use_na_sentinel=True)
-
-
-def order_codes(order_id: pd.Series, timestamps: np.ndarray) -> np.ndarray:
-    """Non-negative integer codes of orders, one per row.
-
-    A row without an ``order_id`` is identified by its purchase timestamp instead (the rule
-    used when there is no ``order_id`` column), so it can never merge with another
-    customer's order or with a real order id.
-    """
-    if pd.api.types.is_integer_dtype(order_id.dtype) and not order_id.hasnans:
-        v = order_id.to_numpy().astype(np.int64, copy=False)
-        return v - v.min() if len(v) else v
-    codes, _ = pd.factorize(order_id, use_na_sentinel=True)
-    codes = codes.astype(np.int64, copy=False)
-    missing = codes < 0
-    if missing.any():
-        by_time, _ = pd.factorize(np.asarray(timestamps)[missing])
-        codes[missing] = int(codes.max()) + 1 + by_time
-    return codes
 
 
 def _check(transactions: pd.DataFrame) -> None:
@@ -111,19 +58,6 @@ def _check(transactions: pd.DataFrame) -> None:
         raise DataValidationError(
             f"amount: must be numeric, got {transactions['amount'].dtype}",
             column="amount", rule="numeric dtype")
-
-
-def _distinct_counts(sorted_keys: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Distinct values in each slice ``sorted_keys[bounds[i]:bounds[i + 1]]`` (keys sorted)."""
-    if len(sorted_keys) == 0:
-        return np.zeros(len(bounds) - 1, dtype=np.int64)
-    new = np.empty(len(sorted_keys) + 1, dtype=np.int64)
-    new[0] = 0
-    new[1] = 1
-    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[2:], casting="unsafe")
-    np.cumsum(new, out=new)
-    # Customers occupy disjoint key ranges, so each slice's first key is always counted.
-    return new[bounds[1:]] - new[bounds[:-1]]
 
 
 def customer_summary(transactions: pd.DataFrame, as_of, *, time_unit: str = "D",
@@ -183,7 +117,6 @@ def customer_summary(transactions: pd.DataFrame, as_of, *, time_unit: str = "D",
             column="frequency_basis", rule="allowed value")
     _check(transactions)
     day0 = as_of_day(as_of)
-    end_ns = history_end(day0).value
 
     ts_all = utc_naive(transactions["timestamp"]).to_numpy()
     if ts_all.dtype != "datetime64[ns]":
@@ -200,68 +133,18 @@ def customer_summary(transactions: pd.DataFrame, as_of, *, time_unit: str = "D",
         raise DataValidationError(f"timestamp: missing values are not allowed (rows {bad})",
                                   column="timestamp", rule="not null", rows=bad)
 
-    codes_all, uniques = _customer_codes(transactions["customer_id"])
-    n_cust = len(uniques)
-
-    in_hist = ts_all < end_ns
-    buy_mask = in_hist & (amount_all > 0)
-    ret_mask = in_hist & (amount_all < 0)
-    if buy_mask.all():  # the common case: no copies
-        code, ts, amount = codes_all, ts_all, amount_all
-    else:
-        code, ts, amount = codes_all[buy_mask], ts_all[buy_mask], amount_all[buy_mask]
-    returns = np.bincount(codes_all[ret_mask], weights=amount_all[ret_mask], minlength=n_cust)
-    gross = np.bincount(code, weights=amount, minlength=n_cust)
-
-    # One sort of a packed (customer, purchase time) key gives, per customer, the first and
-    # last purchase, the distinct purchase days and the distinct purchase timestamps.
-    if len(ts):
-        base = (int(ts.min()) // _NS_PER_DAY) * _NS_PER_DAY
-        span_days = (int(ts.max()) - base) // _NS_PER_DAY + 1
-    else:
-        base, span_days = 0, 1
-    unit_ns = _NS_PER_DAY
-    for unit_ns in _UNITS_NS:
-        if max(n_cust, 1) * span_days * (_NS_PER_DAY // unit_ns) < _LIMIT:
-            break
-    per_day = _NS_PER_DAY // unit_ns
-    span_units = span_days * per_day
-    offset = ts - base
-    if unit_ns > 1:
-        offset //= unit_ns
-    key = code.astype(np.int64) * span_units
-    key += offset
-    del offset
-    key.sort()
-    bounds = np.searchsorted(key, np.arange(n_cust + 1, dtype=np.int64) * span_units)
-    lo, hi = bounds[:-1], bounds[1:]
-    keep = hi > lo
-    day_key = key // per_day
-    n_days = _distinct_counts(day_key, bounds)
-    n_stamps = _distinct_counts(key, bounds)
-    cust_base = np.arange(n_cust, dtype=np.int64) * span_units
-    first_u = np.where(keep, key[np.minimum(lo, len(key) - 1)] - cust_base, 0) if len(key) else \
-        np.zeros(n_cust, dtype=np.int64)
-    last_u = np.where(keep, key[np.maximum(hi - 1, 0)] - cust_base, 0) if len(key) else \
-        np.zeros(n_cust, dtype=np.int64)
-    del day_key
-
     has_orders = "order_id" in transactions.columns
-    if has_orders:
-        ocode_all = order_codes(transactions["order_id"], ts_all)
-        ocode = ocode_all if code is codes_all else ocode_all[buy_mask]
-        n_ord_codes = int(ocode.max()) + 1 if len(ocode) else 1
-        if n_cust * n_ord_codes < _LIMIT:
-            okey = code.astype(np.int64) * n_ord_codes
-            okey += ocode
-            okey.sort()
-            obounds = np.searchsorted(okey, np.arange(n_cust + 1, dtype=np.int64) * n_ord_codes)
-            n_orders = _distinct_counts(okey, obounds)
-        else:  # pragma: no cover - astronomically many orders
-            pairs = pd.DataFrame({"c": code, "o": ocode}).drop_duplicates()
-            n_orders = np.bincount(pairs["c"].to_numpy(), minlength=n_cust)
+    f = purchase_facts(transactions["customer_id"], ts_all, amount_all, day0,
+                       transactions["order_id"] if has_orders else None)
+    code, ts, amount, ocode = f.code, f.ts, f.amount, f.ocode
+    base, unit_ns, _ = f.grid
+    per_day = _NS_PER_DAY // unit_ns
+    n_cust, keep, first_u = len(f.ids), f.keep, f.first_u
+    n_days, n_orders, gross, returns = f.n_days, f.n_orders, f.gross, f.returns
+    if isinstance(transactions["customer_id"].dtype, pd.CategoricalDtype):
+        uniques = f.ids.astype(str)
     else:
-        n_orders = n_stamps
+        uniques = pd.Index(np.asarray(f.ids).astype(str) if len(f.ids) else f.ids)
 
     # Spend of the first occasion, excluded from monetary_value (lifetimes semantics).
     if frequency_basis == "days":
@@ -282,8 +165,8 @@ def customer_summary(transactions: pd.DataFrame, as_of, *, time_unit: str = "D",
     del first_mask
 
     idx = uniques[keep] if n_cust else pd.Index([], name="customer_id", dtype=object)
-    first_ts = base + first_u[keep] * unit_ns
-    last_ts = base + last_u[keep] * unit_ns
+    first_ts = f.first_ts[keep]
+    last_ts = f.last_ts[keep]
     n_days, n_orders, n_occ = n_days[keep], n_orders[keep], n_occ[keep]
     gross, returns, first_spend = gross[keep], returns[keep], first_spend[keep]
 

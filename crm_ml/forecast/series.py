@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 
 from crm_ml.data.windows import as_of_day, history, utc_naive
 from crm_ml.errors import DataValidationError
+from crm_ml.features import facts
 
 #: user alias -> (pandas period alias, pandas offset alias of the period start)
 FREQS: dict[str, tuple[str, str]] = {
@@ -30,15 +32,17 @@ def _period_start(ts: pd.Series, freq: str) -> pd.Series:
     return ts.dt.to_period(FREQS[freq][0]).dt.start_time
 
 
-def _order_keys(tx: pd.DataFrame) -> pd.Series:
-    """Order identity per row: ``order_id`` or, without one (no column, or a missing value),
-    the customer's purchase at that timestamp - the rule of customer_summary."""
-    if "order_id" in tx.columns and not tx["order_id"].hasnans:
-        return tx["order_id"]
-    by_time = tx["customer_id"].astype(str) + "|" + tx["timestamp"].astype(str)
-    if "order_id" not in tx.columns:
-        return by_time
-    return tx["order_id"].astype(object).where(tx["order_id"].notna(), by_time)
+def _order_keys(tx: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Order identity of the ``rows`` of ``tx``: the rule of :mod:`crm_ml.features.facts`
+    (the customer's ``order_id``, else the customer's purchase at that timestamp)."""
+    ts = tx["timestamp"].to_numpy()[rows].astype("datetime64[ns]").view(np.int64)
+    if "customer_id" in tx.columns:
+        codes, uniq = pd.factorize(tx["customer_id"].to_numpy()[rows], use_na_sentinel=False)
+        n_cust = len(uniq)
+    else:  # order ids alone tell the orders apart
+        codes, n_cust = np.zeros(len(ts), dtype=np.int64), 1
+    ocode = facts.order_codes(tx["order_id"][rows], ts) if "order_id" in tx.columns else None
+    return facts.order_keys(codes.astype(np.int64), n_cust, ts, ocode)[0]
 
 
 def _check(transactions: pd.DataFrame, freq: str, value: str) -> None:
@@ -84,8 +88,10 @@ def sales_series(transactions: pd.DataFrame, freq: str = "M", by=None, value: st
         so every sale is counted in some series.
     value : {"revenue", "orders"}
         ``"revenue"`` is the net sum of ``amount`` (returns subtract); ``"orders"`` counts
-        distinct ``order_id`` with a positive amount (distinct customer/timestamp pairs when
-        there is no ``order_id``, or for rows whose ``order_id`` is missing).
+        the orders with a positive amount, as :func:`~crm_ml.features.customer_summary`
+        does (:mod:`crm_ml.features.facts`): a customer's distinct ``order_id``, or the
+        customer's distinct purchase timestamps when there is no ``order_id`` or for rows
+        whose ``order_id`` is missing.
     as_of : date-like, optional
         Use only transactions on or before this day; the series ends at the period that
         contains it. Default: the last transaction.
@@ -141,9 +147,8 @@ def sales_series(transactions: pd.DataFrame, freq: str = "M", by=None, value: st
         frame["y"] = tx["amount"].astype(float)
         agg = frame.groupby(["series_id", "timestamp"], sort=True)["y"].sum()
     else:
-        pos = tx["amount"] > 0
-        key = _order_keys(tx)
-        frame = frame.loc[pos].assign(key=key[pos].to_numpy())
+        pos = (tx["amount"] > 0).to_numpy()
+        frame = frame.loc[pos].assign(key=_order_keys(tx, pos))
         agg = frame.groupby(["series_id", "timestamp"], sort=True)["key"].nunique().astype(float)
 
     offset = FREQS[freq][1]

@@ -15,7 +15,6 @@ the model files is the trust boundary (see the README).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import tempfile
 import warnings
@@ -27,6 +26,9 @@ import pandas as pd
 
 from crm_ml._logging import get_logger
 from crm_ml.errors import CrmMlError
+from crm_ml.tracking.model_code import MODEL_CODE_FILE, model_code
+from crm_ml.tracking.model_code import quiet_mlflow_logging as _quiet_mlflow_logging
+from crm_ml.tracking.store import CHALLENGER, CHAMPION  # noqa: F401 (their old home)
 
 log = get_logger("tracking")
 
@@ -34,10 +36,6 @@ log = get_logger("tracking")
 PINNED_PACKAGES = ("mlflow", "cloudpickle", "numpy", "pandas", "scipy", "scikit-learn",
                    "lightgbm", "skops", "lifetimes", "statsmodels", "pyarrow")
 
-CHALLENGER = "challenger"
-CHAMPION = "champion"
-#: File name of the models-from-code script in every model crm_ml logs.
-MODEL_CODE_FILE = "crm_ml_model.py"
 
 
 @dataclass(frozen=True)
@@ -103,38 +101,6 @@ def _model_code_file(python_model, folder: str) -> str:
     path = Path(folder) / MODEL_CODE_FILE
     path.write_text(model_code(cls.__module__, cls.__name__))
     return str(path)
-
-
-def model_code(module: str, class_name: str) -> str:
-    """The models-from-code script crm_ml writes for wrapper class ``module.class_name``.
-
-    :mod:`crm_ml.tracking.trust` compares a model's script with this text, byte for byte.
-    """
-    return ("# Written by crm_ml: the model is this stateless wrapper; its load_context\n"
-            "# reads the fitted state from the model's artifacts.\n"
-            "from mlflow.models import set_model\n\n"
-            f"from {module} import {class_name}\n\n"
-            f"set_model({class_name}())\n")
-
-
-@contextlib.contextmanager
-def _quiet_mlflow_logging():
-    """No artifact progress bars and no INFO lines from MLflow while a model is logged."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    previous_env = os.environ.get(key)
-    if previous_env is None:  # the user's own setting wins
-        os.environ[key] = "false"
-    loggers = [logging.getLogger(n) for n in ("mlflow.pyfunc", "mlflow.models")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
-    try:
-        yield
-    finally:
-        if previous_env is None:
-            os.environ.pop(key, None)
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
 
 
 #: Customer ids in an input example must start with one of these (``synthetic-1``, ...).

@@ -22,26 +22,16 @@ from pathlib import Path
 from crm_ml._logging import get_logger
 from crm_ml.errors import ModelNotFoundError
 from crm_ml.tracking.locks import store_lock
-from crm_ml.tracking.models import CHALLENGER, CHAMPION
-from crm_ml.tracking.runs import ensure_store, tracking_uri
+from crm_ml.tracking.runs import tracking_uri
+from crm_ml.tracking.store import (
+    CHALLENGER,
+    CHAMPION,
+    model_uri,  # noqa: F401 (public here since before store.py)
+)
+from crm_ml.tracking.store import client as _client
 from crm_ml.tracking.trust import readable_store
 
 log = get_logger("tracking")
-
-
-def _client():
-    import mlflow
-
-    uri = ensure_store(tracking_uri())
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
-def model_uri(name: str, alias: str = CHAMPION) -> str:
-    """``models:/NAME@alias``, or ``models:/NAME/VERSION`` when ``alias`` is a version number."""
-    alias = str(alias)
-    return f"models:/{name}/{alias}" if alias.isdigit() else f"models:/{name}@{alias}"
 
 
 def register(model_uri_: str, name: str, *, run_id: str | None = None,

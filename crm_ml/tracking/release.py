@@ -33,9 +33,10 @@ from typing import Any
 
 from crm_ml._logging import get_logger
 from crm_ml.tracking.locks import store_lock
-from crm_ml.tracking.models import CHALLENGER
-from crm_ml.tracking.registry import _client, apply_decision, decide, register
+from crm_ml.tracking.registry import apply_decision, decide, register
 from crm_ml.tracking.runs import tracking_uri
+from crm_ml.tracking.store import CHALLENGER
+from crm_ml.tracking.store import client as _client
 
 log = get_logger("tracking")
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from crm_ml._json import to_jsonable
 from crm_ml.errors import ModelFilesError, UntrustedModelError
 
 #: The types, beyond those skops trusts by default, that crm_ml's own skops files contain:
@@ -154,8 +155,6 @@ def load_lightgbm(path: str | os.PathLike):
 
 def save_json(obj: Any, path: str | os.PathLike) -> Path:
     """Write a JSON file (numpy scalars and timestamps are converted)."""
-    from crm_ml.cards.card import to_jsonable
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(to_jsonable(obj), indent=2), encoding="utf-8")

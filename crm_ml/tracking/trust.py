@@ -11,7 +11,7 @@ crm_ml therefore loads a model only when
   cloudpickled ``python_model``, no ``code_paths`` and no setting outside
   :data:`PYFUNC_KEYS`; its artifacts lie inside the model folder;
 - the script's bytes are exactly what crm_ml writes
-  (:func:`crm_ml.tracking.models.model_code`) for one of its own wrapper classes
+  (:func:`crm_ml.tracking.model_code.model_code`) for one of its own wrapper classes
   (:data:`CRM_ML_WRAPPERS`);
 - the wrapper then reads the fitted state with crm_ml's loaders: JSON, LightGBM text, or
   skops with the exact type list of :mod:`crm_ml.tracking.serialization`.
@@ -33,7 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from crm_ml.errors import CrmMlError, ModelFilesError, UntrustedModelError
-from crm_ml.tracking.models import MODEL_CODE_FILE, _quiet_mlflow_logging, model_code
+from crm_ml.tracking.model_code import MODEL_CODE_FILE, model_code
+from crm_ml.tracking.model_code import quiet_mlflow_logging as _quiet_mlflow_logging
 
 #: crm_ml's own pyfunc wrapper classes, ``(module, class name)``: the only Python models a
 #: crm_ml loader builds.
@@ -275,7 +276,8 @@ def _in_store(exc: Exception, local: str, location: str) -> str:
 
 def _registered(name: str, version: str, alias: str | None) -> dict[str, str]:
     """URI (pinned to the version), label and store location of a registered version."""
-    from crm_ml.tracking.registry import _client, model_uri
+    from crm_ml.tracking.store import client as _client
+    from crm_ml.tracking.store import model_uri
 
     shown = f"@{alias}, " if alias is not None and str(alias) != str(version) else ""
     return {"model_uri": model_uri(name, str(version)),
