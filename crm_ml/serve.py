@@ -30,12 +30,13 @@ import pandas as pd
 from crm_ml.data._coerce import to_id, to_object
 from crm_ml.errors import DataValidationError
 from crm_ml.features.ranges import DEFAULT_TOLERANCE
+from crm_ml.model_names import CHURN, CLV, SEGMENTS
 from crm_ml.tracking.registry import load_model
 from crm_ml.tracking.runs import tracking_uri
 
-CHURN_MODEL = "crm-churn"
-CLV_MODEL = "crm-clv"
-SEGMENT_MODEL = "crm-segments"
+CHURN_MODEL = CHURN
+CLV_MODEL = CLV
+SEGMENT_MODEL = SEGMENTS
 
 _cache: dict[tuple[str, str, str], Any] = {}
 _lock = threading.Lock()
