@@ -191,7 +191,7 @@ def predict_churn(records, alias: str = "champion", name: str = CHURN_MODEL, *,
         (``crm_ml.features.build``); ``customer_id`` optional.
     alias : str, default "champion"
         Registry alias (or version number) of ``name``.
-    name : str, default "crm-churn"
+    name : str, default :data:`crm_ml.model_names.CHURN`
     range_check : {"refuse", "warn", "off"}, default "refuse"
         What a value outside the training range (widened by ``range_tolerance``) does:
         refuse the call, score with a warning, or nothing. Infinite values and negative

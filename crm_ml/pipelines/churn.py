@@ -4,7 +4,7 @@ Timeline (``as_of`` is the training day, h = ``churn.horizon_days``, g = ``churn
 train on features at ``as_of - h - g`` with labels in the next h days; evaluate every
 algorithm on features at ``as_of - h`` with labels up to ``as_of`` (a later period, never
 seen); the better one is registered (by the runner, once every step succeeded) as
-``crm-churn`` challenger and promoted to champion when it beats the current champion on that
+:data:`~crm_ml.model_names.CHURN` challenger and promoted to champion when it beats the current champion on that
 held-out period; finally every customer is scored at ``as_of`` with reasons, and the
 probabilities are handed to the CLV step for the value at risk.
 """
@@ -25,7 +25,7 @@ METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile")
 
 
 def pyfunc_input(X: pd.DataFrame) -> pd.DataFrame:
-    """A feature table as the ``crm-churn`` pyfunc model takes it (customer_id a column,
+    """A feature table as the :data:`~crm_ml.model_names.CHURN` pyfunc model takes it (customer_id a column,
     categories as objects with None for missing)."""
     df = X.reset_index()
     cats = df.select_dtypes("category").columns
@@ -44,7 +44,7 @@ def run(data, context) -> dict:
     """Fit and compare, build the card, write the scores; return headline numbers.
 
     The better model and its card go into ``context.plan``: it is registered as
-    ``crm-churn`` (and its card written) by the runner only when every step succeeded.
+    :data:`~crm_ml.model_names.CHURN` (and its card written) by the runner only when every step succeeded.
     """
     from sklearn.metrics import roc_auc_score
 
