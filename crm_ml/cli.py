@@ -12,6 +12,7 @@ import logging
 import sys
 
 from crm_ml.errors import CrmMlError, DataValidationError
+from crm_ml.model_names import CHURN
 
 
 class UsageError(CrmMlError, ValueError):
@@ -50,10 +51,14 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument("--encoding", default="utf-8",
                        help="CSV text encoding, e.g. latin-1 (default utf-8)")
 
-    train = sub.add_parser("train", help="train, register and document every model")
+    train = sub.add_parser(
+        "train", help="train, register and document every model",
+        description="Train, register and document every model on your files. Settings come "
+        "from production defaults, then --config FILE, then the flags below (flags win).")
     inputs(train)
     train.add_argument("--output", default="output")
     train.add_argument("--models-dir", default="models")
+    _config_flags(train)
     train.add_argument("--allow-column", action="append", default=[], metavar="NAME",
                        help="use this customer column as a feature although it looks like a "
                        "personal identifier or free text (repeatable; by default such "
@@ -84,10 +89,65 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--output", required=True, help="forecast file (.parquet or .csv)")
 
     card = sub.add_parser("card", help="regenerate a model card from the registry")
-    card.add_argument("model", help="registered model name, e.g. crm-churn")
+    card.add_argument("model", help=f"registered model name, e.g. {CHURN}")
     card.add_argument("--alias", default="champion", help="alias or version number")
     card.add_argument("--models-dir", default="models")
     return parser
+
+
+#: ``crm-ml train`` flag -> (config key, type, help).
+TRAIN_FLAGS = {
+    "--horizon-days": ("churn.horizon_days", int, "churn: no purchase in this many days after "
+                       "a snapshot = churned (default 90)"),
+    "--holdout-days": ("churn.holdout_days", int, "churn: days between the training and the "
+                       "test snapshot, >= --horizon-days (default: the horizon)"),
+    "--algorithms": ("churn.algorithms", lambda v: tuple(a.strip() for a in v.split(",")),
+                     "churn: comma-separated, compared on held-out data (default "
+                     "lightgbm,random_forest)"),
+    "--cv": ("churn.cv", int, "churn: calibration folds, >= 2 (default 5)"),
+    "--n-estimators": ("churn.n_estimators", int,
+                       "churn: trees of the random forest (default: the model's choice)"),
+    "--clv-horizon": ("clv.horizon", float, "CLV horizon in periods of the CLV time unit "
+                      "(default 52 weeks)"),
+    "--discount-rate": ("clv.discount_rate", float, "CLV annual discount rate (default 0.10)"),
+    "--margin": ("clv.margin", float, "CLV profit margin on spend, 0..1 (default 1.0: revenue)"),
+    "--freq": ("forecast.freq", str, "forecast period: D, W, M or Q (default M)"),
+    "--by": ("forecast.by", str, "forecast one series per value of this transaction column "
+             "too (default region; 'none' for the overall series only)"),
+    "--forecast-h": ("forecast.h", int, "forecast periods ahead (default 12)"),
+    "--segments": ("segmentation.n_segments", lambda v: v if v == "auto" else int(v),
+                   "number of clustering segments, or auto (default auto)"),
+}
+
+
+def _config_flags(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("training settings (override --config)")
+    group.add_argument("--config", metavar="TOML", help="training settings: a TOML file with "
+                       "[churn], [clv], [forecast], [segmentation] and [rfm] tables")
+    for flag, (key, _, text) in TRAIN_FLAGS.items():
+        group.add_argument(flag, metavar=key.split(".")[1].upper(), help=f"{text} [{key}]")
+
+
+def train_config(args: argparse.Namespace):
+    """The :class:`~crm_ml.pipelines.config.TrainConfig` of ``crm-ml train``: defaults, then
+    ``--config``, then the flags."""
+    from crm_ml.pipelines.config import TrainConfig
+
+    config = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
+    overrides = {}
+    for flag, (key, convert, _) in TRAIN_FLAGS.items():
+        raw = getattr(args, flag[2:].replace("-", "_"))
+        if raw is None:
+            continue
+        try:
+            overrides[key] = convert(raw)
+        except ValueError:
+            raise UsageError(f"{flag}: cannot read {raw!r} ({TRAIN_FLAGS[flag][2]})") from None
+    try:
+        return config.override(overrides)
+    except ValueError as exc:
+        flag = next((f for f, (k, _, _) in TRAIN_FLAGS.items() if str(exc).startswith(k)), None)
+        raise UsageError(f"{flag} {exc}" if flag else str(exc)) from None
 
 
 def _rejects_path(args: argparse.Namespace):
@@ -142,7 +202,9 @@ def _check_args(args: argparse.Namespace) -> None:
         if args.command == "train":
             from crm_ml.scoring.train import refuse_overwriting_inputs as refuse_train
 
-            _guard(refuse_train, args.output, args.models_dir, _input_files(args))
+            args.train_config = train_config(args)
+            _guard(refuse_train, args.output, args.models_dir,
+                   {**_input_files(args), "--config": args.config}, args.train_config)
 
 
 def _guard(check, *args, flag: str = "") -> None:
@@ -199,7 +261,7 @@ def _train(args: argparse.Namespace, data) -> int:
         raise UsageError(f"--allow-column {unknown[0]}: no such column in the --customers "
                          f"file (its columns: {columns[:20] or 'no --customers file given'})")
     result = train_all(data, output_dir=args.output, models_dir=args.models_dir,
-                       allow_columns=args.allow_column)
+                       allow_columns=args.allow_column, config=args.train_config)
     for module, out in result["modules"].items():
         print(f"  {module}: version {out.get('registered_version')}, "
               f"promoted={out.get('promoted')}, grade {out.get('grade')}")

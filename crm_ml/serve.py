@@ -30,12 +30,13 @@ import pandas as pd
 from crm_ml.data._coerce import to_id, to_object
 from crm_ml.errors import DataValidationError
 from crm_ml.features.ranges import DEFAULT_TOLERANCE
+from crm_ml.model_names import CHURN, CLV, SEGMENTS
 from crm_ml.tracking.registry import load_model
 from crm_ml.tracking.runs import tracking_uri
 
-CHURN_MODEL = "crm-churn"
-CLV_MODEL = "crm-clv"
-SEGMENT_MODEL = "crm-segments"
+CHURN_MODEL = CHURN
+CLV_MODEL = CLV
+SEGMENT_MODEL = SEGMENTS
 
 _cache: dict[tuple[str, str, str], Any] = {}
 _lock = threading.Lock()
@@ -190,7 +191,7 @@ def predict_churn(records, alias: str = "champion", name: str = CHURN_MODEL, *,
         (``crm_ml.features.build``); ``customer_id`` optional.
     alias : str, default "champion"
         Registry alias (or version number) of ``name``.
-    name : str, default "crm-churn"
+    name : str, default :data:`crm_ml.model_names.CHURN`
     range_check : {"refuse", "warn", "off"}, default "refuse"
         What a value outside the training range (widened by ``range_tolerance``) does:
         refuse the call, score with a warning, or nothing. Infinite values and negative

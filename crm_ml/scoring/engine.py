@@ -19,10 +19,11 @@ from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.data.windows import history
 from crm_ml.features.ranges import check_inputs
+from crm_ml.model_names import CHURN, CLV, SEGMENTS
 from crm_ml.output_files import check_output_path, write_atomic  # noqa: F401 - re-exported
 from crm_ml.scoring.inputs import CRMData, check_model_inputs
 from crm_ml.scoring.preflight import check_scorable
-from crm_ml.serve import CHURN_MODEL, CLV_MODEL, SEGMENT_MODEL, get_model, required_fields
+from crm_ml.serve import get_model, required_fields
 from crm_ml.tracking.registry import get_version
 
 log = get_logger("scoring")
@@ -40,7 +41,8 @@ SCORE_DTYPES = {
     "value_at_risk": "float64",
 }
 SCORE_COLUMNS = [c for c in SCORE_DTYPES if c != "as_of"]
-MODEL_NAMES = ("crm-churn", "crm-clv", "crm-segments")
+#: The registered models a scoring run uses.
+MODEL_NAMES = (CHURN, CLV, SEGMENTS)
 REJECT_NO_PURCHASE = "no purchase on or before as_of"
 REJECT_ONLY_RETURNS = "only returns or zero amounts on or before as_of"
 #: Batch features are built from validated transactions, so a customer beyond the training
@@ -71,8 +73,8 @@ class Champions:
     def load(cls, alias: str = "champion") -> Champions:
         """Load the three registered models at ``alias`` (a clear error if one is missing)."""
         versions = {name: str(get_version(name, alias).version) for name in MODEL_NAMES}
-        return cls(churn=get_model(CHURN_MODEL, alias), clv=get_model(CLV_MODEL, alias),
-                   segments=get_model(SEGMENT_MODEL, alias), versions=versions)
+        return cls(churn=get_model(CHURN, alias), clv=get_model(CLV, alias),
+                   segments=get_model(SEGMENTS, alias), versions=versions)
 
 
 def _universe(data: CRMData) -> tuple[pd.Index, pd.DataFrame]:
@@ -147,6 +149,7 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
     reasons, cluster segments, CLV and value at risk.
     """
     from crm_ml.clv import purchase_summary
+    from crm_ml.clv.risk import value_at_risk
     from crm_ml.features import build
     from crm_ml.segmentation import segmentation_features
 
@@ -181,7 +184,10 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
     clv = clv_wrapper.predict(None, clv_in, params=BATCH_RANGE_CHECK)
     for c in ("expected_purchases", "p_alive", "expected_value", "clv", "clv_tier"):
         out[c] = clv[c].to_numpy()
-    out["value_at_risk"] = out["clv"] * out["churn_probability"]
+    # the one value-at-risk rule, as in crm-ml train's clv_value_at_risk.csv
+    known = out["clv"].notna() & out["churn_probability"].notna()
+    var = value_at_risk(out.loc[known, "clv"], out.loc[known, "churn_probability"])
+    out["value_at_risk"] = var["value_at_risk"].reindex(out.index.astype(str)).to_numpy()
     return out
 
 
@@ -194,7 +200,7 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
     data : CRMData
         From :func:`crm_ml.scoring.load_inputs` (or a :class:`~crm_ml.datasets.CRMDataset`).
     alias : str, default "champion"
-        Registry alias (or version) of ``crm-churn``, ``crm-clv`` and ``crm-segments``.
+        Registry alias (or version) of the models of :data:`MODEL_NAMES`.
     chunk_size : int, default 200,000
         Customers per chunk (>= 1); bounds memory, does not change results.
     show_progress : bool, optional
@@ -215,7 +221,7 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
     check_scorable(data)
     models = Champions.load(alias)
     check_model_inputs(required_fields(models.churn), data,
-                       model=f"crm-churn@{alias} (version {models.versions['crm-churn']})")
+                       model=f"{CHURN}@{alias} (version {models.versions[CHURN]})")
     ids, rejects = _universe(data)
     rfm = rfm_table(data.transactions, data.as_of)
     rfm = rfm_scores(rfm, fit_rfm_scorer(rfm))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -33,7 +34,9 @@ class CRMData:
     It has the same attributes as :class:`crm_ml.datasets.CRMDataset` (``truth`` is None), so
     the module pipelines run on it unchanged. ``allow_columns`` names customer columns the
     user vouches for although they look like personal identifiers (``crm-ml train
-    --allow-column``; see :mod:`crm_ml.data.privacy`).
+    --allow-column``; see :mod:`crm_ml.data.privacy`). ``sources`` says where each input came
+    from (``{kind: {"file", "path", "rows", "sha256"}}``; see :func:`source_facts`), for the
+    model cards.
     """
 
     transactions: pd.DataFrame
@@ -43,6 +46,7 @@ class CRMData:
     truth: pd.DataFrame | None = None
     quality: dict[str, Any] = field(default_factory=dict)
     allow_columns: tuple[str, ...] = ()
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         n_c = "-" if self.customers is None else f"{len(self.customers):,}"
@@ -96,6 +100,28 @@ def _load(source: Source, kind: str, columns: dict, csv: dict | None = None,
             report = df.attrs.get("data_quality", {})
     report = report.to_dict() if hasattr(report, "to_dict") else dict(report)
     return df, report
+
+
+def _sha256(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (e.g. a Parquet dataset) in name order."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def source_facts(source: Source, report: dict) -> dict[str, Any]:
+    """Where one input came from: file name, path, rows read and SHA-256 of the file's bytes
+    (a DataFrame: ``"in-memory DataFrame"`` and its rows)."""
+    rows = report.get("rows_in")
+    if isinstance(source, pd.DataFrame):
+        return {"file": "in-memory DataFrame", "rows": int(len(source) if rows is None else rows)}
+    path = Path(source)
+    return {"file": path.name, "path": str(path.resolve()),
+            "rows": None if rows is None else int(rows), "sha256": _sha256(path)}
 
 
 def load_inputs(transactions: Source, *, interactions: Source = None, customers: Source = None,
@@ -156,8 +182,10 @@ def load_inputs(transactions: Source, *, interactions: Source = None, customers:
     if customers is not None:
         cust, quality["customers"] = _load(customers, "customers", maps.get("customers", {}),
                                            csv)
+    given = {"transactions": transactions, "interactions": interactions, "customers": customers}
+    sources = {kind: source_facts(given[kind], quality[kind]) for kind in quality}
     return CRMData(transactions=tx, as_of=day, customers=cust, interactions=ix,
-                   quality=quality)
+                   quality=quality, sources=sources)
 
 
 _WINDOWED_TX = re.compile(r"^(orders|spend|orders_change|spend_change)_\d+d$")

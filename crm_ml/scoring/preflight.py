@@ -1,11 +1,12 @@
 """Preflight: refuse, before anything is fitted or registered, data a run cannot use.
 
-``crm-ml train`` runs four steps (``crm_ml.<module>.demo.run``), each with its own time windows
-and minimum sizes. Without these checks a short history or a handful of customers fails
+``crm-ml train`` runs four steps (``crm_ml.pipelines.<module>.run``), each with its own time
+windows and minimum sizes. Without these checks a short history or a handful of customers fails
 minutes later, deep inside one step ("cannot fit RFM bins on zero customers"), after the
 earlier steps have registered their models. Each check below mirrors a window or a size
-that a step's code needs; the constants come from the steps themselves, so they move
-together:
+that a step's code needs; the windows come from the run's
+:class:`~crm_ml.pipelines.config.TrainConfig`, so they move together. With the default
+config:
 
 ==========  ===============================================================================
 step        needs (as_of = the training day)
@@ -40,7 +41,7 @@ import pandas as pd
 from crm_ml.data.windows import history_end
 from crm_ml.errors import DataValidationError
 
-#: Steps of ``crm-ml train`` in the order they run (see :data:`crm_ml.demo.STEPS`).
+#: Steps of ``crm-ml train`` in the order they run (see :data:`crm_ml.pipelines.STEPS`).
 TRAIN_STEPS = ("rfm", "churn", "clv", "forecast")
 #: Days the CLV LightGBM comparison needs before the calibration end (two 28-day windows).
 CLV_ML_DAYS = 56
@@ -93,50 +94,57 @@ def check_scorable(data) -> None:
     _require_purchases(data, _purchases(data), "scoring")
 
 
-def _sales_months(first_day, as_of: pd.Timestamp) -> int:
-    """Monthly periods :func:`crm_ml.forecast.sales_series` makes up to ``as_of``: from the
-    month of ``first_day`` to the last month that ends on or before as_of."""
-    last = pd.Period(as_of, "M")
+def _sales_periods(first_day, as_of: pd.Timestamp, freq: str = "M") -> int:
+    """Periods :func:`crm_ml.forecast.sales_series` makes up to ``as_of``: from the period of
+    ``first_day`` to the last period that ends on or before as_of."""
+    from crm_ml.forecast.series import FREQS
+
+    alias = FREQS[freq][0]
+    last = pd.Period(as_of, alias)
     if as_of < last.end_time.normalize():
         last -= 1
-    return max(0, (last - pd.Period(first_day, "M")).n + 1)
+    return max(0, (last - pd.Period(first_day, alias)).n + 1)
 
 
-def _history_needs(modules) -> list[tuple[str, int, str]]:
+def _history_needs(modules, config) -> list[tuple[str, int, str]]:
     """(step, days of purchases needed before as_of, why) for the wanted day-based steps."""
-    from crm_ml.churn.demo import HORIZON
-    from crm_ml.clv.demo import HOLDOUT_DAYS
-    from crm_ml.rfm.demo import MIGRATION_DAYS
-
-    needs = {"rfm": (MIGRATION_DAYS, f"segment migration from {MIGRATION_DAYS} days earlier"),
-             "churn": (2 * HORIZON, f"2 x the {HORIZON}-day churn horizon"),
-             "clv": (HOLDOUT_DAYS + CLV_ML_DAYS,
-                     f"{HOLDOUT_DAYS}-day holdout + {CLV_ML_DAYS} days to train on")}
+    h, g = config.churn.horizon_days, config.churn.holdout
+    holdout, migration = config.clv.holdout_days, config.rfm.migration_days
+    needs = {"rfm": (migration, f"segment migration from {migration} days earlier"),
+             "churn": (h + g, f"the {h}-day churn horizon + {g} days between the training "
+                              "and the test snapshot"),
+             "clv": (holdout + CLV_ML_DAYS,
+                     f"{holdout}-day holdout + {CLV_ML_DAYS} days to train on")}
     return [(m, *needs[m]) for m in modules if m in needs]
 
 
-def _forecast_months() -> tuple[int, str]:
-    from crm_ml.forecast.demo import BACKTEST_H, BACKTEST_WINDOWS
+def _forecast_periods(config) -> tuple[int, str]:
+    from crm_ml.pipelines.forecast import PERIOD_NAMES
 
-    need = BACKTEST_H * BACKTEST_WINDOWS + FORECAST_MIN_FIT_MONTHS
-    return need, (f"{BACKTEST_WINDOWS} backtest windows of {BACKTEST_H} months + "
+    fc = config.forecast
+    period = PERIOD_NAMES[fc.freq]
+    need = fc.backtest_h * fc.backtest_windows + FORECAST_MIN_FIT_MONTHS
+    return need, (f"{fc.backtest_windows} backtest windows of {fc.backtest_h} {period}s + "
                   f"{FORECAST_MIN_FIT_MONTHS} to fit on")
 
 
-def _check_history(data, buys: pd.DataFrame, modules) -> None:
+def _check_history(data, buys: pd.DataFrame, modules, config) -> None:
     """Enough history before as_of for every wanted step (one message naming them all)."""
     as_of = data.as_of
     first = pd.Timestamp(buys["day"].min())
     span = (as_of - first).days
-    short = [f"{m} {days} days ({why})" for m, days, why in _history_needs(modules)
+    short = [f"{m} {days} days ({why})" for m, days, why in _history_needs(modules, config)
              if span < days]
     if "forecast" in modules:
+        from crm_ml.pipelines.forecast import PERIOD_NAMES
+
+        period = PERIOD_NAMES[config.forecast.freq]
         all_tx = data.transactions.loc[data.transactions["timestamp"] < history_end(as_of)]
-        months = _sales_months(all_tx["timestamp"].min(), as_of)
-        need, why = _forecast_months()
-        if months < need:
-            short.append(f"forecast {need} months of sales up to the last month complete by "
-                         f"as_of ({why}), found {months}")
+        found = _sales_periods(all_tx["timestamp"].min(), as_of, config.forecast.freq)
+        need, why = _forecast_periods(config)
+        if found < need:
+            short.append(f"forecast {need} {period}s of sales up to the last {period} "
+                         f"complete by as_of ({why}), found {found}")
     if short:
         raise DataValidationError(
             f"transactions.timestamp: the first purchase is on {_day(first)}, {span} days "
@@ -145,12 +153,12 @@ def _check_history(data, buys: pd.DataFrame, modules) -> None:
             "(rule 'enough history')", column="timestamp", rule="enough history")
 
 
-def _check_recent(data, buys: pd.DataFrame, modules) -> None:
+def _check_recent(data, buys: pd.DataFrame, modules, config) -> None:
     """Purchases in the held-out windows just before as_of (churn test labels, CLV holdout).
 
     An as_of long after the data makes every customer look churned.
     """
-    from crm_ml.churn.demo import HORIZON
+    HORIZON = config.churn.horizon_days  # noqa: N806
 
     if not {"churn", "clv"} & set(modules):
         return
@@ -176,12 +184,12 @@ def _churn_classes(buys: pd.DataFrame, as_of: pd.Timestamp, horizon: int) -> tup
     return int((~stayed).sum()), int(stayed.sum())
 
 
-def _churn_problems(buys: pd.DataFrame, as_of: pd.Timestamp) -> list[str]:
-    from crm_ml.churn.demo import HORIZON
-
+def _churn_problems(buys: pd.DataFrame, as_of: pd.Timestamp, config) -> list[str]:
+    HORIZON = config.churn.horizon_days  # noqa: N806
     out = []
     # 2 per class for the calibration folds when training; 1 per class for the test ROC AUC
-    for when, days, need in (("training", 2 * HORIZON, CHURN_MIN_PER_CLASS_TRAIN),
+    for when, days, need in (("training", HORIZON + config.churn.holdout,
+                              CHURN_MIN_PER_CLASS_TRAIN),
                              ("test", HORIZON, CHURN_MIN_PER_CLASS_TEST)):
         snap = as_of - pd.Timedelta(days=days)
         churned, stayed = _churn_classes(buys, snap, HORIZON)
@@ -192,8 +200,8 @@ def _churn_problems(buys: pd.DataFrame, as_of: pd.Timestamp) -> list[str]:
     return out
 
 
-def _clv_problems(buys: pd.DataFrame, as_of: pd.Timestamp) -> list[str]:
-    from crm_ml.clv.demo import HOLDOUT_DAYS
+def _clv_problems(buys: pd.DataFrame, as_of: pd.Timestamp, config) -> list[str]:
+    HOLDOUT_DAYS = config.clv.holdout_days  # noqa: N806
 
     cal = (as_of - pd.Timedelta(days=HOLDOUT_DAYS)).to_datetime64().astype("datetime64[D]")
     cal_buys = buys.loc[buys["day"] <= cal]
@@ -216,12 +224,19 @@ def _clv_problems(buys: pd.DataFrame, as_of: pd.Timestamp) -> list[str]:
     return out
 
 
-def _segmentation_problems(data) -> list[str]:
-    from crm_ml.rfm.demo import FEATURES, HOLDOUT_SHARE, K_RANGE, holdout_mask
+def _segmentation_problems(data, config) -> list[str]:
+    from crm_ml.pipelines.rfm import holdout_mask
     from crm_ml.segmentation import segmentation_features
 
+    sc = config.segmentation
+    FEATURES, HOLDOUT_SHARE = list(sc.features), sc.holdout_share  # noqa: N806
+    K_RANGE = (sc.min_segments, sc.max_segments)  # noqa: N806
     X = segmentation_features(data.transactions, data.as_of)
-    hold = holdout_mask(X.index)
+    missing = [c for c in FEATURES if c not in X.columns]
+    if missing:
+        return [f"segmentation.features {missing} are not segmentation features (known: "
+                f"{list(X.columns)})"]
+    hold = holdout_mask(X.index, HOLDOUT_SHARE)
     fit = X.loc[~hold, FEATURES]
     n_fit, n_hold = len(fit), int(hold.sum())
     distinct = int((~fit.round(12).duplicated()).sum())
@@ -239,7 +254,7 @@ def _segmentation_problems(data) -> list[str]:
     return out
 
 
-def check_trainable(data, modules: Iterable[str] | None = None) -> None:
+def check_trainable(data, modules: Iterable[str] | None = None, config=None) -> None:
     """Refuse, before any fitting, data on which a ``crm-ml train`` step would fail.
 
     Parameters
@@ -248,6 +263,8 @@ def check_trainable(data, modules: Iterable[str] | None = None) -> None:
         From :func:`crm_ml.scoring.load_inputs`.
     modules : iterable of str, optional
         The steps that will run (default all of :data:`TRAIN_STEPS`).
+    config : TrainConfig, optional
+        The run's settings (default: production defaults).
 
     Raises
     ------
@@ -258,18 +275,21 @@ def check_trainable(data, modules: Iterable[str] | None = None) -> None:
         customers'`` (naming each step's minimum and what was found). See the module
         docstring for every step's needs.
     """
+    from crm_ml.pipelines.config import TrainConfig
+
+    config = config or TrainConfig()
     modules = tuple(modules) if modules is not None else TRAIN_STEPS
     buys = _purchases(data)
     _require_purchases(data, buys, "training")
-    _check_history(data, buys, modules)
-    _check_recent(data, buys, modules)
+    _check_history(data, buys, modules, config)
+    _check_recent(data, buys, modules, config)
     problems: list[str] = []
     if "rfm" in modules:
-        problems += _segmentation_problems(data)
+        problems += _segmentation_problems(data, config)
     if "churn" in modules:
-        problems += _churn_problems(buys, data.as_of)
+        problems += _churn_problems(buys, data.as_of, config)
     if "clv" in modules:
-        problems += _clv_problems(buys, data.as_of)
+        problems += _clv_problems(buys, data.as_of, config)
     if problems:
         n = buys["customer_id"].nunique()
         raise DataValidationError(

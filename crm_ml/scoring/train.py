@@ -1,10 +1,13 @@
 """`crm-ml train`: fit, register and document every model on a company's own data.
 
-The module pipelines are the same ones `crm-ml demo` runs on the built-in data
-(``crm_ml.<module>.demo.run``, through :func:`crm_ml.demo.run_steps`): each fits and
-evaluates on the data; only when every one has succeeded are the new models registered, each
-compared with its registered ``champion`` on held-out data and promoted when it wins, and the
-model cards written under ``models/``. A failing step registers and promotes nothing.
+The training pipelines are the ones `crm-ml demo` runs on the built-in data
+(:mod:`crm_ml.pipelines`, through :func:`crm_ml.pipelines.run_steps`), here with the
+production settings of :class:`~crm_ml.pipelines.config.TrainConfig` unless told otherwise:
+each fits and evaluates on the data; only when every one has succeeded are the new models
+registered, each compared with its registered ``champion`` on held-out data and promoted when
+it wins, and the model cards written under ``models/``. A failing step registers and promotes
+nothing. The config used is logged (``config.json`` on the pipeline run) and printed on every
+card.
 """
 
 from __future__ import annotations
@@ -14,23 +17,32 @@ from pathlib import Path
 from typing import Any
 
 from crm_ml.cards.card import to_jsonable
-from crm_ml.churn.pyfunc import REGISTERED_NAME as CHURN_MODEL
-from crm_ml.demo import STEPS, run_steps
+from crm_ml.model_names import CHURN, CLV, SALES_FORECAST, SEGMENTS
+from crm_ml.pipelines.config import TrainConfig
+from crm_ml.pipelines.runner import STEPS, run_steps
 from crm_ml.scoring.inputs import CRMData, check_model_inputs
 from crm_ml.scoring.preflight import check_trainable
 from crm_ml.tracking import start_run, tracking_enabled, tracking_uri
 
-#: Tables ``crm-ml train`` writes into its output folder (the module pipelines' tables).
+#: Tables ``crm-ml train`` writes into its output folder (the pipelines' tables; plus
+#: ``forecast_by_<forecast.by>.csv``, see :func:`tables`).
 TABLES = ("rfm_scores.csv", "rfm_segment_summary.csv", "rfm_migration.csv", "segments.csv",
           "segment_profile.csv", "churn_scores.csv", "clv_predictions.csv",
           "clv_value_at_risk.csv", "clv_holdout_deciles.csv", "clv_params.csv",
-          "forecast_overall.csv", "forecast_backtest.csv", "forecast_by_region.csv")
+          "forecast_overall.csv", "forecast_backtest.csv")
 #: Model cards it writes, each into ``<models_dir>/<name>/``.
-CARDS = ("crm-segments", "crm-churn", "crm-clv", "crm-sales-forecast")
+CARDS = (SEGMENTS, CHURN, CLV, SALES_FORECAST)
 CARD_FILES = ("card.md", "card.html", "card.json")
 
 
-def refuse_overwriting_inputs(output_dir, models_dir, inputs: dict) -> None:
+def tables(config: TrainConfig | None = None) -> tuple[str, ...]:
+    """Every table a run with ``config`` writes into its output folder."""
+    by = (config or TrainConfig()).forecast.by
+    return TABLES + ((f"forecast_by_{by}.csv",) if by else ())
+
+
+def refuse_overwriting_inputs(output_dir, models_dir, inputs: dict,
+                              config: TrainConfig | None = None) -> None:
     """Raise ``ValueError`` when a file ``train`` writes is one of the ``inputs``.
 
     Parameters
@@ -39,12 +51,14 @@ def refuse_overwriting_inputs(output_dir, models_dir, inputs: dict) -> None:
         As given to :func:`train_all`.
     inputs : dict
         ``label -> path`` of the input files (``None`` paths are skipped).
+    config : TrainConfig, optional
+        The run's config (it names the per-group forecast table).
     """
     from crm_ml.output_files import inputs_inside
     from crm_ml.output_files import refuse_overwriting_inputs as refuse
 
     written = {f"--output {output_dir} (it writes {name})": Path(output_dir) / name
-               for name in TABLES}
+               for name in tables(config)}
     for card in CARDS:
         written.update({f"--models-dir {models_dir} (it writes {card}/{name})":
                         Path(models_dir) / card / name for name in CARD_FILES})
@@ -89,14 +103,14 @@ def check_champion_inputs(data: CRMData, modules=("churn",)) -> None:
     """
     if "churn" not in modules or not tracking_enabled():
         return
-    required = _champion_inputs(CHURN_MODEL)
+    required = _champion_inputs(CHURN)
     if required:
-        check_model_inputs(required, data, model="the registered crm-churn champion")
+        check_model_inputs(required, data, model=f"the registered {CHURN} champion")
 
 
 def train_all(data: CRMData, output_dir: str | Path = "output", models_dir: str | Path = "models",
               modules: tuple[str, ...] | None = None, echo: bool = True,
-              allow_columns=None) -> dict[str, Any]:
+              allow_columns=None, config: TrainConfig | None = None) -> dict[str, Any]:
     """Train every model module on ``data`` inside one MLflow pipeline run.
 
     Parameters
@@ -113,6 +127,8 @@ def train_all(data: CRMData, output_dir: str | Path = "output", models_dir: str 
         Customer columns to use as features although they look like personal identifiers
         or free text (otherwise dropped with a
         :class:`~crm_ml.data.privacy.PersonalDataWarning`).
+    config : TrainConfig, optional
+        Every setting of the pipelines (default: ``TrainConfig()``, production defaults).
 
     Returns
     -------
@@ -130,15 +146,19 @@ def train_all(data: CRMData, output_dir: str | Path = "output", models_dir: str 
     if allow_columns:
         data = dataclasses.replace(data, allow_columns=tuple(allow_columns))
     say = print if echo else (lambda *a, **k: None)
+    config = config or TrainConfig()
     wanted = modules or tuple(m for m, _ in STEPS)
-    check_trainable(data, wanted)
+    check_trainable(data, wanted, config)
     check_champion_inputs(data, wanted)
     result: dict[str, Any] = {"as_of": str(data.as_of.date()), "modules": {},
+                              "config": config.to_dict(),
+                              "data_sources": to_jsonable(getattr(data, "sources", {})),
                               "data_quality": to_jsonable(data.quality)}
     with start_run("train", run_name="crm-ml train", data=data.transactions,
                    params={"as_of": str(data.as_of.date())}) as pipeline:
-        done = run_steps(data, wanted, output_dir=output_dir, models_dir=models_dir,
-                         pipeline_run_id=pipeline.run_id, say=say)
+        pipeline.log_dict(config.to_dict(), "config.json")
+        done = run_steps(data, wanted, config=config, output_dir=output_dir,
+                         models_dir=models_dir, pipeline_run_id=pipeline.run_id, say=say)
         result["modules"] = {m: to_jsonable(out) for m, out in done["modules"].items()}
         result["mlflow_run_id"] = pipeline.run_id
         pipeline.log_dict(result, "train_summary.json")

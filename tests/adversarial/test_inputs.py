@@ -155,7 +155,7 @@ def test_45_days_of_history_are_refused_before_any_fitting(tmp_path, capsys, dat
         train_all(data, output_dir=tmp_path / "o", models_dir=tmp_path / "m", echo=False)
     msg = str(info.value)
     assert info.value.rule == "enough history"
-    assert "44 days before as_of 2024-12-31" in msg and "2 x the 90-day churn horizon" in msg
+    assert "44 days before as_of 2024-12-31" in msg and "the 90-day churn horizon + 90 days between" in msg
     assert "forecast 15 months of sales" in msg and "a later --as-of" in msg
 
     err = _train_error(capsys, tmp_path, _frame_file(tmp_path, tx))

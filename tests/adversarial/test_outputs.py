@@ -164,11 +164,12 @@ def test_train_still_accepts_inputs_kept_in_its_output_folder(tmp_path, monkeypa
 @pytest.mark.slow
 def test_the_files_train_protects_are_the_files_it_writes(demo_workspace):
     """The list checked before training matches what the module pipelines write."""
-    from crm_ml.scoring.train import CARD_FILES, CARDS, TABLES
+    from crm_ml.pipelines.config import demo_config
+    from crm_ml.scoring.train import CARD_FILES, CARDS, tables
 
     output = demo_workspace["output"]
     written = {p.name for p in output.iterdir() if p.is_file()} - {"summary.json"}
-    assert written == set(TABLES)
+    assert written == set(tables(demo_config()))
     models = demo_workspace["models"]
     assert {p.name for p in models.iterdir()} == set(CARDS)
     for card in CARDS:

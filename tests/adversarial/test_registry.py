@@ -58,7 +58,7 @@ def test_a_failing_last_step_registers_and_promotes_nothing(trained_store, monke
     def broken_forecast(*args, **kwargs):
         raise RuntimeError("simulated failure in the forecast step")
 
-    monkeypatch.setattr("crm_ml.forecast.demo.run", broken_forecast)
+    monkeypatch.setattr("crm_ml.pipelines.forecast.run", broken_forecast)
     # segments, churn and CLV fit (on other data) before the forecast step fails
     other = make_crm_dataset(n_customers=600, seed=6)
     other.transactions.to_csv(tmp_path / "tx2.csv", index=False)

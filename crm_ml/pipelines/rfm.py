@@ -1,11 +1,11 @@
-"""Demo step: RFM scores and named segments, plus clustering-based segments (``crm-segments``).
+"""RFM pipeline: RFM scores and named segments, plus clustering-based segments (``crm-segments``).
 
-RFM: scores at ``ds.as_of`` with cut points fitted there, segment sizes and value share, and
-the migration from 90 days earlier (cut points fitted at the earlier date). Segmentation:
-:class:`~crm_ml.segmentation.Segmenter` on behavioural features (purchase rate while active,
-mean order value) fitted on 80 % of the customers; the other 20 % are the held-out data on
-which champion and challenger are compared (silhouette in a fixed reference space) and on which
-the model card's metrics are measured.
+RFM: scores at ``as_of`` with cut points fitted there, segment sizes and value share, and the
+migration from ``rfm.migration_days`` earlier (cut points fitted at the earlier date).
+Segmentation: :class:`~crm_ml.segmentation.Segmenter` on ``segmentation.features`` fitted on
+the customers outside the held-out share (hashed by customer id); the held-out customers are
+the data on which champion and challenger are compared (silhouette in a fixed reference space)
+and on which the model card's metrics are measured.
 """
 
 from __future__ import annotations
@@ -16,45 +16,43 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from crm_ml.data.quality import card_row_policies
+from crm_ml.model_names import SEGMENTS
 from crm_ml.output_files import write_atomic
-
-REGISTERED_NAME = "crm-segments"
-FEATURES = ["purchase_rate", "monetary"]
-MIGRATION_DAYS = 90
-HOLDOUT_SHARE = 0.2
-K_RANGE = (2, 8)  # numbers of segments the segmentation chooses from
+from crm_ml.pipelines import _cards, _logging
 
 
-def holdout_mask(customer_ids: pd.Index) -> np.ndarray:
-    """True for the customers held out of the segmentation fit (about ``HOLDOUT_SHARE``).
+def holdout_mask(customer_ids: pd.Index, share: float) -> np.ndarray:
+    """True for the customers held out of the segmentation fit (about ``share`` of them).
 
     A hash of the customer id: a stable split, independent of any random stream.
     """
     hashes = pd.util.hash_pandas_object(customer_ids.to_series(), index=False).to_numpy()
-    return hashes % 1000 < HOLDOUT_SHARE * 1000
+    return hashes % 1000 < share * 1000
 
 
-def _reference_space(X: pd.DataFrame) -> np.ndarray:
+def _reference_space(X: pd.DataFrame, features) -> np.ndarray:
     """Fixed space for comparing segmentations: standardised log1p of the features."""
-    Z = np.log1p(X[FEATURES].clip(lower=0).to_numpy(dtype=float))
-    return (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
+    Z = np.log1p(X[list(features)].clip(lower=0).to_numpy(dtype=float))
+    sd = Z.std(axis=0)
+    return (Z - Z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
 
-def _silhouette(X: pd.DataFrame, labels) -> float:
+def _silhouette(X: pd.DataFrame, labels, features) -> float:
     from sklearn.metrics import silhouette_score
 
     labels = np.asarray(labels)
     if len(set(labels)) < 2:
         return float("nan")
-    return float(silhouette_score(_reference_space(X), labels,
+    return float(silhouette_score(_reference_space(X, features), labels,
                                   sample_size=min(len(X), 3000), random_state=0))
 
 
-def _median_split(X: pd.DataFrame) -> np.ndarray:
-    """Baseline segmentation: above/below the median of each feature (2 x 2 groups)."""
-    bits = [(X[c] > X[c].median()).to_numpy().astype(int) for c in FEATURES]
-    return bits[0] * 2 + bits[1]
+def _median_split(X: pd.DataFrame, features) -> np.ndarray:
+    """Baseline segmentation: above/below the median of each feature (2^k groups)."""
+    code = np.zeros(len(X), dtype=int)
+    for c in features:
+        code = code * 2 + (X[c] > X[c].median()).to_numpy().astype(int)
+    return code
 
 
 def _metric_key(name: str) -> str:
@@ -66,7 +64,8 @@ def log_rfm(run, scored: pd.DataFrame, scorer, migration: pd.DataFrame | None = 
     """Log RFM parameters, cut points, segment sizes/value share and plots (aggregates only)."""
     from crm_ml.rfm.plots import plot_rf_heatmap, plot_segments, segment_summary
 
-    run.log_params({"bins": scorer.bins, "frequency": scored.attrs.get("frequency", "orders"),
+    _logging.log_rfm_scorer(scorer, run)
+    run.log_params({"frequency": scored.attrs.get("frequency", "orders"),
                     "monetary": scored.attrs.get("monetary", "mean"),
                     "as_of": scored.attrs.get("as_of"), "n_customers": len(scored)})
     summ = segment_summary(scored)
@@ -74,8 +73,6 @@ def log_rfm(run, scored: pd.DataFrame, scorer, migration: pd.DataFrame | None = 
     run.log_metrics({f"segment_share.{key[k]}": v for k, v in summ["customer_share"].items()})
     run.log_metrics({f"value_share.{key[k]}": v for k, v in summ["value_share"].items()})
     run.log_table(summ, "rfm_segment_summary")
-    run.log_table(scorer.edges_table(), "rfm_cut_points")
-    run.log_dict(scorer.to_dict(), "rfm_scorer.json")
     if migration is not None:
         run.log_table(migration, "rfm_migration")
     for name, fig in (("rf_heatmap_counts", plot_rf_heatmap(scored)),
@@ -85,11 +82,11 @@ def log_rfm(run, scored: pd.DataFrame, scorer, migration: pd.DataFrame | None = 
         plt.close(fig)
 
 
-def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
-    """RFM + segments on dataset ``ds``; adds ``crm-segments`` and its card to ``plan``.
+def run(data, context) -> dict:
+    """RFM + segments on ``data``; adds ``crm-segments`` and its card to ``context.plan``.
 
-    ``plan`` is the pipeline's :class:`~crm_ml.tracking.release.ReleasePlan`: the model is
-    registered (and its card written under ``models_dir``) only when every step succeeded.
+    The model is registered (and its card written under ``context.models_dir``) by the
+    runner, only when every step succeeded.
     """
     from sklearn.metrics import adjusted_rand_score
 
@@ -97,22 +94,27 @@ def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
     from crm_ml.segmentation import Segmenter, segmentation_features
     from crm_ml.segmentation.card import build_card
     from crm_ml.tracking import start_run
+    from crm_ml.tracking.autolog import paused
 
-    output_dir, models_dir = Path(output_dir), Path(models_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    tx, as_of = ds.transactions, pd.Timestamp(ds.as_of)
+    config = context.config
+    rc, sc = config.rfm, config.segmentation
+    features = list(sc.features)
+    output_dir = Path(context.output_dir)
+    tx, as_of = data.transactions, pd.Timestamp(data.as_of)
 
     # --- RFM -------------------------------------------------------------------------
-    before_day = as_of - pd.Timedelta(days=MIGRATION_DAYS)
+    before_day = as_of - pd.Timedelta(days=rc.migration_days)
     rfm_now, rfm_before = rfm_table(tx, as_of), rfm_table(tx, before_day)
-    scorer = RFMScorer().fit(rfm_now)
+    with paused():
+        scorer = RFMScorer(bins=rc.bins).fit(rfm_now)
+        old_scorer = RFMScorer(bins=rc.bins).fit(rfm_before)
     scored = scorer.transform(rfm_now)
-    old_scorer = RFMScorer().fit(rfm_before)
     migration = migration_table(old_scorer.transform(rfm_before),
                                 old_scorer.transform(rfm_now))
     summ = segment_summary(scored)
-    with start_run("rfm", run_name="rfm-scores", data=tx) as run:
-        log_rfm(run, scored, scorer, migration)
+    with start_run("rfm", run_name="rfm-scores", data=tx) as rfm_run:
+        log_rfm(rfm_run, scored, scorer, migration)
+        rfm_run.log_dict({"rfm": config.to_dict()["rfm"]}, "config.json")
     write_atomic(
         scored.drop(columns=[c for c in scored.columns if c.startswith("lt_")]),
         output_dir / "rfm_scores.csv")
@@ -121,34 +123,36 @@ def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
 
     # --- clustering-based segments -------------------------------------------------------
     X = segmentation_features(tx, as_of)
-    hold = holdout_mask(X.index)
+    hold = holdout_mask(X.index, sc.holdout_share)
     X_fit, X_hold = X[~hold], X[hold]
-    seg = Segmenter(features=FEATURES, k_range=K_RANGE, track=False, random_state=0).fit(X_fit)
-    stab = seg.stability(X_fit, n_boot=5)
+    with paused():
+        seg = _logging.untracked(Segmenter, n_segments=sc.n_segments, features=features,
+                                 k_range=sc.k_range, random_state=sc.random_state).fit(X_fit)
+        stab = seg.stability(X_fit, n_boot=sc.stability_boots)
     hold_labels = seg.predict(X_hold)
-    hold_sil = _silhouette(X_hold, hold_labels)
-    base_sil = _silhouette(X_hold, _median_split(X_hold))
+    hold_sil = _silhouette(X_hold, hold_labels, features)
+    base_sil = _silhouette(X_hold, _median_split(X_hold, features), features)
     truth_ari = None
-    if getattr(ds, "truth", None) is not None and "group" in ds.truth:
-        truth_ari = float(adjusted_rand_score(ds.truth.loc[X_hold.index, "group"], hold_labels))
+    if getattr(data, "truth", None) is not None and "group" in data.truth:
+        truth_ari = float(adjusted_rand_score(data.truth.loc[X_hold.index, "group"],
+                                              hold_labels))
 
     def score_fn(pyfunc_model) -> float:
-        out = pyfunc_model.predict(X_hold[FEATURES])
-        return _silhouette(X_hold, out["segment"].to_numpy())
+        out = pyfunc_model.predict(X_hold[features])
+        return _silhouette(X_hold, out["segment"].to_numpy(), features)
 
-    with start_run("segmentation", run_name="crm-segments", data=tx) as run:
-        seg.log_to(run)
+    with start_run("segmentation", run_name=SEGMENTS, data=tx) as run:
+        logged = _logging.log_segments(seg, run)
         run.log_metrics({"holdout_silhouette": hold_sil, "baseline_holdout_silhouette": base_sil,
                          **({"holdout_ari_vs_true_groups": truth_ari} if truth_ari is not None
                             else {})})
-        logged = seg.log_model(run, registered_name=None)
         card = build_card(seg, holdout_silhouette=hold_sil, baseline_silhouette=base_sil,
                           truth_ari=truth_ari, n_holdout=int(hold.sum()), as_of=as_of,
-                          run_id=run.run_id)
-    card.data.update(card_row_policies(ds))
-    # registered, promoted and the card written by the pipeline once every step has succeeded
-    plan.add(REGISTERED_NAME, logged.model_uri, run_id=run.run_id, score_fn=score_fn,
-             higher_is_better=True, card=card)
+                          run_id=run.run_id, name=SEGMENTS)
+    _cards.document(card, data, config, ("segmentation",))
+    # registered, promoted and the card written by the runner once every step has succeeded
+    context.plan.add(SEGMENTS, logged.model_uri, run_id=run.run_id, score_fn=score_fn,
+                     higher_is_better=True, card=card)
     labels = pd.concat([seg.labels_, hold_labels]).loc[X.index]
     write_atomic(
         pd.DataFrame({"segment": labels, "segment_name": labels.map(seg.names_)}),
@@ -168,6 +172,6 @@ def run(ds, output_dir: Path, models_dir: Path, plan) -> dict:
         "stability_ari": round(stab["ari_mean"], 3),
         "ari_vs_true_groups": None if truth_ari is None else round(truth_ari, 3),
         "grade": card.grade,
-        "promoted": None,             # filled in by the pipeline's release
+        "promoted": None,             # filled in by the runner's release
         "registered_version": None,
     }
