@@ -43,7 +43,7 @@ def main(argv=None):
 
     X, y = feature_table(50_000)
     t = time.perf_counter()
-    m = ChurnModel(track=False, n_jobs=1).fit(X, y)
+    m = ChurnModel(n_jobs=1).fit(X, y)
     print(f"fit on 50,000 rows: {time.perf_counter() - t:.1f} s, {m.n_estimators_} trees, "
           f"{m._leaves} leaves")
     big, _ = feature_table(args.rows, seed=1)

@@ -104,15 +104,14 @@ def main(argv=None) -> pd.DataFrame:
                         "min_child_samples": [20, 50]},
                        scoring="roc_auc", cv=3)
     contenders = {
-        "ChurnModel lightgbm (default)": lambda: cm.churn.ChurnModel("lightgbm", track=False),
-        "ChurnModel random_forest (default)": lambda: cm.churn.ChurnModel("random_forest",
-                                                                           track=False),
+        "ChurnModel lightgbm (default)": lambda: cm.churn.ChurnModel("lightgbm"),
+        "ChurnModel random_forest (default)": lambda: cm.churn.ChurnModel("random_forest"),
         "logistic regression (tuned)": lambda: lr,
         "random forest (tuned)": lambda: rf,
         "LightGBM (tuned)": lambda: gbm,
         # not a default: the single final model, to show what bagging the folds adds
         "ChurnModel lightgbm (bagging=False)": lambda: cm.churn.ChurnModel(
-            "lightgbm", bagging=False, track=False),
+            "lightgbm", bagging=False),
     }
     if args.only:
         keep = [k.strip() for k in args.only.split(",")]

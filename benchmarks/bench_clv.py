@@ -64,7 +64,7 @@ def ours(tx, as_of):
     customer_summary(tx, as_of, time_unit="W")
     print(f"  (of which the shared customer_summary alone: {time.perf_counter() - t0:.1f} s)")
     t0, c0 = time.perf_counter(), time.process_time()
-    m = CLVModel(time_unit="W", track=False).fit(tx, as_of)
+    m = CLVModel(time_unit="W").fit(tx, as_of)
     fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     m.predict(52, discount_rate=0.1)

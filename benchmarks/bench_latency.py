@@ -2,7 +2,7 @@
 
 For each data set (the real CDNOW purchases shipped with ``lifetimes``, 23,570 customers, and
 the built-in synthetic data) and each algorithm (lightgbm, random_forest) this fits the model
-the way ``crm-ml train`` does (``crm_ml.churn.demo``: features at ``as_of - 180 days``, labels
+the way ``crm-ml train`` does (``crm_ml.pipelines.churn``: features at ``as_of - 180 days``, labels
 in the next 90 days, 3 calibration folds, a 100-tree forest) and measures
 
 * ``roc_auc``: on the held-out later period (features at ``as_of - 90 days``, labels up to
@@ -63,7 +63,7 @@ def load_data(name: str, n_synthetic: int):
 
 
 def timeline(tx, it, cu, as_of):
-    """Train / held-out / scoring tables as crm_ml.churn.demo builds them."""
+    """Train / held-out / scoring tables as crm_ml.pipelines.churn builds them."""
     from crm_ml.churn.labels import make_labels
     from crm_ml.features.snapshot import build
 
@@ -81,7 +81,7 @@ def fit(algorithm: str, X, y, params=None):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ChurnModel(algorithm, cv=3, track=False, params=params,
+        return ChurnModel(algorithm, cv=3, params=params,
                           n_estimators=100 if algorithm == "random_forest" else None).fit(X, y)
 
 
@@ -103,11 +103,11 @@ def one_customer_ms(wrappers: dict, X_now: pd.DataFrame, repeats: int) -> dict:
     The wrappers take turns call by call (each call a different customer), so a burst of load
     on the shared machine hits every contender alike.
     """
-    from crm_ml.churn.demo import _pyfunc_input
     from crm_ml.data._coerce import to_id, to_object
+    from crm_ml.pipelines.churn import pyfunc_input
     from crm_ml.serve import _as_frame
 
-    rows = _pyfunc_input(X_now.sample(min(repeats, len(X_now)), random_state=0))
+    rows = pyfunc_input(X_now.sample(min(repeats, len(X_now)), random_state=0))
     records = [{k: (None if pd.isna(v) else v) for k, v in r.items()}
                for r in rows.to_dict("records")]
     times: dict[str, list[float]] = {name: [] for name in wrappers}
@@ -235,7 +235,7 @@ def cost_check(data: str, args) -> list[dict]:
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                models[name] = ChurnModel(algorithm, calibrate=False, track=False,
+                models[name] = ChurnModel(algorithm, calibrate=False,
                                           params=params, n_estimators=trees).fit(X, y)
         explainers[name] = (lambda m=models[name]: m.explain(rows, top_k=3), 1.0)
     seconds = batch_seconds(explainers, args.rounds)

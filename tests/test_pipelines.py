@@ -61,17 +61,18 @@ def test_cards_name_the_csv_files_their_rows_and_sha256(trained, name):
     root = trained["root"]
     card = json.loads((root / "models" / name / "card.json").read_text())
     data = card["data"]
-    assert data["transactions source"] == "tx.csv"
-    assert data["transactions rows"] == trained["rows"]
-    assert data["transactions sha256"] == hashlib.sha256((root / "tx.csv").read_bytes()).hexdigest()
-    assert data["customers source"] == "customers.csv"
-    assert data["customers sha256"] == \
+    assert data["transactions"]["file"] == "tx.csv"
+    assert data["transactions"]["rows"] == trained["rows"]
+    assert data["transactions"]["sha256"] == \
+        hashlib.sha256((root / "tx.csv").read_bytes()).hexdigest()
+    assert data["customers"]["file"] == "customers.csv"
+    assert data["customers"]["sha256"] == \
         hashlib.sha256((root / "customers.csv").read_bytes()).hexdigest()
     assert "built-in" not in json.dumps(data)
     assert data["as_of"] == "2024-12-31" and data["period"].startswith("20")
     # the data-quality report of this run: the 7 duplicated rows were counted and kept
     quality = card["data_quality"]["transactions"]
-    assert quality["rows_in"] == trained["rows"]
+    assert quality["rows read"] == trained["rows"]
     assert "7" in quality["row policy"] and "kept" in quality["row policy"]
     # the configuration the model was trained with
     config = card["extra_sections"]["Configuration"]

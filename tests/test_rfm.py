@@ -213,7 +213,7 @@ def test_plots_return_figures(small_dataset):
 def test_rfm_logging_records_aggregates_only(small_dataset, tmp_path, monkeypatch):
     import mlflow
 
-    from crm_ml.rfm.demo import log_rfm
+    from crm_ml.pipelines.rfm import log_rfm
     from crm_ml.tracking import find_in_run_artifacts, start_run
 
     monkeypatch.chdir(tmp_path)

@@ -70,7 +70,7 @@ def test_mlflow_models_serve_returns_churn_probabilities(tmp_path):
                      index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
     logit = 0.02 * X["recency_days"] - 0.3 * X["n_orders"]
     y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int), index=X.index)
-    model = ChurnModel(algorithm="lightgbm", track=False, n_jobs=1).fit(X, y)
+    model = ChurnModel(algorithm="lightgbm", n_jobs=1).fit(X, y)
     name = f"crm-churn-serve-{uuid.uuid4().hex[:6]}"
     with start_run("churn") as run:
         res = log_churn_model(model, run, registered_name=name)

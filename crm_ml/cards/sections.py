@@ -25,10 +25,13 @@ _CHUNK = 1 << 20
 
 
 def _file_sha256(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (e.g. a Parquet dataset) in name order."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        with f.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                h.update(chunk)
     return h.hexdigest()
 
 
@@ -108,9 +111,11 @@ def data_source_section(files: Mapping[str, str | os.PathLike] | None,
 
 def _file_facts(label: str, path: str | os.PathLike) -> dict:
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise FileNotFoundError(f"{label}: input file {p} does not exist")
-    return {"file": p.name, "bytes": p.stat().st_size, "sha256": _file_sha256(p)}
+    size = (sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir()
+            else p.stat().st_size)
+    return {"file": p.name, "bytes": size, "sha256": _file_sha256(p)}
 
 
 def _report(report) -> DataQualityReport | None:

@@ -1,9 +1,4 @@
-"""What every card of a training run states: the data source, its quality report, the config.
-
-TODO(merge): ``crm_ml.cards.data_source_section`` and ``crm_ml.cards.quality_section`` are
-being written on another branch; :func:`data_source_section` and :func:`quality_section` here
-are the pipeline's own small versions, to be replaced by those at the merge.
-"""
+"""What every card of a training run states: the data source, its quality report, the config."""
 
 from __future__ import annotations
 
@@ -14,30 +9,27 @@ import pandas as pd
 
 #: How the built-in data is named on cards.
 BUILT_IN = "crm_ml built-in synthetic data"
+INPUTS = ("transactions", "customers", "interactions")
 
 
 def data_source_section(data) -> dict[str, Any]:
     """The data's origin for a card's data section.
 
-    Files (``data.sources``, recorded by :func:`crm_ml.scoring.load_inputs`): per input its file
-    name, rows read and SHA-256; the built-in data: its name, seed and number of customers.
-    Both: the transactions' period and the as_of day.
+    Per input (:func:`crm_ml.cards.data_source_section`): for a file (``data.sources``,
+    recorded by :func:`crm_ml.scoring.load_inputs`) its name, size and SHA-256; for the
+    built-in data its name, seed and size; and the rows, period and customers the model saw.
+    Then the transactions' period and the as_of day.
     """
-    tx = data.transactions
-    out: dict[str, Any] = {}
+    from crm_ml.cards import data_source_section as describe
+
+    frames = {k: getattr(data, k) for k in INPUTS if getattr(data, k, None) is not None}
     sources = getattr(data, "sources", None) or {}
-    if sources:
-        for kind, facts in sources.items():
-            out[f"{kind} source"] = facts.get("file", "in-memory DataFrame")
-            out[f"{kind} rows"] = facts.get("rows")
-            if facts.get("sha256"):
-                out[f"{kind} sha256"] = facts["sha256"]
-    elif getattr(data, "seed", None) is not None:
-        out["source"] = BUILT_IN
-        out["seed"] = int(data.seed)
-        out["customers"] = int(len(data.customers))
-    else:
-        out["source"] = "in-memory data (no file)"
+    files = {k: s["path"] for k, s in sources.items() if s.get("path")}
+    description = None
+    if getattr(data, "seed", None) is not None:
+        description = f"{BUILT_IN} (seed {int(data.seed)}, {len(data.customers)} customers)"
+    out: dict[str, Any] = describe(files, frames, description=description)
+    tx = data.transactions
     if len(tx):
         out["period"] = (f"{pd.Timestamp(tx['timestamp'].min()).date()} to "
                          f"{pd.Timestamp(tx['timestamp'].max()).date()}")
@@ -46,14 +38,16 @@ def data_source_section(data) -> dict[str, Any]:
 
 
 def quality_section(data) -> dict[str, Any] | None:
-    """The run's data-quality report per input (rows read, dropped and kept by each rule), and
-    the row policies in words; None for the built-in data, which has no report."""
+    """The run's data-quality report per input (:func:`crm_ml.cards.quality_section`: rows
+    read, kept and dropped by each rule) with the row policies in words; None for the
+    built-in data, which has no report."""
+    from crm_ml.cards import quality_section as render
     from crm_ml.data.quality import row_policies
 
     quality = getattr(data, "quality", None) or {}
     if not quality:
         return None
-    out: dict[str, Any] = {kind: dict(report) for kind, report in quality.items()}
+    out: dict[str, Any] = render(dict(quality))
     for kind, line in row_policies(quality).items():
         out.setdefault(kind, {})["row policy"] = line
     return out

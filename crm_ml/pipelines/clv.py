@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crm_ml.clv._fitting import CLVAssumptionWarning
+from crm_ml.clv import CLVAssumptionWarning
 from crm_ml.model_names import CLV
 from crm_ml.output_files import write_atomic
 from crm_ml.pipelines import _cards, _logging
@@ -30,11 +30,14 @@ def run(data, context) -> dict:
     The model is registered (and its card written) by the runner only when every step
     succeeded.
     """
-    from crm_ml.clv.card import build_card
-    from crm_ml.clv.ml import validate_ml
-    from crm_ml.clv.model import CLVModel
-    from crm_ml.clv.risk import value_at_risk
-    from crm_ml.clv.validation import gini
+    from crm_ml.clv import (
+        CLVModel,
+        backtest_ml,
+        gini,
+        log_backtest,
+        model_card,
+        value_at_risk,
+    )
     from crm_ml.tracking import start_run
     from crm_ml.tracking.autolog import paused
 
@@ -45,10 +48,10 @@ def run(data, context) -> dict:
     cal_end = as_of - pd.Timedelta(days=cc.holdout_days)
     with warnings.catch_warnings(record=True) as caught, paused():
         warnings.simplefilter("always", CLVAssumptionWarning)
-        model = _logging.untracked(CLVModel, purchase_model=cc.purchase_model,
-                                   time_unit=cc.time_unit)
-        val = model.validate(tx, cal_end, as_of)
-        ml = validate_ml(tx, cal_end, as_of, customers=val["per_customer"].index)
+        model = CLVModel(purchase_model=cc.purchase_model, time_unit=cc.time_unit)
+        val = model.backtest(tx, cal_end, horizon_days=cc.holdout_days)
+        ml = backtest_ml(tx, cal_end, horizon_days=cc.holdout_days,
+                         customers=val["per_customer"].index)
         model.fit(tx, as_of)
     pred = model.predict(cc.horizon, discount_rate=cc.discount_rate, margin=cc.margin)
     churn = context.shared.get("churn_probability")
@@ -69,10 +72,9 @@ def run(data, context) -> dict:
     with start_run("clv", run_name="clv-model", data=tx) as run:
         logged = _logging.log_clv(model, run, horizon=cc.horizon,
                                   discount_rate=cc.discount_rate, margin=cc.margin)
-        run.log_metrics({f"holdout_{k}": val[k] for k in ("gini", "spearman", "mae")})
-        run.log_metrics({"ml_holdout_gini": ml["gini"],
-                         "baseline_holdout_gini": val["baseline"]["gini"]})
-        card = build_card(model, val, ml, name=CLV, run_id=run.run_id)
+        log_backtest(val, run=run)
+        log_backtest(ml, run=run, prefix="ml_holdout")
+        card = model_card(model, val, ml, name=CLV, run_id=run.run_id)
     _cards.document(card, data, config, ("clv",))
     # registered, promoted and the card written by the runner once every step has succeeded
     context.plan.add(CLV, logged.model_uri, run_id=run.run_id, score_fn=score_fn,

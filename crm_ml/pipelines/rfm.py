@@ -91,8 +91,7 @@ def run(data, context) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
     from crm_ml.rfm import RFMScorer, migration_table, rfm_table, segment_summary
-    from crm_ml.segmentation import Segmenter, segmentation_features
-    from crm_ml.segmentation.card import build_card
+    from crm_ml.segmentation import Segmenter, model_card, segmentation_features
     from crm_ml.tracking import start_run
     from crm_ml.tracking.autolog import paused
 
@@ -126,8 +125,8 @@ def run(data, context) -> dict:
     hold = holdout_mask(X.index, sc.holdout_share)
     X_fit, X_hold = X[~hold], X[hold]
     with paused():
-        seg = _logging.untracked(Segmenter, n_segments=sc.n_segments, features=features,
-                                 k_range=sc.k_range, random_state=sc.random_state).fit(X_fit)
+        seg = Segmenter(n_segments=sc.n_segments, features=features, k_range=sc.k_range,
+                        random_state=sc.random_state).fit(X_fit)
         stab = seg.stability(X_fit, n_boot=sc.stability_boots)
     hold_labels = seg.predict(X_hold)
     hold_sil = _silhouette(X_hold, hold_labels, features)
@@ -146,7 +145,7 @@ def run(data, context) -> dict:
         run.log_metrics({"holdout_silhouette": hold_sil, "baseline_holdout_silhouette": base_sil,
                          **({"holdout_ari_vs_true_groups": truth_ari} if truth_ari is not None
                             else {})})
-        card = build_card(seg, holdout_silhouette=hold_sil, baseline_silhouette=base_sil,
+        card = model_card(seg, holdout_silhouette=hold_sil, baseline_silhouette=base_sil,
                           truth_ari=truth_ari, n_holdout=int(hold.sum()), as_of=as_of,
                           run_id=run.run_id, name=SEGMENTS)
     _cards.document(card, data, config, ("segmentation",))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tomllib
@@ -35,7 +34,7 @@ class CRMData:
     the module pipelines run on it unchanged. ``allow_columns`` names customer columns the
     user vouches for although they look like personal identifiers (``crm-ml train
     --allow-column``; see :mod:`crm_ml.data.privacy`). ``sources`` says where each input came
-    from (``{kind: {"file", "path", "rows", "sha256"}}``; see :func:`source_facts`), for the
+    from (``{kind: {"file", "path", "rows"}}``; see :func:`source_facts`), for the
     model cards.
     """
 
@@ -102,26 +101,16 @@ def _load(source: Source, kind: str, columns: dict, csv: dict | None = None,
     return df, report
 
 
-def _sha256(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (e.g. a Parquet dataset) in name order."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def source_facts(source: Source, report: dict) -> dict[str, Any]:
-    """Where one input came from: file name, path, rows read and SHA-256 of the file's bytes
-    (a DataFrame: ``"in-memory DataFrame"`` and its rows)."""
+    """Where one input came from: file name, path and rows read (a DataFrame:
+    ``"in-memory DataFrame"`` and its rows). Model cards add the file's size and SHA-256
+    (:func:`crm_ml.cards.data_source_section`)."""
     rows = report.get("rows_in")
     if isinstance(source, pd.DataFrame):
         return {"file": "in-memory DataFrame", "rows": int(len(source) if rows is None else rows)}
     path = Path(source)
     return {"file": path.name, "path": str(path.resolve()),
-            "rows": None if rows is None else int(rows), "sha256": _sha256(path)}
+            "rows": None if rows is None else int(rows)}
 
 
 def load_inputs(transactions: Source, *, interactions: Source = None, customers: Source = None,

@@ -87,7 +87,7 @@ def churn_table(n: int, seed: int = 0):
 @pytest.fixture(scope="module")
 def churn_forest(tmp_path_factory):
     X, y = churn_table(1500)
-    model = ChurnModel("random_forest", n_estimators=30, cv=3, track=False).fit(X, y)
+    model = ChurnModel("random_forest", n_estimators=30, cv=3).fit(X, y)
     directory = tmp_path_factory.mktemp("rf")
     model.save(directory)
     return X, model, ChurnModel.load(directory)
@@ -144,7 +144,7 @@ def test_forest_depth_is_bounded_and_saved(churn_forest):
 
 def test_user_depth_is_kept():
     X, y = churn_table(600, seed=1)
-    model = ChurnModel("random_forest", n_estimators=10, cv=3, track=False,
+    model = ChurnModel("random_forest", n_estimators=10, cv=3,
                        params={"max_depth": 2}).fit(X, y)
     assert model.max_depth_ == 2
     assert max(e.get_depth() for e in model.forest_.estimators_) <= 2
@@ -172,7 +172,7 @@ def test_explanation_cost_is_the_sum_of_squared_leaf_depths(forest):
 
 
 def forest_model(X, y, depth, trees):
-    return ChurnModel("random_forest", n_estimators=trees, calibrate=False, track=False,
+    return ChurnModel("random_forest", n_estimators=trees, calibrate=False,
                       params={"max_depth": depth}).fit(X, y)
 
 
@@ -193,7 +193,7 @@ def candidates():
     from crm_ml.churn.champion import explanation_cost
 
     X, y = churn_table(2000, seed=3)
-    lgb = ChurnModel("lightgbm", cv=3, track=False).fit(X, y)
+    lgb = ChurnModel("lightgbm", cv=3).fit(X, y)
     deep = forest_model(X, y, 8, 100)
     shallow = forest_model(X, y, 1, 5)
     cost = explanation_cost(lgb)
@@ -260,9 +260,9 @@ def test_champion_choice_is_deterministic():
     X, y = churn_table(1500, seed=4)
     choices, costs = [], []
     for _ in range(2):
-        models = {"lightgbm": ChurnModel("lightgbm", cv=3, track=False).fit(X, y),
-                  "random_forest": ChurnModel("random_forest", n_estimators=30, cv=3,
-                                              track=False).fit(X, y)}
+        models = {"lightgbm": ChurnModel("lightgbm", cv=3).fit(X, y),
+                  "random_forest": ChurnModel("random_forest", n_estimators=30,
+                                              cv=3).fit(X, y)}
         costs.append({a: explanation_cost(m) for a, m in models.items()})
         choices.append(choose_champion(comparison(0.80, 0.81), models))
     assert costs[0] == costs[1]

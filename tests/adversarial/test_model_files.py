@@ -346,7 +346,7 @@ def test_clv_model_saved_to_a_folder_is_a_model_from_code(tmp_path):
     from crm_ml.clv.pyfunc import INPUT_COLUMNS, input_example, save_pyfunc
     from crm_ml.tracking.trust import load_trusted
 
-    fitted = CLVModel(time_unit="W", track=False).fit(load_cdnow_sample(), "1997-09-30")
+    fitted = CLVModel(time_unit="W").fit(load_cdnow_sample(), "1997-09-30")
     folder = save_pyfunc(fitted, tmp_path / "clv_model")
     assert not (folder / "python_model.pkl").exists()
     assert check_model_folder(folder, "clv") == "crm_ml.clv.pyfunc.CLVPyfuncModel"

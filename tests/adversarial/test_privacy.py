@@ -163,7 +163,7 @@ def _table(n=400, seed=0):
 def test_churn_model_stores_only_levels_shared_by_k_customers(tmp_path, algorithm):
     tab, y = _table()
     with pytest.warns(PersonalDataWarning, match="email_address"):
-        m = ChurnModel(algorithm, track=False, cv=3,
+        m = ChurnModel(algorithm, cv=3,
                        n_estimators=30 if algorithm == "random_forest" else None).fit(tab, y)
     assert "email_address" not in m.feature_names_in_
     stored = set(m.preprocessor_.categories_["city"])
@@ -194,13 +194,13 @@ def test_allow_columns_keeps_a_column_but_never_its_rare_levels(tmp_path):
     tab["postcode"] = np.where(np.arange(len(tab)) % 2 == 0, "AB1", "CD2")  # dropped by name
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        m = ChurnModel(track=False, cv=3, allow_columns=["postcode"]).fit(tab, y)
+        m = ChurnModel(cv=3, allow_columns=["postcode"]).fit(tab, y)
     assert "postcode" in m.feature_names_in_ and "email_address" not in m.feature_names_in_
     msg = " ".join(str(w.message) for w in caught if issubclass(w.category, PersonalDataWarning))
     assert "'email_address'" in msg and "postcode" not in msg
     # allowing the e-mail column cannot store e-mails: no address is shared by k customers
     with pytest.warns(PersonalDataWarning, match=f"no level shared by {MIN_LEVEL_CUSTOMERS}"):
-        m2 = ChurnModel(track=False, cv=3, allow_columns=["email_address"]).fit(tab, y)
+        m2 = ChurnModel(cv=3, allow_columns=["email_address"]).fit(tab, y)
     assert "email_address" not in m2.feature_names_in_
     assert _scan([m2.save(tmp_path)["spec"]], ["person7@mail.test"]) == []
 

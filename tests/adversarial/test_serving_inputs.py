@@ -56,7 +56,7 @@ def _log_churn(model) -> str:
 def churn(data):
     from crm_ml.churn import ChurnModel
 
-    model = ChurnModel(algorithm="lightgbm", track=False, n_jobs=1).fit(data["X"], data["y"])
+    model = ChurnModel(algorithm="lightgbm", n_jobs=1).fit(data["X"], data["y"])
     return model, _log_churn(model)
 
 
@@ -64,7 +64,7 @@ def churn(data):
 def forest(data):
     from crm_ml.churn import ChurnModel
 
-    model = ChurnModel(algorithm="random_forest", track=False, n_jobs=1,
+    model = ChurnModel(algorithm="random_forest", n_jobs=1,
                        calibrate=False).fit(data["X"], data["y"])
     return model, _log_churn(model)
 
@@ -76,7 +76,7 @@ def clv(data):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = CLVModel(track=False).fit(data["tx"], data["as_of"])
+        model = CLVModel().fit(data["tx"], data["as_of"])
     name = _name("clv")
     with start_run("clv") as run:
         log_clv_model(run, model, registered_name=name)
@@ -87,7 +87,7 @@ def clv(data):
 def segments(data):
     from crm_ml.segmentation import Segmenter
 
-    model = Segmenter(n_segments=3, track=False).fit(data["seg"])
+    model = Segmenter(n_segments=3).fit(data["seg"])
     name = _name("segments")
     with start_run("segmentation") as run:
         model.log_model(run, registered_name=name)
@@ -253,7 +253,7 @@ def test_bad_range_options_are_clear_errors(data, churn, kwargs, field):
 def test_model_registered_without_ranges_loads_and_applies_impossible_rules(data):
     from crm_ml.churn import ChurnModel
 
-    model = ChurnModel(algorithm="random_forest", track=False, n_jobs=1,
+    model = ChurnModel(algorithm="random_forest", n_jobs=1,
                        calibrate=False).fit(data["X"], data["y"])
     model.input_ranges_ = None  # what a model logged before ranges were stored looks like
     name = _log_churn(model)
@@ -314,7 +314,7 @@ def test_stored_ranges_hold_numbers_of_numeric_fields_only(tmp_path):
                       "region": rng.choice(["north", "south"], 200)},
                      index=pd.Index([f"c{i}" for i in range(200)], name="customer_id"))
     y = pd.Series(rng.integers(0, 2, 200), index=X.index)
-    model = ChurnModel(track=False, n_jobs=1, calibrate=False).fit(X, y)
+    model = ChurnModel(n_jobs=1, calibrate=False).fit(X, y)
     stored = json.loads(open(model.save(tmp_path)["input_ranges"]).read())
     assert list(stored["fields"]) == ["recency_days"]  # no text column, no ids
     assert stored["fields"]["recency_days"]["min"] == X["recency_days"].min()
