@@ -115,7 +115,6 @@ def run(data, context) -> dict:
     elif fc.by is not None:
         context.say(f"  forecast: the transactions have no {fc.by!r} column, so only the "
                     "overall series is forecast")
-    s = f.summary()
     with start_run("forecast", run_name="sales-forecast",
                    params={"horizon": fc.h, "by": fc.by},
                    tags={"forecast.series": "revenue overall"}) as run:
