@@ -175,6 +175,17 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             raise NotFittedError("ChurnModel is not fitted yet: call fit(X, y) first")
 
     # ------------------------------------------------------------------ inputs
+    def _frame(self, X) -> pd.DataFrame:
+        """``X`` for scoring: a DataFrame; an array must have as many columns as at fit."""
+        is_array = not isinstance(X, pd.DataFrame | pd.Series)
+        X = as_customer_frame(X)
+        width = getattr(self, "_input_width", None)  # None: loaded from files
+        if is_array and width is not None and X.shape[1] != width:
+            raise DataValidationError(
+                f"X has {X.shape[1]} features, but ChurnModel is expecting {width} features "
+                "as input", column="X", rule="same columns as in fit")
+        return X
+
     def _target(self, X: pd.DataFrame, y) -> np.ndarray:
         """0/1 labels of new data (labels as at fit, or 0/1, True/False, yes/no...)."""
         return encode_target(X.index, y, self.classes_)
@@ -351,6 +362,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if len(X) == 0:
             raise DataValidationError("X: no customers to train on (is as_of before the first "
                                       "purchase?)", column="X", rule="non-empty")
+        if X.shape[1] == 0:
+            raise DataValidationError(f"X: 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+                                      "is required.", column="X", rule="at least one column")
         yv, classes = binary_target(X.index, y, pos_label)
         minority = int(min(yv.sum(), len(yv) - yv.sum()))
         if minority < MIN_MINORITY:
@@ -367,6 +381,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = len(self.feature_names_in_)
         self.classes_ = classes
         self.n_train_ = len(yv)
+        self._input_width = X.shape[1]  # columns given to fit, for array inputs later
         w = self._weights(yv)
         n = len(yv)
         # only a LightGBM ensemble keeps its fold models (a forest's would just hold memory)
@@ -468,7 +483,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def raw_score(self, X: pd.DataFrame) -> pd.Series:
         """Uncalibrated score: LightGBM log-odds, or logit of the forest's probability."""
         self._check_fitted()
-        X = as_customer_frame(X)
+        X = self._frame(X)
         Xe = self.preprocessor_.transform(X).to_numpy(dtype=float)
         raw = (self._raw(self.booster_, Xe) if self.algorithm == "lightgbm"
                else _logit(self._compiled_forest_proba(Xe)))
@@ -483,7 +498,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             ``churn_probability`` indexed by customer_id (the index of ``X``).
         """
         self._check_fitted()
-        X = as_customer_frame(X)
+        X = self._frame(X)
         Xe = self.preprocessor_.transform(X).to_numpy(dtype=float)
         if self.algorithm == "lightgbm":
             out = self._raw(self.booster_, Xe)
@@ -568,7 +583,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         from sklearn.metrics import roc_auc_score
 
         self._check_fitted()
-        X = as_customer_frame(X)
+        X = self._frame(X)
         yv = self._target(X, y)
         return float(roc_auc_score(yv, self.predict_proba(X).to_numpy(),
                                    sample_weight=sample_weight))
@@ -633,7 +648,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         from crm_ml.churn.evaluation import evaluate_predictions, evaluation_figures
 
         self._check_fitted()
-        X = as_customer_frame(X)
+        X = self._frame(X)
         yv = self._target(X, y)
         p = self.predict_proba(X).to_numpy()
         out = evaluate_predictions(yv, p)
@@ -665,7 +680,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
             raise DataValidationError(f"top_k: must be a whole number >= 1, got {top_k!r}",
                                       column="top_k", rule="integer >= 1")
-        X = as_customer_frame(X)
+        X = self._frame(X)
         if len(X) == 0:
             raise DataValidationError("X: no customers to explain", column="X",
                                       rule="non-empty")

@@ -16,9 +16,11 @@ for ``pos_label=``.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import DataConversionWarning
 
 from crm_ml.errors import DataValidationError
 
@@ -57,11 +59,17 @@ def _as_label_vector(index: pd.Index, y) -> np.ndarray:
             y = y.reindex(index)
         values = y.to_numpy(dtype=object)
     else:
-        if y is None or isinstance(y, str | bytes) or np.ndim(y) == 0:
+        if y is None:
+            raise DataValidationError("y: ChurnModel requires y to be passed, but the target "
+                                      "y is None", column="y", rule="labels given")
+        values = None if isinstance(y, str | bytes) else np.asarray(y, dtype=object)
+        if values is None or values.ndim == 0:
             raise DataValidationError(f"y: expected a Series, array or list of labels, got "
                                       f"{type(y).__name__}", column="y", rule="1-D labels")
-        values = np.asarray(y, dtype=object)
         if values.ndim == 2 and values.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected: its one "
+                          "column is used (pass y.ravel() to silence this)",
+                          DataConversionWarning, stacklevel=4)
             values = values[:, 0]
         if values.ndim != 1:
             raise DataValidationError(f"y: expected one label per row, got shape "
@@ -125,10 +133,17 @@ def binary_target(index: pd.Index, y, pos_label=None) -> tuple[np.ndarray, np.nd
             f"y: only one class ({labels[0]!r}) present; a churn model needs both "
             "churners (1) and non-churners (0). Use a longer history or horizon.",
             column="y", rule="two classes")
+    if len(labels) > 2 and all(_is_number(v) for v in labels) and any(
+            float(v) != round(float(v)) for v in labels):
+        raise DataValidationError(
+            f"y: continuous values (e.g. {labels[:3]}); Unknown label type: continuous. "
+            "Churn labels are two classes: 0/1, True/False or two labels", column="y",
+            rule="binary")
     if len(labels) > 2:
         raise DataValidationError(
-            f"y: {len(labels)} distinct labels, e.g. {labels[:5]}; churn labels are two "
-            "classes: 0/1, True/False or two labels with pos_label=", column="y",
+            f"y: {len(labels)} distinct labels, e.g. {labels[:5]}. Only binary classification "
+            "is supported: churn labels are two classes (0/1, True/False or two labels with "
+            "pos_label=)", column="y",
             rule="binary", rows=index[~pd.Series(values).isin(labels[:2]).to_numpy()][:5]
             .tolist())
     if pos_label is None:
