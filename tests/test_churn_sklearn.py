@@ -64,7 +64,7 @@ def test_a_column_vector_warns_and_fits(data, model):
 def test_classes_are_the_labels_as_given_and_predict_stays_0_1(data):
     X, y = data
     m = ChurnModel(cv=3).fit(X, y.map({1: "yes", 0: "no"}))
-    assert m.classes_.tolist() == ["no", "yes"]
+    assert m.classes_.tolist() == ["no", "yes"] and m.pos_label_ == "yes"
     flags = m.predict(X)
     assert flags.name == "churn_flag" and set(flags.unique()) <= {0, 1}
     # score and evaluate read the model's own labels, or 0/1
@@ -102,6 +102,22 @@ def test_decision_function_is_the_log_odds_of_predict_proba(data, model):
     np.testing.assert_allclose(1 / (1 + np.exp(-d)), p, rtol=1e-9)
 
 
+def test_roc_auc_scoring_is_right_when_the_churn_label_sorts_first(data):
+    # scikit-learn's roc_auc_score takes the larger label as positive: "stay" > "churn"
+    from sklearn.model_selection import cross_val_score
+
+    X, y = data
+    words = y.map({1: "churn", 0: "stay"})
+    m = ChurnModel(cv=3).fit(X, words)
+    assert m.classes_.tolist() == ["churn", "stay"] and m.pos_label_ == "churn"
+    np.testing.assert_allclose(m.decision_function(X), -ChurnModel(cv=3).fit(X, y)
+                               .decision_function(X), rtol=1e-12)
+    by_words = cross_val_score(ChurnModel(cv=3), X, words, scoring="roc_auc", cv=3)
+    by_numbers = cross_val_score(ChurnModel(cv=3), X, y, scoring="roc_auc", cv=3)
+    np.testing.assert_allclose(by_words, by_numbers)
+    assert (by_words > 0.6).all()
+
+
 def test_a_plain_array_fits_and_a_wrong_width_is_refused(data):
     X, y = data
     num = X.select_dtypes("number").to_numpy()
@@ -116,13 +132,14 @@ def test_save_load_keeps_labels_and_old_files_with_track_load(tmp_path, data):
     m = ChurnModel(cv=3).fit(X, y.map({1: "left", 0: "active"}))
     m.save(tmp_path)
     back = ChurnModel.load(tmp_path)
-    assert back.classes_.tolist() == ["active", "left"]
+    assert back.classes_.tolist() == ["active", "left"] and back.pos_label_ == "left"
     spec = json.loads((tmp_path / "spec.json").read_text())
     spec["params"]["track"] = None  # what files saved before issue #17 hold
     spec.pop("classes")
+    spec.pop("pos_label")
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     old = ChurnModel.load(tmp_path)
-    assert old.classes_.tolist() == [0, 1]
+    assert old.classes_.tolist() == [0, 1] and old.pos_label_ == 1
     np.testing.assert_allclose(old.predict_proba(X), m.predict_proba(X), atol=1e-12)
 
 

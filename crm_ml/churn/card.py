@@ -83,7 +83,7 @@ def model_card(model, X_test: pd.DataFrame, y_test, *, horizon_days: int = 90,
 
     from crm_ml.cards import ModelCard, metrics_table
 
-    y = encode_target(X_test.index, y_test, model.classes_)
+    y = encode_target(X_test.index, y_test, model.classes_, model.pos_label_)
     p = model.predict_proba(X_test)
     ev = evaluate_predictions(y, p.to_numpy())
     metrics = metrics_table({"roc_auc": roc_auc_score, "pr_auc": average_precision_score,

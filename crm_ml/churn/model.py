@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from crm_ml._logging import get_logger
 from crm_ml.churn.calibration import ScoreCalibrator, _sigmoid
 from crm_ml.churn.preprocess import TabularPreprocessor, as_customer_frame
-from crm_ml.churn.targets import binary_target, encode_target
+from crm_ml.churn.targets import binary_target, encode_target, sorted_classes
 from crm_ml.churn.tracking import log_model
 from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS
 from crm_ml.errors import DataValidationError, NotFittedError
@@ -49,6 +49,11 @@ MIN_MINORITY = 30  # fewer churners (or stayers) than this: warn that estimates 
 # depth 4 scores a higher held-out ROC-AUC than unbounded trees; on the built-in data depth 8
 # is within 0.0005 of them and 4 is not (benchmarks/README.md, "Latency per algorithm").
 FOREST_DEPTHS = (4, 8)
+
+
+def _json_label(label):
+    """A label as JSON stores it (NumPy scalars become Python ones)."""
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def _logit(p):
@@ -118,14 +123,16 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     ``booster_``: 1, or ``cv`` + 1 when bagging), cv_metrics_ (metrics of the held-out
     scores), oof_proba_ (held-out calibrated probabilities), input_ranges_ (training range of
     each numeric column, :class:`crm_ml.features.ranges.InputRanges`; None for a model saved
-    before ranges were stored), classes_ (the two labels as given to ``fit``,
-    ``[not churned, churned]``), n_train_ (training rows).
+    before ranges were stored), classes_ (the two labels given to ``fit``, sorted as
+    scikit-learn sorts them), pos_label_ (the one of them that means churned), n_train_
+    (training rows).
 
     Notes
     -----
     A scikit-learn classifier (``clone``, ``cross_val_score``, ``GridSearchCV``,
-    ``Pipeline``): :meth:`score` is ROC-AUC and :meth:`decision_function` the churn log-odds,
-    so ``scoring="roc_auc"`` works, while :meth:`predict_proba` keeps returning one Series of
+    ``Pipeline``): :meth:`score` is ROC-AUC and :meth:`decision_function` the log-odds of
+    ``classes_[1]`` (the churn log-odds for 0/1, bool and yes/no labels), so
+    ``scoring="roc_auc"`` works, while :meth:`predict_proba` keeps returning one Series of
     churn probabilities. Fitting writes nothing; :func:`crm_ml.churn.log_model` logs a fitted
     model to MLflow (and :func:`crm_ml.tracking.autolog` logs every fit).
     """
@@ -188,7 +195,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def _target(self, X: pd.DataFrame, y) -> np.ndarray:
         """0/1 labels of new data (labels as at fit, or 0/1, True/False, yes/no...)."""
-        return encode_target(X.index, y, self.classes_)
+        return encode_target(X.index, y, self.classes_, self.pos_label_)
 
     def _weights(self, y: np.ndarray) -> np.ndarray | None:
         cw = self.class_weight
@@ -365,7 +372,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if X.shape[1] == 0:
             raise DataValidationError(f"X: 0 feature(s) (shape={X.shape}) while a minimum of 1 "
                                       "is required.", column="X", rule="at least one column")
-        yv, classes = binary_target(X.index, y, pos_label)
+        yv, (negative, positive) = binary_target(X.index, y, pos_label)
         minority = int(min(yv.sum(), len(yv) - yv.sum()))
         if minority < MIN_MINORITY:
             warnings.warn(f"ChurnModel: only {minority} customers in the smaller class (of "
@@ -379,7 +386,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         Xe = self.preprocessor_.fit_transform(X).to_numpy(dtype=float)
         self.feature_names_in_ = list(self.preprocessor_.columns_)
         self.n_features_in_ = len(self.feature_names_in_)
-        self.classes_ = classes
+        self.classes_ = sorted_classes(negative, positive)
+        self.pos_label_ = positive
         self.n_train_ = len(yv)
         self._input_width = X.shape[1]  # columns given to fit, for array inputs later
         w = self._weights(yv)
@@ -552,16 +560,19 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Log-odds of the calibrated churn probability (scikit-learn's ranking score).
 
-        Positive means churn is more likely than not (``classes_[1]``); ranking customers by
-        it equals ranking them by :meth:`predict_proba`, so ``scoring="roc_auc"`` works in
-        ``cross_val_score`` and ``GridSearchCV``.
+        As in every scikit-learn binary classifier, positive values mean ``classes_[1]``:
+        that is the churn label (``pos_label_``) for 0/1, False/True, "no"/"yes" and every
+        pair whose churn label sorts last; when the churn label sorts first (e.g.
+        "churn"/"stay") the sign is flipped. Either way ``scoring="roc_auc"`` in
+        ``cross_val_score`` and ``GridSearchCV`` measures how well churners are ranked.
 
         Returns
         -------
         ndarray of shape (n_rows,)
         """
         p = np.clip(self.predict_proba(X).to_numpy(dtype=float), 1e-15, 1 - 1e-15)
-        return np.log(p) - np.log1p(-p)
+        log_odds = np.log(p) - np.log1p(-p)
+        return log_odds if self.classes_[1] == self.pos_label_ else -log_odds
 
     def score(self, X: pd.DataFrame, y, sample_weight=None) -> float:
         """ROC-AUC of the churn probabilities on labelled data (higher is better).
@@ -571,8 +582,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         X : DataFrame
             Customers to score.
         y : Series, array or list
-            Their labels, in any form :meth:`fit` accepts (labels as at fit time are mapped
-            by ``classes_``).
+            Their labels, in any form :meth:`fit` accepts (the labels of the fit are mapped
+            by ``pos_label_``).
         sample_weight : array-like, optional
 
         Returns
@@ -701,7 +712,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             model_path = save_sklearn(self.forest_, d / "model.skops")
         params = {k: v for k, v in self.get_params().items() if k != "params"}
         spec = {"format": 1, "algorithm": self.algorithm, "params": params,
-                "classes": self.classes_.tolist(),
+                "classes": self.classes_.tolist(), "pos_label": _json_label(self.pos_label_),
                 "extra_params": self.params or {},
                 "preprocessor": self.preprocessor_.to_dict(),
                 "calibrator": self.calibrator_.to_dict() if self.calibrator_ else None,
@@ -732,7 +743,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.preprocessor_ = TabularPreprocessor.from_dict(spec["preprocessor"])
         self.feature_names_in_ = list(self.preprocessor_.columns_)
         self.n_features_in_ = len(self.feature_names_in_)
-        self.classes_ = np.array(spec.get("classes", [0, 1]))
+        self.classes_ = np.array(spec.get("classes", [0, 1]))  # absent before issue #17
+        self.pos_label_ = spec.get("pos_label", 1)
         self.calibrator_ = (ScoreCalibrator.from_dict(spec["calibrator"])
                             if spec["calibrator"] else None)
         self.n_estimators_ = spec["n_estimators"]

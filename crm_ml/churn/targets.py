@@ -1,8 +1,9 @@
 """Churn labels as users have them: 0/1, True/False or two words, in a Series, array or list.
 
 :func:`binary_target` turns any of them into the 0/1 vector the model trains on and the two
-labels as given (``[negative, positive]``, the model's ``classes_``). Which label means
-"churned" is ``pos_label`` when given, otherwise inferred:
+labels as given, ``(negative, positive)``. The model keeps them as scikit-learn does:
+``classes_`` sorted (:func:`sorted_classes`) and ``pos_label_`` the churn label. Which label
+means "churned" is ``pos_label`` when given, otherwise inferred:
 
 - True for booleans, 1 for numbers;
 - for text, the one label that reads as churn, ignoring case and surrounding spaces
@@ -24,7 +25,7 @@ from sklearn.exceptions import DataConversionWarning
 
 from crm_ml.errors import DataValidationError
 
-__all__ = ["POSITIVE_LABELS", "binary_target", "encode_target"]
+__all__ = ["POSITIVE_LABELS", "binary_target", "encode_target", "sorted_classes"]
 
 #: text labels read as "churned" (compared case-insensitively, surrounding spaces ignored)
 POSITIVE_LABELS = ("1", "true", "yes", "y", "churn", "churned", "churner", "left", "lost",
@@ -102,7 +103,7 @@ def _default_positive(labels: list):
     return hits[0] if len(hits) == 1 else None
 
 
-def binary_target(index: pd.Index, y, pos_label=None) -> tuple[np.ndarray, np.ndarray]:
+def binary_target(index: pd.Index, y, pos_label=None) -> tuple[np.ndarray, tuple]:
     """Encode churn labels for the rows of ``index`` as 0/1.
 
     Parameters
@@ -117,8 +118,8 @@ def binary_target(index: pd.Index, y, pos_label=None) -> tuple[np.ndarray, np.nd
 
     Returns
     -------
-    (ndarray of int, ndarray)
-        The 0/1 labels (1 = churned) and the two labels as given, ``[negative, positive]``.
+    (ndarray of int, tuple)
+        The 0/1 labels (1 = churned) and the two labels as given, ``(negative, positive)``.
 
     Raises
     ------
@@ -161,17 +162,33 @@ def binary_target(index: pd.Index, y, pos_label=None) -> tuple[np.ndarray, np.nd
                                       f"{labels}", column="pos_label", rule="one of the labels")
     negative = labels[1] if labels[0] == positive else labels[0]
     encoded = np.fromiter((v == positive for v in values), dtype=bool, count=len(values))
-    return encoded.astype(int), np.array([negative, positive])
+    return encoded.astype(int), (negative, positive)
 
 
-def encode_target(index: pd.Index, y, classes) -> np.ndarray:
-    """0/1 labels for new data of a fitted model with ``classes`` ``[negative, positive]``.
+def sorted_classes(negative, positive) -> np.ndarray:
+    """The two labels in scikit-learn's order (sorted, as ``np.unique`` gives them).
+
+    scikit-learn reads ``classes_[1]`` as the positive class of a binary classifier and
+    ``roc_auc_score`` takes the larger label as positive: with ``classes_`` sorted, the
+    ``"roc_auc"`` scorer is right whichever of the labels means churn. Labels that cannot
+    be compared keep the order ``[negative, positive]``.
+    """
+    try:
+        pair = sorted([negative, positive])
+    except TypeError:
+        pair = [negative, positive]
+    return np.array(pair)
+
+
+def encode_target(index: pd.Index, y, classes, pos_label) -> np.ndarray:
+    """0/1 labels (1 = ``pos_label``) for new data of a model fitted on ``classes``.
 
     Labels drawn from ``classes`` are mapped by them; anything else is read as at fit time
     without ``pos_label`` (0/1, True/False, yes/no...).
     """
     values = _as_label_vector(index, y)
-    neg, pos = list(classes)
+    pos = pos_label
+    neg = next(c for c in classes if not c == pos)
     if all(v == pos or v == neg for v in pd.unique(values)):
         return np.fromiter((v == pos for v in values), dtype=bool,
                            count=len(values)).astype(int)

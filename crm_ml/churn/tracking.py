@@ -18,7 +18,8 @@ def _params(model) -> dict:
                    "num_leaves_fitted": model.num_leaves_, "max_depth_fitted": model.max_depth_,
                    "models_averaged": model.n_bagged_, "n_features": model.n_features_in_,
                    "n_rows": getattr(model, "n_train_", None),
-                   "classes": [str(c) for c in model.classes_]})
+                   "classes": [str(c) for c in model.classes_],
+                   "pos_label": str(model.pos_label_)})
     return params
 
 
@@ -27,7 +28,7 @@ def log_model(model, *, run=None, registered_name: str | None = None,
     """Log a fitted :class:`~crm_ml.churn.ChurnModel` to MLflow.
 
     Logs the parameters (``get_params()`` plus fitted facts: trees, leaves or depth, models
-    averaged, features, rows, classes), the held-out (out-of-fold) metrics as ``cv_roc_auc``
+    averaged, features, rows, classes and the churn label), the held-out (out-of-fold) metrics as ``cv_roc_auc``
     ..., the out-of-fold decile and calibration tables and ROC/PR/calibration/gains plots
     (``cv_*``; absent when the model was fitted with ``calibrate=False`` or loaded from
     files), ``features.json`` (input, encoded and dropped columns) and, with
