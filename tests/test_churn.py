@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import warnings
@@ -33,7 +34,7 @@ def churn_data():
 @pytest.fixture(scope="module")
 def lgb_model(churn_data):
     _, _, X, y, _, _ = churn_data
-    return ChurnModel(track=False).fit(X, y)
+    return ChurnModel().fit(X, y)
 
 
 def test_labels_hand_made():
@@ -131,7 +132,7 @@ def test_calibration_improves_brier_on_held_out(algorithm):
     tr, te = Z.index[:2500], Z.index[2500:]
     # balanced class weights inflate raw probabilities (~11 % churners); calibration on
     # held-out folds must bring them back
-    kw = {"class_weight": "balanced", "track": False,
+    kw = {"class_weight": "balanced",
           "n_estimators": 100 if algorithm == "random_forest" else None}
     raw = ChurnModel(algorithm, calibrate=False, **kw).fit(Z.loc[tr], y.loc[tr])
     cal = ChurnModel(algorithm, calibrate=True, **kw).fit(Z.loc[tr], y.loc[tr])
@@ -144,7 +145,7 @@ def test_calibration_improves_brier_on_held_out(algorithm):
 def test_same_seed_same_probabilities(churn_data):
     _, _, X, y, Xt, _ = churn_data
     for alg, trees in (("lightgbm", None), ("random_forest", 60)):
-        kw = {"random_state": 7, "track": False, "n_estimators": trees, "cv": 3}
+        kw = {"random_state": 7, "n_estimators": trees, "cv": 3}
         a = ChurnModel(alg, **kw).fit(X, y).predict_proba(Xt)
         b = ChurnModel(alg, **kw).fit(X, y).predict_proba(Xt)
         pd.testing.assert_series_equal(a, b)
@@ -153,9 +154,9 @@ def test_same_seed_same_probabilities(churn_data):
 def test_duplicate_customers_and_bad_arguments_are_clear_errors(churn_data, lgb_model):
     _, _, X, y, Xt, _ = churn_data
     with pytest.raises(DataValidationError, match="X: 1 customer id"):
-        ChurnModel(track=False).fit(pd.concat([X, X.iloc[:1]]), y)
+        ChurnModel().fit(pd.concat([X, X.iloc[:1]]), y)
     with pytest.raises(DataValidationError, match="y: 1 customer id"):
-        ChurnModel(track=False).fit(X, pd.concat([y, y.iloc[:1]]))
+        ChurnModel().fit(X, pd.concat([y, y.iloc[:1]]))
     for top_k in (0, -1, 2.5):
         with pytest.raises(DataValidationError, match="top_k"):
             lgb_model.explain(Xt.head(3), top_k=top_k)
@@ -169,21 +170,21 @@ def test_few_churners_are_warned_about(churn_data):
     _, _, X, y, _, _ = churn_data
     small = pd.concat([X[y == 1].head(12), X[y == 0].head(100)])
     with pytest.warns(UserWarning, match="only 12 customers in the smaller class"):
-        ChurnModel(track=False, cv=3).fit(small, y.loc[small.index])
+        ChurnModel(cv=3).fit(small, y.loc[small.index])
 
 
 def test_single_class_y_is_a_clear_error(churn_data):
     _, _, X, _, _, _ = churn_data
     with pytest.raises(DataValidationError, match="only one class"):
-        ChurnModel(track=False).fit(X, pd.Series(1, index=X.index))
+        ChurnModel().fit(X, pd.Series(1, index=X.index))
 
 
 def test_bad_labels_are_named(churn_data):
     _, _, X, y, _, _ = churn_data
     with pytest.raises(DataValidationError, match="0/1"):
-        ChurnModel(track=False).fit(X, y.replace(1, 2))
+        ChurnModel().fit(X, y.replace(1, 2))
     with pytest.raises(DataValidationError, match="no label"):
-        ChurnModel(track=False).fit(X, y.iloc[:-3])
+        ChurnModel().fit(X, y.iloc[:-3])
     with pytest.raises(NotFittedError):
         ChurnModel().predict_proba(X)
 
@@ -204,7 +205,7 @@ def test_any_customer_table_and_unseen_categories(algorithm):
     logit = -1 + 2.0 * (plan == "basic") - 0.03 * np.nan_to_num(tab["seats"], nan=10)
     y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
                   index=tab["customer_id"])
-    m = ChurnModel(algorithm, track=False, n_estimators=50 if algorithm == "random_forest"
+    m = ChurnModel(algorithm, n_estimators=50 if algorithm == "random_forest"
                    else None).fit(tab, y)
     assert "note" in m.preprocessor_.dropped_
     new = tab.iloc[[0, 0, 0, 0]].copy()
@@ -236,7 +237,7 @@ def test_predict_thresholds(churn_data, lgb_model):
 def test_save_load_round_trip(tmp_path, churn_data):
     _, _, X, y, Xt, _ = churn_data
     for alg in ("lightgbm", "random_forest"):
-        m = ChurnModel(alg, track=False, cv=2,
+        m = ChurnModel(alg, cv=2,
                        n_estimators=30 if alg == "random_forest" else None)
         m.fit(X, y)
         m.save(tmp_path / alg)
@@ -260,14 +261,22 @@ def test_pyfunc_round_trip_in_fresh_process(tmp_path, churn_data):
     from crm_ml.tracking import find_in_run_artifacts
 
     _, _, X, y, Xt, _ = churn_data
+    m = ChurnModel(cv=3).fit(X, y)
+    before = pickle.dumps(m)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = ChurnModel(track=True, cv=3).fit(X, y, registered_name="crm-churn-test")
-    assert m.run_id_ and m.model_uri_ and m.registered_version_
-    run = mlflow.get_run(m.run_id_)
+        logged = cm.churn.log_model(m, registered_name="crm-churn-test")
+    assert logged.run_id and logged.model_uri and logged.registered_version
+    assert pickle.dumps(m) == before  # logging does not modify the model
+    run = mlflow.get_run(logged.run_id)
     assert "cv_roc_auc" in run.data.metrics and run.data.params["algorithm"] == "lightgbm"
+    client = mlflow.MlflowClient()
+    arts = {a.path for folder in ("", "tables", "plots")
+            for a in client.list_artifacts(logged.run_id, folder or None)}
+    assert {"features.json", "tables/cv_deciles.csv", "tables/cv_calibration.csv",
+            "plots/cv_roc.png"} <= arts, arts
     # no customer id in any logged artifact
-    assert find_in_run_artifacts(m.run_id_, list(X.index[:20])) == []
+    assert find_in_run_artifacts(logged.run_id, list(X.index[:20])) == []
     sample = Xt.head(25).reset_index()
     # MLflow schemas have no categorical type: categorical columns travel as strings
     cats = sample.select_dtypes("category").columns
@@ -276,7 +285,7 @@ def test_pyfunc_round_trip_in_fresh_process(tmp_path, churn_data):
     code = (
         "import sys, mlflow, pandas as pd\n"
         f"mlflow.set_tracking_uri({mlflow.get_tracking_uri()!r})\n"
-        f"model = mlflow.pyfunc.load_model({m.model_uri_!r})\n"
+        f"model = mlflow.pyfunc.load_model({logged.model_uri!r})\n"
         f"out = model.predict(pd.read_parquet({str(tmp_path / 'in.parquet')!r}))\n"
         f"out.to_json({str(tmp_path / 'out.json')!r}, orient='records')\n"
     )

@@ -69,7 +69,7 @@ def _frame(n=600, seed=0):
 
 def test_small_tables_bag_the_fold_models_and_large_ones_do_not(monkeypatch, tmp_path):
     X, y = _frame()
-    small = ChurnModel(track=False, cv=3).fit(X, y)
+    small = ChurnModel(cv=3).fit(X, y)
     assert small.n_bagged_ == 4  # three fold models and the refit
     assert small.booster_.num_trees() > small.n_estimators_
     small.save(tmp_path / "m")
@@ -82,15 +82,15 @@ def test_small_tables_bag_the_fold_models_and_large_ones_do_not(monkeypatch, tmp
                                small.raw_score(X.head(50)), atol=1e-6)
 
     monkeypatch.setattr(churn_model, "SMALL_TABLE", 100)
-    large = ChurnModel(track=False, cv=3).fit(X, y)
+    large = ChurnModel(cv=3).fit(X, y)
     assert large.n_bagged_ == 1
     assert large.booster_.num_trees() == large.n_estimators_
 
 
 def test_bagging_switch():
     X, y = _frame(300)
-    single = ChurnModel(track=False, cv=3, bagging=False).fit(X, y)
+    single = ChurnModel(cv=3, bagging=False).fit(X, y)
     assert single.n_bagged_ == 1
     assert single.booster_.num_trees() == single.n_estimators_
     with pytest.raises(Exception, match="bagging"):
-        ChurnModel(track=False, bagging="sometimes").fit(X, y)
+        ChurnModel(bagging="sometimes").fit(X, y)

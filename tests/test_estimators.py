@@ -264,11 +264,20 @@ def test_churn_model_accepts_every_label_form_with_the_same_result(data, labels)
 def test_churn_model_pos_label_picks_the_churn_class(data):
     X, y = data["X"], data["y"]
     reference = cm.churn.ChurnModel(cv=3).fit(X, y).predict_proba(X)
-    coded = y.map({1: "left", 0: "active"})
+    coded = y.map({1: "B", 0: "A"})
     with pytest.raises(cm.DataValidationError, match="pos_label"):
         cm.churn.ChurnModel(cv=3).fit(X, coded)  # neither label says which is churn
-    other = cm.churn.ChurnModel(cv=3).fit(X, coded, pos_label="left").predict_proba(X)
-    pd.testing.assert_series_equal(reference, other)
+    model = cm.churn.ChurnModel(cv=3).fit(X, coded, pos_label="B")
+    pd.testing.assert_series_equal(reference, model.predict_proba(X))
+    assert model.classes_.tolist() == ["A", "B"] and model.pos_label_ == "B"
+    # pos_label names the churn class even when it is the one that sorts first
+    flipped = cm.churn.ChurnModel(cv=3).fit(X, coded.map({"A": "B", "B": "A"}), pos_label="A")
+    assert flipped.classes_.tolist() == ["A", "B"] and flipped.pos_label_ == "A"
+    pd.testing.assert_series_equal(reference, flipped.predict_proba(X))
+    # a churn word among POSITIVE_LABELS needs no pos_label
+    words = cm.churn.ChurnModel(cv=3).fit(X, y.map({1: "Left", 0: "active"}))
+    assert words.pos_label_ == "Left"
+    pd.testing.assert_series_equal(reference, words.predict_proba(X))
 
 
 # ---------------------------------------------------------------- scikit-learn's own checks

@@ -19,7 +19,7 @@ def fitted():
     t = ds.as_of - pd.Timedelta(days=120)
     X = cm.features.build(ds.transactions, t, ds.interactions)  # numeric features only
     y = make_labels(ds.transactions, t, 90).reindex(X.index)
-    return X, y, ChurnModel(track=False, cv=3).fit(X, y)
+    return X, y, ChurnModel(cv=3).fit(X, y)
 
 
 def test_lightgbm_treeshap_identical_to_shap_tree_explainer(fitted):
@@ -73,7 +73,7 @@ def test_random_forest_shap_per_input_column():
                      index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
     y = pd.Series((rng.random(n) < np.where(X["plan"] == "a", 0.7, 0.3)).astype(int),
                   index=X.index)
-    m = ChurnModel("random_forest", n_estimators=25, cv=3, track=False).fit(X, y)
+    m = ChurnModel("random_forest", n_estimators=25, cv=3).fit(X, y)
     e = m.explain(X.head(40), top_k=2)
     assert list(e.shap_values.columns) == ["spend", "plan"]  # one-hot summed back
     assert e.output == "probability"

@@ -57,7 +57,7 @@ def test_churn_model_explain_uses_it_on_large_inputs():
     X.loc[rng.random(n) < 0.1, "recency_days"] = np.nan
     y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-(X["recency_days"].fillna(60) - 60) / 30)))
                   .astype(int))
-    m = ChurnModel(track=False, cv=3).fit(X.head(5000), y.head(5000))
+    m = ChurnModel(cv=3).fit(X.head(5000), y.head(5000))
     e = m.explain(X)
     Xe = m.preprocessor_.transform(X).to_numpy(dtype=float)
     expected = m.booster_.predict(Xe, pred_contrib=True)

@@ -21,6 +21,19 @@ import crm_ml as cm
 # ---------------------------------------------------------------- ChurnModel
 # check name -> why ChurnModel fails it by design
 CHURN_MODEL_SKIPPED: dict[str, str] = {
+    "check_classifiers_train": (
+        "predict_proba returns one Series of churn probabilities (the documented contract), "
+        "not an (n, 2) array; the rest of the check (predict, decision_function) passes "
+        "in the other checks"),
+    "check_decision_proba_consistency": (
+        "indexes predict_proba(X)[:, 1]; predict_proba is a 1-D Series by contract "
+        "(decision_function is its log-odds, so the two rank alike)"),
+    "check_classifiers_classes": (
+        "fits on the labels 'one'/'two': neither reads as churn, so fit asks for pos_label= "
+        "by design (0/1, True/False and yes/no-like labels need none)"),
+    "check_class_weight_classifiers": (
+        "class_weight is 'auto', 'balanced' or None (no per-class dict), and the calibration "
+        "fitted on held-out folds restores true probabilities after any reweighting"),
 }
 
 

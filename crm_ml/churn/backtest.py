@@ -34,8 +34,9 @@ def backtest(transactions: pd.DataFrame, as_of_dates, horizon_days: int = 90, *,
         Feature windows.
     show_progress : bool, optional
     **model_params
-        ``ChurnModel`` parameters (``algorithm``, ``random_state`` ...). Tracking is off
-        unless ``track=True`` is passed.
+        ``ChurnModel`` parameters (``algorithm``, ``random_state`` ...). The fits are internal:
+        they run under :func:`crm_ml.tracking.autolog.paused`, so autologging or an active
+        run logs none of them.
 
     Returns
     -------
@@ -47,8 +48,8 @@ def backtest(transactions: pd.DataFrame, as_of_dates, horizon_days: int = 90, *,
     from crm_ml.churn.labels import make_labels
     from crm_ml.churn.model import ChurnModel
     from crm_ml.features.snapshot import build
+    from crm_ml.tracking.autolog import paused
 
-    model_params.setdefault("track", False)
     data_end = transactions["timestamp"].max()
     dates = [as_of_day(d) for d in as_of_dates]
     for t in dates:
@@ -68,7 +69,8 @@ def backtest(transactions: pd.DataFrame, as_of_dates, horizon_days: int = 90, *,
         X_te = build(transactions, t2, interactions, customers, windows=windows,
                      allow_columns=allow)
         y_te = make_labels(transactions, t2, horizon_days).reindex(X_te.index)
-        m = ChurnModel(**model_params).fit(X_tr, y_tr)
+        with paused():
+            m = ChurnModel(**model_params).fit(X_tr, y_tr)
         ev = m.evaluate(X_te, y_te, plots=False)
         rows.append({"train_as_of": t, "test_as_of": t2, "n_train": len(X_tr),
                      "n_test": len(X_te), "train_churn_rate": float(y_tr.mean()),

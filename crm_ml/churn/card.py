@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 
 from crm_ml.churn.evaluation import evaluate_predictions, evaluation_figures
+from crm_ml.churn.targets import encode_target
 from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS, frequent_levels
+from crm_ml.model_names import CHURN
 
-__all__ = ["recency_rule", "slice_table", "churn_card"]
+__all__ = ["churn_card", "model_card", "recency_rule", "slice_table"]
 
 TENURE_BANDS = [0, 180, 365, 730, np.inf]
 TENURE_LABELS = ["< 6 months", "6-12 months", "1-2 years", "> 2 years"]
@@ -49,9 +51,9 @@ def slice_table(X: pd.DataFrame, y, proba: pd.Series,
     return pd.DataFrame(rows)
 
 
-def churn_card(model, X_test: pd.DataFrame, y_test, *, horizon_days: int = 90,
+def model_card(model, X_test: pd.DataFrame, y_test, *, horizon_days: int = 90,
                data: dict | None = None, explanation=None, comparison: pd.DataFrame | None = None,
-               name: str = "crm-churn", n_boot: int = 200):
+               name: str = CHURN, n_boot: int = 200, logged=None):
     """Build the :class:`crm_ml.cards.ModelCard` of a fitted ChurnModel from held-out data.
 
     Parameters
@@ -66,13 +68,22 @@ def churn_card(model, X_test: pd.DataFrame, y_test, *, horizon_days: int = 90,
         SHAP explanation of (a sample of) the test customers, for the drivers section.
     comparison : DataFrame, optional
         Held-out metrics of the competing algorithms (index algorithm).
+    name : str, default ``crm_ml.model_names.CHURN``
+    n_boot : int
+        Bootstrap resamples of the metric confidence intervals.
+    logged : crm_ml.tracking.ModelLogResult, optional
+        What :func:`crm_ml.churn.log_model` returned: the card names its MLflow run and
+        registered version.
+
+    Returns
+    -------
+    crm_ml.cards.ModelCard
     """
     from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
     from crm_ml.cards import ModelCard, metrics_table
 
-    y = np.asarray(pd.Series(y_test).reindex(X_test.index) if isinstance(y_test, pd.Series)
-                   else y_test)
+    y = encode_target(X_test.index, y_test, model.classes_, model.pos_label_)
     p = model.predict_proba(X_test)
     ev = evaluate_predictions(y, p.to_numpy())
     metrics = metrics_table({"roc_auc": roc_auc_score, "pr_auc": average_precision_score,
@@ -116,7 +127,8 @@ def churn_card(model, X_test: pd.DataFrame, y_test, *, horizon_days: int = 90,
             "n_estimators": model.n_estimators_,
             "models_averaged": model.n_bagged_,
             "features": len(model.feature_names_in_),
-            "mlflow_run_id": model.run_id_, "registered_version": model.registered_version_,
+            "mlflow_run_id": getattr(logged, "run_id", None),
+            "registered_version": getattr(logged, "registered_version", None),
             "parameters": {k: v for k, v in model.get_params().items() if v is not None}},
         intended_use=("Rank active customers by the probability that they make no purchase in "
                       f"the next {horizon_days} days, to target retention offers, and explain "
@@ -147,3 +159,6 @@ def churn_card(model, X_test: pd.DataFrame, y_test, *, horizon_days: int = 90,
         figures=figures,
         extra_sections=extra_sections,
     )
+
+
+churn_card = model_card  # the name before issue #17

@@ -26,13 +26,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from crm_ml._logging import get_logger
 from crm_ml.churn.calibration import ScoreCalibrator, _sigmoid
 from crm_ml.churn.preprocess import TabularPreprocessor, as_customer_frame
+from crm_ml.churn.targets import binary_target, encode_target, sorted_classes
+from crm_ml.churn.tracking import log_model
 from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS
 from crm_ml.errors import DataValidationError, NotFittedError
 from crm_ml.features.ranges import RANGES_FILE, InputRanges, load_input_ranges
+from crm_ml.tracking.autolog import after_fit
 
 log = get_logger("churn")
 
@@ -47,12 +51,17 @@ MIN_MINORITY = 30  # fewer churners (or stayers) than this: warn that estimates 
 FOREST_DEPTHS = (4, 8)
 
 
+def _json_label(label):
+    """A label as JSON stores it (NumPy scalars become Python ones)."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
 def _logit(p):
     p = np.clip(np.asarray(p, dtype=float), 1e-4, 1 - 1e-4)
     return np.log(p / (1 - p))
 
 
-class ChurnModel:
+class ChurnModel(ClassifierMixin, BaseEstimator):
     """Churn probability for every customer, calibrated so that 0.7 means 70 %.
 
     Parameters
@@ -99,8 +108,6 @@ class ChurnModel:
         Threads. Default: LightGBM uses one thread below 200,000 rows (threads cost more than
         they save on small data, and OpenMP threads slow down badly on a busy machine) and all
         cores above; the random forest uses 2.
-    track : bool, optional
-        Log fits to MLflow (default: the global switch, :func:`crm_ml.tracking.tracking_enabled`).
     bagging : {"auto", True, False}, default "auto"
         LightGBM with ``calibrate=True``: average the ``cv`` fold models with the final model.
         ``"auto"`` does so below 10,000 rows, where it lowers variance at no training cost
@@ -116,7 +123,18 @@ class ChurnModel:
     ``booster_``: 1, or ``cv`` + 1 when bagging), cv_metrics_ (metrics of the held-out
     scores), oof_proba_ (held-out calibrated probabilities), input_ranges_ (training range of
     each numeric column, :class:`crm_ml.features.ranges.InputRanges`; None for a model saved
-    before ranges were stored), run_id_ (MLflow), model_uri_, registered_version_.
+    before ranges were stored), classes_ (the two labels given to ``fit``, sorted as
+    scikit-learn sorts them), pos_label_ (the one of them that means churned), n_train_
+    (training rows).
+
+    Notes
+    -----
+    A scikit-learn classifier (``clone``, ``cross_val_score``, ``GridSearchCV``,
+    ``Pipeline``): :meth:`score` is ROC-AUC and :meth:`decision_function` the log-odds of
+    ``classes_[1]`` (the churn log-odds for 0/1, bool and yes/no labels), so
+    ``scoring="roc_auc"`` works, while :meth:`predict_proba` keeps returning one Series of
+    churn probabilities. Fitting writes nothing; :func:`crm_ml.churn.log_model` logs a fitted
+    model to MLflow (and :func:`crm_ml.tracking.autolog` logs every fit).
     """
 
     def __init__(self, algorithm: str = "lightgbm", calibrate: bool = True,
@@ -125,7 +143,7 @@ class ChurnModel:
                  num_leaves: int | None = None, min_child_samples: int | None = None,
                  early_stopping_rounds: int = 50, validation_fraction: float = 0.15,
                  max_categories: int = 30, params: dict | None = None, random_state: int = 0,
-                 n_jobs: int | None = None, track: bool | None = None,
+                 n_jobs: int | None = None,
                  bagging: bool | str = "auto", min_level_customers: int = MIN_LEVEL_CUSTOMERS,
                  allow_columns: list[str] | None = None):
         self.algorithm = algorithm
@@ -143,82 +161,41 @@ class ChurnModel:
         self.params = params
         self.random_state = random_state
         self.n_jobs = n_jobs
-        self.track = track
         self.bagging = bagging
         self.min_level_customers = min_level_customers
         self.allow_columns = allow_columns
 
     # ------------------------------------------------------------------ sklearn plumbing
-    def get_params(self, deep: bool = True) -> dict:
-        """Constructor parameters (scikit-learn convention)."""
-        return {k: getattr(self, k) for k in (
-            "algorithm", "calibrate", "calibration", "cv", "class_weight", "n_estimators",
-            "learning_rate", "num_leaves", "min_child_samples", "early_stopping_rounds",
-            "validation_fraction", "max_categories", "params", "random_state", "n_jobs",
-            "track", "bagging", "min_level_customers", "allow_columns")}
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "preprocessor_")
 
-    def set_params(self, **params) -> ChurnModel:
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ValueError(f"ChurnModel has no parameter {k!r}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        return f"ChurnModel(algorithm={self.algorithm!r}, calibrate={self.calibrate})"
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # churned or not
+        tags.input_tags.allow_nan = True  # missing values are encoded, not refused
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
 
     def _check_fitted(self):
-        if not hasattr(self, "preprocessor_"):
+        if not self.__sklearn_is_fitted__():
             raise NotFittedError("ChurnModel is not fitted yet: call fit(X, y) first")
 
     # ------------------------------------------------------------------ inputs
-    @staticmethod
-    def _check_y(X: pd.DataFrame, y) -> np.ndarray:
-        for name, index in (("X", X.index), ("y", getattr(y, "index", None))):
-            if index is not None and index.has_duplicates:
-                dup = index[index.duplicated()].unique()
-                raise DataValidationError(
-                    f"{name}: {len(dup)} customer id(s) appear more than once, e.g. "
-                    f"{dup[:5].tolist()}; one row per customer", column=name,
-                    rule="unique customer_id", rows=dup[:5].tolist())
-        if isinstance(y, pd.DataFrame):
-            if y.shape[1] != 1:
-                raise DataValidationError("y: expected one label column", column="y",
-                                          rule="one column")
-            y = y.iloc[:, 0]
-        if isinstance(y, pd.Series) and not y.index.equals(X.index):
-            missing = X.index.difference(y.index)
-            if len(missing):
-                raise DataValidationError(
-                    f"y: no label for {len(missing)} customer(s) of X", column="y",
-                    rule="label for every row", rows=missing[:5].tolist())
-            y = y.reindex(X.index)
-        y = pd.Series(np.asarray(y)).astype(object)
-        if len(X) == 0:
-            raise DataValidationError("X: no customers to train on (is as_of before the first "
-                                      "purchase?)", column="X", rule="non-empty")
-        if len(y) != len(X):
-            raise DataValidationError(f"y: {len(y)} labels for {len(X)} rows", column="y",
-                                      rule="same length")
-        if y.isna().any():
-            raise DataValidationError("y: labels must not be missing", column="y",
-                                      rule="not null", rows=X.index[y.isna().to_numpy()][:5].tolist())
-        try:
-            yv = y.astype(float).to_numpy()
-        except (TypeError, ValueError) as exc:
-            raise DataValidationError("y: labels must be 0/1 or True/False", column="y",
-                                      rule="binary") from exc
-        bad = ~np.isin(yv, (0.0, 1.0))
-        if bad.any():
-            raise DataValidationError("y: labels must be 0/1 or True/False", column="y",
-                                      rule="binary", rows=X.index[bad][:5].tolist())
-        classes = np.unique(yv)
-        if len(classes) < 2:
+    def _frame(self, X) -> pd.DataFrame:
+        """``X`` for scoring: a DataFrame; an array must have as many columns as at fit."""
+        is_array = not isinstance(X, pd.DataFrame | pd.Series)
+        X = as_customer_frame(X)
+        width = getattr(self, "_input_width", None)  # None: loaded from files
+        if is_array and width is not None and X.shape[1] != width:
             raise DataValidationError(
-                f"y: only one class ({int(classes[0])}) present; a churn model needs both "
-                "churners (1) and non-churners (0). Use a longer history or horizon.",
-                column="y", rule="two classes")
-        return yv.astype(int)
+                f"X has {X.shape[1]} features, but ChurnModel is expecting {width} features "
+                "as input", column="X", rule="same columns as in fit")
+        return X
+
+    def _target(self, X: pd.DataFrame, y) -> np.ndarray:
+        """0/1 labels of new data (labels as at fit, or 0/1, True/False, yes/no...)."""
+        return encode_target(X.index, y, self.classes_, self.pos_label_)
 
     def _weights(self, y: np.ndarray) -> np.ndarray | None:
         cw = self.class_weight
@@ -358,19 +335,27 @@ class ChurnModel:
         return n < SMALL_TABLE if self.bagging == "auto" else bool(self.bagging)
 
     # ------------------------------------------------------------------ fit / predict
-    def fit(self, X: pd.DataFrame, y, *, registered_name: str | None = None) -> ChurnModel:
-        """Fit on a customer table ``X`` (index or column customer_id) and 0/1 labels ``y``.
+    def fit(self, X: pd.DataFrame, y, *, pos_label=None) -> ChurnModel:
+        """Fit on a customer table ``X`` (index or column customer_id) and churn labels ``y``.
+
+        Fitting has no side effects: nothing is logged or written unless tracking was asked
+        for (:func:`crm_ml.tracking.autolog`, or an active MLflow run).
 
         Parameters
         ----------
         X : DataFrame
             Any customer table: :func:`crm_ml.features.build` output or your own columns
-            (numeric, categorical, object, datetime; missing values allowed).
-        y : Series or array
-            1 = churned. A Series is aligned to ``X`` by customer_id.
-        registered_name : str, optional
-            When tracking is on, also register the logged pyfunc model under this name
-            (the new version gets the ``challenger`` alias).
+            (numeric, categorical, object, datetime; missing values allowed). A 2-D array
+            is read as columns ``x0``, ``x1``...
+        y : Series, array, list or one-column DataFrame
+            Two labels: 0/1, True/False or two words such as "yes"/"no" or
+            "churned"/"active". A Series is aligned to ``X`` by customer_id; an array or
+            list is taken in the row order of ``X``.
+        pos_label : optional
+            The label that means churned. Default: True, 1, or the one text label among
+            :data:`crm_ml.churn.targets.POSITIVE_LABELS` ("yes", "churn", "left"...,
+            ignoring case); when none (or both) of the labels reads as churn, a
+            :class:`~crm_ml.errors.DataValidationError` asks for ``pos_label=``.
 
         Returns
         -------
@@ -381,7 +366,13 @@ class ChurnModel:
                                       f"{self.algorithm!r}", column="algorithm",
                                       rule="lightgbm|random_forest")
         X = as_customer_frame(X)
-        yv = self._check_y(X, y)
+        if len(X) == 0:
+            raise DataValidationError("X: no customers to train on (is as_of before the first "
+                                      "purchase?)", column="X", rule="non-empty")
+        if X.shape[1] == 0:
+            raise DataValidationError(f"X: 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+                                      "is required.", column="X", rule="at least one column")
+        yv, (negative, positive) = binary_target(X.index, y, pos_label)
         minority = int(min(yv.sum(), len(yv) - yv.sum()))
         if minority < MIN_MINORITY:
             warnings.warn(f"ChurnModel: only {minority} customers in the smaller class (of "
@@ -395,7 +386,10 @@ class ChurnModel:
         Xe = self.preprocessor_.fit_transform(X).to_numpy(dtype=float)
         self.feature_names_in_ = list(self.preprocessor_.columns_)
         self.n_features_in_ = len(self.feature_names_in_)
-        self.classes_ = np.array([0, 1])
+        self.classes_ = sorted_classes(negative, positive)
+        self.pos_label_ = positive
+        self.n_train_ = len(yv)
+        self._input_width = X.shape[1]  # columns given to fit, for array inputs later
         w = self._weights(yv)
         n = len(yv)
         # only a LightGBM ensemble keeps its fold models (a forest's would just hold memory)
@@ -461,17 +455,18 @@ class ChurnModel:
         self.base_rate_ = float(yv.mean())
         self.cv_metrics_ = {}
         self.oof_proba_ = None
+        self._oof_labels = None  # for log_model's held-out tables and plots
         if oof is not None:
             from crm_ml.churn.evaluation import evaluate_predictions
 
             self.oof_proba_ = pd.Series(self.calibrator_.transform(oof), index=X.index,
                                         name="churn_probability")
+            self._oof_labels = yv.astype(np.int8)
             ev = evaluate_predictions(yv, self.oof_proba_.to_numpy())
             self.cv_metrics_ = {k: v for k, v in ev.items() if np.isscalar(v)}
         self._stats_ = self._feature_stats(X)
         self.input_ranges_ = InputRanges.from_training(X, self.numeric_features())
-        self.run_id_ = self.model_uri_ = self.registered_version_ = None
-        self._log_fit(X, yv, registered_name)
+        after_fit(self, "churn", log_model, data=X, run_name=f"churn-{self.algorithm}")
         return self
 
     def numeric_features(self) -> list[str]:
@@ -496,7 +491,7 @@ class ChurnModel:
     def raw_score(self, X: pd.DataFrame) -> pd.Series:
         """Uncalibrated score: LightGBM log-odds, or logit of the forest's probability."""
         self._check_fitted()
-        X = as_customer_frame(X)
+        X = self._frame(X)
         Xe = self.preprocessor_.transform(X).to_numpy(dtype=float)
         raw = (self._raw(self.booster_, Xe) if self.algorithm == "lightgbm"
                else _logit(self._compiled_forest_proba(Xe)))
@@ -511,15 +506,98 @@ class ChurnModel:
             ``churn_probability`` indexed by customer_id (the index of ``X``).
         """
         self._check_fitted()
-        X = as_customer_frame(X)
+        X = self._frame(X)
         Xe = self.preprocessor_.transform(X).to_numpy(dtype=float)
         if self.algorithm == "lightgbm":
-            raw = self._raw(self.booster_, Xe)
-            p = self.calibrator_.transform(raw) if self.calibrator_ else _sigmoid(raw)
+            out = self._raw(self.booster_, Xe)
         else:
-            prob = self._compiled_forest_proba(Xe)
-            p = self.calibrator_.transform(_logit(prob)) if self.calibrator_ else prob
-        return pd.Series(p, index=X.index, name="churn_probability")
+            out = self._compiled_forest_proba(Xe)
+        return pd.Series(self.probability_from_tree_output(out), index=X.index,
+                         name="churn_probability")
+
+    def probability_from_tree_output(self, output) -> np.ndarray:
+        """Calibrated churn probability from the trees' summed output.
+
+        Parameters
+        ----------
+        output : array-like
+            What :meth:`explainable_trees`'s booster predicts with ``raw_score=True`` (also
+            the SHAP base value plus a row's SHAP values): LightGBM's log-odds, or the random
+            forest's churn probability.
+
+        Returns
+        -------
+        ndarray
+            The probability :meth:`predict_proba` gives for the same rows.
+        """
+        self._check_fitted()
+        out = np.asarray(output, dtype=float)
+        if self.algorithm == "lightgbm":
+            return self.calibrator_.transform(out) if self.calibrator_ else _sigmoid(out)
+        return self.calibrator_.transform(_logit(out)) if self.calibrator_ else out
+
+    def explainable_trees(self, Xe: np.ndarray):
+        """The trees that score this model as one LightGBM booster, for TreeSHAP.
+
+        Parameters
+        ----------
+        Xe : ndarray
+            Rows encoded by ``preprocessor_.transform``.
+
+        Returns
+        -------
+        (lightgbm.Booster, ndarray, str)
+            The booster (:meth:`forest_booster` for a random forest), ``Xe`` as that booster
+            reads it, and the units of its raw output: ``"log-odds"`` or ``"probability"``.
+        """
+        self._check_fitted()
+        if self.algorithm == "lightgbm":
+            return self.booster_, Xe, "log-odds"
+        from crm_ml.churn.forest_booster import forest_input
+
+        return self.forest_booster(), forest_input(Xe), "probability"
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """Log-odds of the calibrated churn probability (scikit-learn's ranking score).
+
+        As in every scikit-learn binary classifier, positive values mean ``classes_[1]``:
+        that is the churn label (``pos_label_``) for 0/1, False/True, "no"/"yes" and every
+        pair whose churn label sorts last; when the churn label sorts first (e.g.
+        "churn"/"stay") the sign is flipped. Either way ``scoring="roc_auc"`` in
+        ``cross_val_score`` and ``GridSearchCV`` measures how well churners are ranked.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+        """
+        p = np.clip(self.predict_proba(X).to_numpy(dtype=float), 1e-15, 1 - 1e-15)
+        log_odds = np.log(p) - np.log1p(-p)
+        return log_odds if self.classes_[1] == self.pos_label_ else -log_odds
+
+    def score(self, X: pd.DataFrame, y, sample_weight=None) -> float:
+        """ROC-AUC of the churn probabilities on labelled data (higher is better).
+
+        Parameters
+        ----------
+        X : DataFrame
+            Customers to score.
+        y : Series, array or list
+            Their labels, in any form :meth:`fit` accepts (the labels of the fit are mapped
+            by ``pos_label_``).
+        sample_weight : array-like, optional
+
+        Returns
+        -------
+        float
+            Area under the ROC curve: 0.5 is chance, 1.0 a perfect ranking.
+        """
+        from sklearn.metrics import roc_auc_score
+
+        self._check_fitted()
+        X = self._frame(X)
+        yv = self._target(X, y)
+        return float(roc_auc_score(yv, self.predict_proba(X).to_numpy(),
+                                   sample_weight=sample_weight))
 
     def predict(self, X: pd.DataFrame, threshold: float | None = None, *,
                 benefit: float | None = None, cost: float | None = None,
@@ -581,8 +659,8 @@ class ChurnModel:
         from crm_ml.churn.evaluation import evaluate_predictions, evaluation_figures
 
         self._check_fitted()
-        X = as_customer_frame(X)
-        yv = self._check_y(X, y)
+        X = self._frame(X)
+        yv = self._target(X, y)
         p = self.predict_proba(X).to_numpy()
         out = evaluate_predictions(yv, p)
         if plots:
@@ -613,7 +691,7 @@ class ChurnModel:
         if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
             raise DataValidationError(f"top_k: must be a whole number >= 1, got {top_k!r}",
                                       column="top_k", rule="integer >= 1")
-        X = as_customer_frame(X)
+        X = self._frame(X)
         if len(X) == 0:
             raise DataValidationError("X: no customers to explain", column="X",
                                       rule="non-empty")
@@ -634,6 +712,7 @@ class ChurnModel:
             model_path = save_sklearn(self.forest_, d / "model.skops")
         params = {k: v for k, v in self.get_params().items() if k != "params"}
         spec = {"format": 1, "algorithm": self.algorithm, "params": params,
+                "classes": self.classes_.tolist(), "pos_label": _json_label(self.pos_label_),
                 "extra_params": self.params or {},
                 "preprocessor": self.preprocessor_.to_dict(),
                 "calibrator": self.calibrator_.to_dict() if self.calibrator_ else None,
@@ -658,11 +737,14 @@ class ChurnModel:
 
         spec = load_json(spec_path, required=("params", "preprocessor", "calibrator",
                                               "n_estimators", "base_rate"))
-        self = cls(**spec["params"], params=spec.get("extra_params") or None)
+        # files from before issue #17 hold the removed ``track`` parameter
+        params = {k: v for k, v in spec["params"].items() if k != "track"}
+        self = cls(**params, params=spec.get("extra_params") or None)
         self.preprocessor_ = TabularPreprocessor.from_dict(spec["preprocessor"])
         self.feature_names_in_ = list(self.preprocessor_.columns_)
         self.n_features_in_ = len(self.feature_names_in_)
-        self.classes_ = np.array([0, 1])
+        self.classes_ = np.array(spec.get("classes", [0, 1]))  # absent before issue #17
+        self.pos_label_ = spec.get("pos_label", 1)
         self.calibrator_ = (ScoreCalibrator.from_dict(spec["calibrator"])
                             if spec["calibrator"] else None)
         self.n_estimators_ = spec["n_estimators"]
@@ -702,45 +784,3 @@ class ChurnModel:
         df = pd.DataFrame(rows, index=pd.Index([f"synthetic-{i + 1}" for i in range(n)],
                                                name="customer_id"))
         return df
-
-    # ------------------------------------------------------------------ tracking
-    def _log_fit(self, X: pd.DataFrame, y: np.ndarray, registered_name: str | None) -> None:
-        from crm_ml.tracking import start_run
-
-        params = {k: v for k, v in self.get_params().items() if k != "track"}
-        params.update({"n_estimators_fitted": self.n_estimators_,
-                       "num_leaves_fitted": self.num_leaves_, "max_depth_fitted": self.max_depth_,
-                       "models_averaged": self.n_bagged_, "n_features":
-                       self.n_features_in_, "n_rows": len(X)})
-        with start_run("churn", run_name=f"churn-{self.algorithm}", params=params, data=X,
-                       enabled=self.track) as run:
-            if not run.active:
-                return
-            self.run_id_ = run.run_id
-            run.log_metrics({f"cv_{k}": v for k, v in self.cv_metrics_.items()})
-            run.log_dict({"features": self.feature_names_in_,
-                          "encoded_features": self.preprocessor_.feature_names_out_,
-                          "dropped": self.preprocessor_.dropped_}, "features.json")
-            if self.oof_proba_ is not None:
-                from crm_ml.churn.evaluation import evaluate_predictions, evaluation_figures
-
-                ev = evaluate_predictions(y, self.oof_proba_.to_numpy())
-                run.log_table(ev["deciles"], "cv_deciles")
-                run.log_table(ev["calibration"], "cv_calibration")
-                for name, fig in evaluation_figures(y, self.oof_proba_.to_numpy(),
-                                                    self.algorithm).items():
-                    run.log_figure(fig, f"cv_{name}")
-            try:
-                self.log_model(run, registered_name=registered_name)
-            except ImportError as exc:  # the tracking helper's model logging is missing
-                warnings.warn(f"churn model not logged as pyfunc: {exc}", stacklevel=3)
-
-    def log_model(self, run, registered_name: str | None = None):
-        """Log this model as an MLflow pyfunc model (input: the feature table; output:
-        ``churn_probability``) with a synthetic input example; optionally register it."""
-        from crm_ml.churn.pyfunc import log_churn_model
-
-        result = log_churn_model(self, run, registered_name=registered_name)
-        self.model_uri_ = result.model_uri
-        self.registered_version_ = result.registered_version
-        return result

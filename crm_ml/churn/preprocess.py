@@ -47,13 +47,41 @@ OTHER = OTHER_LEVEL
 _MIN_ROWS_ALL_MISSING_WARNING = 50
 
 
+_NUMBER_TYPES = ("floating", "integer", "mixed-integer-float", "decimal")
+
+
 def as_customer_frame(X) -> pd.DataFrame:
-    """Return ``X`` as a DataFrame indexed by customer_id (column moved to the index)."""
+    """Return ``X`` as a DataFrame indexed by customer_id (column moved to the index).
+
+    A 2-D array (what scikit-learn steps such as ``StandardScaler`` pass on) becomes columns
+    ``x0``, ``x1``... with rows numbered from 0; sparse matrices and complex numbers are
+    refused.
+    """
     if isinstance(X, pd.Series):
         X = X.to_frame()
     if not isinstance(X, pd.DataFrame):
-        raise DataValidationError(f"X: expected a pandas DataFrame, got {type(X).__name__}",
-                                  column=None, rule="DataFrame")
+        if hasattr(X, "tocsr") or hasattr(X, "toarray"):
+            raise DataValidationError("X: sparse matrices are not supported; pass a DataFrame "
+                                      "or a dense 2-D array", column=None, rule="dense")
+        try:
+            arr = np.asarray(X)
+        except (TypeError, ValueError) as exc:
+            raise DataValidationError(f"X: expected a DataFrame or a 2-D array, got "
+                                      f"{type(X).__name__}", column=None,
+                                      rule="DataFrame") from exc
+        if arr.ndim != 2:
+            raise DataValidationError(
+                f"X: expected a DataFrame or a 2-D array (one row per customer), got "
+                f"{type(X).__name__} with {arr.ndim} dimension(s). Reshape your data: "
+                "X.reshape(-1, 1) for a single feature", column=None, rule="2-D")
+        X = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+    complex_cols = [c for c in X.columns if pd.api.types.is_complex_dtype(X[c])]
+    if complex_cols:
+        raise DataValidationError(f"X: Complex data not supported (columns "
+                                  f"{complex_cols[:5]})", column=str(complex_cols[0]),
+                                  rule="real numbers")
+    if not all(isinstance(c, str) for c in X.columns):
+        X = X.rename(columns=str)  # features are named by text at fit and at scoring alike
     if "customer_id" in X.columns:
         X = X.set_index("customer_id")
     return X
@@ -101,7 +129,9 @@ class TabularPreprocessor:
             if name in personal:
                 self.dropped_[name] = flagged[name] = personal[name]
                 continue
-            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s) or (
+                    s.dtype == object and pd.api.types.infer_dtype(s, skipna=True)
+                    in _NUMBER_TYPES):  # numbers held as objects are still numbers
                 kind = "numeric"
             elif pd.api.types.is_datetime64_any_dtype(s):
                 kind = "datetime"

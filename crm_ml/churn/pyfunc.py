@@ -3,6 +3,9 @@
 Artifacts are native formats only: the LightGBM text model (``model.txt``) or the random
 forest in skops format (``model.skops``), plus ``spec.json`` (preprocessing, calibration,
 parameters). The wrapper itself holds no fitted state.
+
+Dependencies run one way: this module imports the model; the model never imports it
+(:func:`crm_ml.churn.log_model` loads it when a model is logged).
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import tempfile
 import mlflow.pyfunc
 import pandas as pd
 
+from crm_ml.churn.model import ChurnModel
 from crm_ml.features.ranges import check_inputs, load_input_ranges
+from crm_ml.model_names import CHURN
 
-REGISTERED_NAME = "crm-churn"
+REGISTERED_NAME = CHURN  # kept for existing imports; the names live in crm_ml.model_names
 
 
 class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
@@ -29,8 +34,6 @@ class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context):
-        from crm_ml.churn.model import ChurnModel
-
         arts = context.artifacts
         self.model = ChurnModel.load(model_path=arts["model"], spec_path=arts["spec"])
         # models logged before ranges were stored have no "input_ranges": rules only
@@ -49,10 +52,15 @@ class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
 
 
 def log_churn_model(model, run, registered_name: str | None = None, name: str = "model"):
-    """Log a fitted ChurnModel as a pyfunc in ``run`` (optionally registered as challenger).
+    """Log only the pyfunc model of a fitted ChurnModel in ``run`` (optionally registered as
+    challenger); :func:`crm_ml.churn.log_model` also logs its parameters, metrics and plots.
 
     The input example is synthetic (:meth:`ChurnModel.synthetic_example`); no customer row or
     id is logged.
+
+    Returns
+    -------
+    crm_ml.tracking.ModelLogResult
     """
     from crm_ml.tracking import log_pyfunc_model
 

@@ -106,6 +106,10 @@ class Explanation:
 def tree_shap_values(model, Xe: np.ndarray, method: str = "auto"):
     """TreeSHAP values of a fitted ChurnModel's trees on the encoded matrix ``Xe``.
 
+    The model hands over its trees through its public methods
+    (``explainable_trees``, ``probability_from_tree_output``): this package imports nothing
+    from :mod:`crm_ml.churn`.
+
     Returns (values n x encoded-features, base value, output units, method name).
     """
     if method in ("auto", "pred_contrib"):
@@ -113,15 +117,10 @@ def tree_shap_values(model, Xe: np.ndarray, method: str = "auto"):
 
         # prediction rows are independent: use every core on big inputs
         threads = 0 if len(Xe) >= 100_000 else 1
-        if model.algorithm == "lightgbm":
-            vals, base = lightgbm_shap_values(model.booster_, Xe, num_threads=threads)
-            return vals, base, "log-odds", "lightgbm TreeSHAP"
-        from crm_ml.churn.forest_booster import forest_input
-
-        # the forest written as LightGBM trees: the same values as shap.TreeExplainer
-        vals, base = lightgbm_shap_values(model.forest_booster(), forest_input(Xe),
-                                          num_threads=threads)
-        return vals, base, "probability", "lightgbm TreeSHAP"
+        # a random forest comes as LightGBM trees: the same values as shap.TreeExplainer
+        booster, inputs, output = model.explainable_trees(Xe)
+        vals, base = lightgbm_shap_values(booster, inputs, num_threads=threads)
+        return vals, base, output, "lightgbm TreeSHAP"
     import shap
 
     est = model.booster_ if model.algorithm == "lightgbm" else model.forest_
@@ -153,15 +152,8 @@ def explain_model(model, X: pd.DataFrame, top_k: int = 3, method: str = "auto",
     data = pre.stored_levels(X[pre.columns_])
     reasons = top_reasons(S, data, top_k=top_k, direction_filter=direction_filter)
     if used == "lightgbm TreeSHAP":
-        # contributions sum to the raw output: no second pass over the trees
-        from crm_ml.churn.calibration import _sigmoid
-        from crm_ml.churn.model import _logit
-
-        raw = vals.sum(axis=1) + base
-        if output == "probability":  # the forest's: the calibrator reads its logit
-            proba = model.calibrator_.transform(_logit(raw)) if model.calibrator_ else raw
-        else:
-            proba = model.calibrator_.transform(raw) if model.calibrator_ else _sigmoid(raw)
+        # contributions sum to the trees' output: no second pass over the trees
+        proba = model.probability_from_tree_output(vals.sum(axis=1) + base)
     else:
         proba = model.predict_proba(X).to_numpy()
     reasons.insert(0, "churn_probability", proba)
