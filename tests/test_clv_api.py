@@ -50,10 +50,9 @@ def _run_ids() -> set[str]:
 def test_new_names_are_listed_and_reachable():
     names = dir(clv)
     for name in ("backtest", "backtest_ml", "log_model", "log_backtest", "model_card",
-                 "validate", "validate_ml", "build_card", "log_clv_model"):
+                 "validate", "validate_ml", "build_card"):
         assert name in names, name
     assert clv.build_card is clv.model_card
-    assert clv.pyfunc.log_clv_model is clv.log_clv_model
 
 
 # ------------------------------------------------------------------------------ score
@@ -161,11 +160,11 @@ def test_log_model_logs_a_pyfunc_and_registers_it(model):
     np.testing.assert_allclose(out["clv"].to_numpy(), expected["clv"].to_numpy())
 
 
-def test_log_clv_model_alias_logs_into_the_given_run(model):
+def test_log_model_logs_into_the_given_run(model):
     from crm_ml.tracking import start_run
 
-    with start_run("clv", run_name="alias") as run:
-        res = clv.log_clv_model(run, model, registered_name=None)
+    with start_run("clv", run_name="given") as run:
+        res = clv.log_model(model, run=run, registered_name=None)
     assert res.run_id == run.run_id and res.model_uri and res.registered_version is None
 
 

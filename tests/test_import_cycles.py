@@ -6,8 +6,8 @@ the importing module to the imported crm_ml module (``from pkg import name`` poi
 submodule ``pkg.name`` when there is one). A cycle is a strongly connected component of more
 than one module.
 
-Cycles are failures, except those listed in :data:`KNOWN_CYCLES` (other helpers fix them in
-their branches). After the merge the lead empties ``KNOWN_CYCLES`` and the test is strict.
+Every cycle is a failure (:data:`KNOWN_CYCLES` is empty; an entry there must say why the
+cycle cannot be broken).
 """
 
 from __future__ import annotations
@@ -24,10 +24,7 @@ ROOT = Path(__file__).resolve().parents[1] / "crm_ml"
 #: Packages (without "crm_ml.") whose cycles are tolerated until the merge: a cycle is
 #: tolerated when all its modules lie in the packages of one entry. Other helpers break these
 #: in their branches; the lead empties the set to make the test strict.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"churn", "explain"}),  # churn.model <-> churn.pyfunc, explain -> churn.model
-    frozenset({"forecast"}),          # forecast.backtest <-> forecast.forecaster
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def module_files() -> dict[str, Path]:
@@ -150,7 +147,7 @@ def test_no_import_cycles_except_known_ones():
     found = cycles(import_graph())
     for c in found:
         if _known(c):
-            print("known import cycle (fixed in another branch):", sorted(c))
+            print("known import cycle:", sorted(c))
     new = [sorted(c) for c in found if not _known(c)]
     assert not new, f"import cycles among crm_ml modules: {new}"
 

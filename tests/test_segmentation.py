@@ -221,22 +221,6 @@ def test_tracking_logs_aggregates_and_registers_pyfunc(data, fitted, tmp_path, m
     assert e.value.column == "monetary" and e.value.rows == [X.index[1]]
 
 
-def test_deprecated_methods_log_through_log_model(data, fitted, tmp_path, monkeypatch):
-    import mlflow
-
-    from crm_ml.tracking import start_run
-
-    monkeypatch.chdir(tmp_path)
-    with start_run("segmentation") as r:
-        with pytest.warns(DeprecationWarning, match="log_model"):
-            fitted.log_to(r)
-        with pytest.warns(DeprecationWarning, match="log_model"):
-            res = fitted.log_model(r)  # registers under crm-segments, as it always did
-    assert res.run_id == r.run_id and res.model_uri and res.registered_version is not None
-    assert cm.tracking.get_version("crm-segments", res.registered_version) is not None
-    assert mlflow.get_run(r.run_id).data.metrics["k"] == fitted.n_segments_
-
-
 def test_log_model_without_model_or_tracking(fitted, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     cm.tracking.configure(enabled=False)

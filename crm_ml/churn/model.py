@@ -32,7 +32,6 @@ from crm_ml._logging import get_logger
 from crm_ml.churn.calibration import ScoreCalibrator, _sigmoid
 from crm_ml.churn.preprocess import TabularPreprocessor, as_customer_frame
 from crm_ml.churn.targets import binary_target, encode_target, sorted_classes
-from crm_ml.churn.tracking import log_model
 from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS
 from crm_ml.errors import DataValidationError, NotFittedError
 from crm_ml.features.ranges import RANGES_FILE, InputRanges, load_input_ranges
@@ -466,7 +465,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             self.cv_metrics_ = {k: v for k, v in ev.items() if np.isscalar(v)}
         self._stats_ = self._feature_stats(X)
         self.input_ranges_ = InputRanges.from_training(X, self.numeric_features())
-        after_fit(self, "churn", log_model, data=X, run_name=f"churn-{self.algorithm}")
+        after_fit(self, "churn", data=X, run_name=f"churn-{self.algorithm}")
         return self
 
     def numeric_features(self) -> list[str]:

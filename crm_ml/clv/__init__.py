@@ -30,7 +30,6 @@ _EXPORTS = {
     "build_card": "crm_ml.clv.card",
     "log_model": "crm_ml.clv.tracking",
     "log_backtest": "crm_ml.clv.tracking",
-    "log_clv_model": "crm_ml.clv.pyfunc",
     "save_pyfunc": "crm_ml.clv.pyfunc",
 }
 

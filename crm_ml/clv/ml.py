@@ -117,10 +117,9 @@ class LightGBMSpendModel(RegressorMixin, BaseEstimator):
         self.label_days_ = label_days
         self.prediction_scale_ = horizon / label_days
         self.as_of_ = day
-        from crm_ml.clv.tracking import log_model
         from crm_ml.tracking.autolog import after_fit
 
-        after_fit(self, "clv", log_model, data=transactions, run_name="clv-lightgbm")
+        after_fit(self, "clv", data=transactions, run_name="clv-lightgbm")
         return self
 
     def _require_fit(self) -> None:

@@ -239,10 +239,9 @@ class CLVModel(RegressorMixin, BaseEstimator):
             "data_policy": report,
             "warnings": notes,
         }
-        from crm_ml.clv.tracking import log_model
         from crm_ml.tracking.autolog import after_fit
 
-        after_fit(self, "clv", log_model, data=data,
+        after_fit(self, "clv", data=data,
                   run_name=f"clv-{self.purchase_model}")
         return self
 

@@ -23,7 +23,6 @@ import pandas as pd
 
 from crm_ml.errors import DataValidationError
 from crm_ml.features.ranges import RANGES_FILE, InputRanges, check_inputs, load_input_ranges
-from crm_ml.model_names import CLV
 
 INPUT_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
 
@@ -110,18 +109,3 @@ def save_pyfunc(model, path, **spec_kwargs) -> Path:
                                  artifacts=save_artifacts(model, tmp, **spec_kwargs),
                                  input_example=input_example(model.time_unit))
     return Path(path)
-
-
-def log_clv_model(run, model, registered_name: str | None = CLV, **spec_kwargs):
-    """Deprecated spelling of :func:`crm_ml.clv.log_model` (kept: the README documents it).
-
-    Same as ``log_model(model, run=run, registered_name=registered_name, **spec_kwargs)``,
-    except that it registers under ``crm-clv`` unless ``registered_name=None``.
-
-    Returns
-    -------
-    crm_ml.tracking.ModelLogResult
-    """
-    from crm_ml.clv.tracking import log_model
-
-    return log_model(model, run=run, registered_name=registered_name, **spec_kwargs)

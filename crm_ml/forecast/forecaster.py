@@ -310,12 +310,11 @@ class ARIMAForecaster(RegressorMixin, BaseEstimator):
         else:
             self.clip_ = bool(self.nonnegative)
         self.last_forecast_ = None
-        from crm_ml.forecast.tracking import log_model
         from crm_ml.tracking.autolog import after_fit
 
         data = pd.DataFrame({"timestamp": y.index, "y": values}) \
             if isinstance(y.index, pd.DatetimeIndex) else None
-        after_fit(self, "forecast", log_model, data=data)
+        after_fit(self, "forecast", data=data)
         return self
 
     def _use_fallback(self, values, kind, reason):

@@ -48,7 +48,7 @@ def run(data, context) -> dict:
     """
     from sklearn.metrics import roc_auc_score
 
-    from crm_ml.churn.card import churn_card
+    from crm_ml.churn.card import model_card
     from crm_ml.churn.champion import ChampionChoice, choose_champion
     from crm_ml.churn.labels import make_labels
     from crm_ml.churn.model import ChurnModel
@@ -76,10 +76,9 @@ def run(data, context) -> dict:
         with warnings.catch_warnings(), paused():
             warnings.simplefilter("ignore")
             warnings.simplefilter("default", PersonalDataWarning)  # a dropped column: say so
-            m = _logging.untracked(
-                ChurnModel, algorithm=alg, cv=cc.cv, random_state=cc.random_state,
-                n_estimators=cc.n_estimators if alg == "random_forest" else None,
-                allow_columns=allow, **params).fit(X, y)
+            m = ChurnModel(algorithm=alg, cv=cc.cv, random_state=cc.random_state,
+                           n_estimators=cc.n_estimators if alg == "random_forest" else None,
+                           allow_columns=allow, **params).fit(X, y)
         ev = m.evaluate(Xt, yt, plots=False)
         return m, {k: ev[k] for k in METRICS}
 
@@ -113,7 +112,7 @@ def run(data, context) -> dict:
     sample = Xt if best_alg == "lightgbm" else \
         Xt.sample(min(len(Xt), cc.explain_sample), random_state=0)
     expl = best.explain(sample)
-    card = churn_card(best, Xt, yt, horizon_days=h, explanation=expl,
+    card = model_card(best, Xt, yt, horizon_days=h, explanation=expl,
                       comparison=comparison, name=CHURN, data={
                           "train_as_of": str(t_train.date()), "test_as_of": str(t_test.date()),
                           "label": f"no purchase in the {h} days after as_of",

@@ -65,8 +65,9 @@ def log_rfm(run, scored: pd.DataFrame, scorer, migration: pd.DataFrame | None = 
     from crm_ml.rfm.plots import plot_rf_heatmap, plot_segments, segment_summary
 
     _logging.log_rfm_scorer(scorer, run)
-    run.log_params({"frequency": scored.attrs.get("frequency", "orders"),
-                    "monetary": scored.attrs.get("monetary", "mean"),
+    # the scorer's own parameters name its input columns; these say how the table counted
+    run.log_params({"frequency_counts": scored.attrs.get("frequency", "orders"),
+                    "monetary_measure": scored.attrs.get("monetary", "mean"),
                     "as_of": scored.attrs.get("as_of"), "n_customers": len(scored)})
     summ = segment_summary(scored)
     key = {k: _metric_key(k) for k in summ.index}

@@ -194,10 +194,9 @@ class RFMScorer(TransformerMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(list(rfm.columns), dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        from crm_ml.rfm.tracking import log_model
         from crm_ml.tracking.autolog import after_fit
 
-        after_fit(self, "rfm", log_model, data=rfm, run_name="rfm-scorer")
+        after_fit(self, "rfm", data=rfm, run_name="rfm-scorer")
         return self
 
     def __sklearn_is_fitted__(self) -> bool:

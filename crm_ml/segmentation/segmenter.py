@@ -36,7 +36,6 @@ from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.errors import CrmMlError, DataValidationError, NotFittedError
 from crm_ml.features.ranges import RANGES_FILE, InputRanges, load_input_ranges
-from crm_ml.model_names import SEGMENTS
 from crm_ml.segmentation.naming import feature_family, segment_names
 from crm_ml.segmentation.preprocess import (
     SCALINGS,
@@ -44,7 +43,6 @@ from crm_ml.segmentation.preprocess import (
     feature_matrix,
     make_preprocessor,
 )
-from crm_ml.segmentation.tracking import log_model
 from crm_ml.tracking.autolog import after_fit, paused
 
 log = get_logger("segmentation")
@@ -275,7 +273,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         X = self._as_frame(X, reset=True)
         with self._threads():
             self._fit(X)
-        after_fit(self, "segmentation", log_model, data=X,
+        after_fit(self, "segmentation", data=X,
                   run_name=f"segmenter-{self.method}")
         return self
 
@@ -557,29 +555,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         fig.tight_layout()
         return fig
 
-    # ------------------------------------------------------------ tracking / IO
-    def log_to(self, run) -> None:
-        """Deprecated: use ``crm_ml.segmentation.log_model(seg, run=run,
-        include_model=False)`` (parameters, metrics, profile and plots, no model)."""
-        warnings.warn("Segmenter.log_to(run) is deprecated; use crm_ml.segmentation."
-                      "log_model(seg, run=run, include_model=False)", DeprecationWarning,
-                      stacklevel=2)
-        log_model(self, run=run, include_model=False)
-
-    def log_model(self, run=None, registered_name: str | None = SEGMENTS):
-        """Deprecated: use ``crm_ml.segmentation.log_model(seg, run=run,
-        registered_name=...)``, which this calls (registering under ``crm-segments`` by
-        default, as this method always did).
-
-        Returns
-        -------
-        crm_ml.tracking.ModelLogResult
-        """
-        warnings.warn("Segmenter.log_model(run) is deprecated; use crm_ml.segmentation."
-                      "log_model(seg, run=run, registered_name=...)", DeprecationWarning,
-                      stacklevel=2)
-        return log_model(self, run=run, registered_name=registered_name)
-
+    # ------------------------------------------------------------ persistence
     def save(self, directory) -> dict[str, Path]:
         """Write the fitted segmenter to ``directory`` in trusted formats (no pickle).
 

@@ -20,8 +20,9 @@ so one user-visible fit is one run, never dozens.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -90,18 +91,21 @@ def fit_is_logged() -> bool:
     return _autolog.enabled or _mlflow_run_active()
 
 
-def after_fit(model, module: str, log_model: Callable[..., object], *,
-              data: pd.DataFrame | None = None, run_name: str | None = None) -> None:
+def after_fit(model, module: str, *, data: pd.DataFrame | None = None,
+              run_name: str | None = None) -> None:
     """Log ``model`` if the user asked for it; estimators call this last in ``fit``.
+
+    The logging itself is the module's ``crm_ml.<module>.tracking.log_model``, imported
+    only when a fit is logged: the estimator does not depend on its logging code (which
+    depends on the estimator), and a fit that is not logged never imports MLflow.
 
     Parameters
     ----------
     model : estimator
         The fitted model.
     module : str
-        The crm_ml module (``"churn"``...), recorded as the run's ``module`` tag.
-    log_model : callable
-        The module's ``log_model(model, run=..., include_model=...)``.
+        The crm_ml package the estimator belongs to (``"churn"``...): its ``tracking``
+        module logs the model, and it is recorded as the run's ``module`` tag.
     data : DataFrame, optional
         Training data: only its row count, hash and period are recorded as tags.
     run_name : str, optional
@@ -109,6 +113,7 @@ def after_fit(model, module: str, log_model: Callable[..., object], *,
     """
     if not fit_is_logged():
         return
+    log_model = importlib.import_module(f"crm_ml.{module}.tracking").log_model
     with paused(), start_run(module, run_name=run_name or type(model).__name__, data=data,
                              nested=_mlflow_run_active()) as run:
         log_model(model, run=run, include_model=_autolog.log_models)

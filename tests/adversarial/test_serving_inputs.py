@@ -71,26 +71,25 @@ def forest(data):
 
 @pytest.fixture(scope="module")
 def clv(data):
-    from crm_ml.clv import CLVModel
-    from crm_ml.clv.pyfunc import log_clv_model
+    from crm_ml.clv import CLVModel, log_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = CLVModel().fit(data["tx"], data["as_of"])
     name = _name("clv")
     with start_run("clv") as run:
-        log_clv_model(run, model, registered_name=name)
+        log_model(model, run=run, registered_name=name)
     return model, name
 
 
 @pytest.fixture(scope="module")
 def segments(data):
-    from crm_ml.segmentation import Segmenter
+    from crm_ml.segmentation import Segmenter, log_model
 
     model = Segmenter(n_segments=3).fit(data["seg"])
     name = _name("segments")
     with start_run("segmentation") as run:
-        model.log_model(run, registered_name=name)
+        log_model(model, run=run, registered_name=name)
     return model, name
 
 
