@@ -30,6 +30,19 @@ def _isolated_environment(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture(autouse=True)
+def _restore_tracking_switches():
+    """Give every test the session's tracking settings back (configure(), autolog())."""
+    import dataclasses
+
+    from crm_ml.tracking import autologging, runs
+
+    saved = dataclasses.replace(runs._settings), dataclasses.replace(autologging._autolog)
+    yield
+    runs._settings.__dict__.update(vars(saved[0]))
+    autologging._autolog.__dict__.update(vars(saved[1]))
+
+
 @pytest.fixture()
 def small_dataset():
     """A small built-in dataset (same seed every time)."""

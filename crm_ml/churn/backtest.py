@@ -35,7 +35,7 @@ def backtest(transactions: pd.DataFrame, as_of_dates, horizon_days: int = 90, *,
     show_progress : bool, optional
     **model_params
         ``ChurnModel`` parameters (``algorithm``, ``random_state`` ...). The fits are internal:
-        they run under :func:`crm_ml.tracking.autolog.paused`, so autologging or an active
+        they run under :func:`crm_ml.tracking.autologging.paused`, so autologging or an active
         run logs none of them.
 
     Returns
@@ -48,7 +48,7 @@ def backtest(transactions: pd.DataFrame, as_of_dates, horizon_days: int = 90, *,
     from crm_ml.churn.labels import make_labels
     from crm_ml.churn.model import ChurnModel
     from crm_ml.features.snapshot import build
-    from crm_ml.tracking.autolog import paused
+    from crm_ml.tracking.autologging import paused
 
     data_end = transactions["timestamp"].max()
     dates = [as_of_day(d) for d in as_of_dates]

@@ -35,7 +35,7 @@ from crm_ml.churn.targets import binary_target, encode_target, sorted_classes
 from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS
 from crm_ml.errors import DataValidationError, NotFittedError
 from crm_ml.features.ranges import RANGES_FILE, InputRanges, load_input_ranges
-from crm_ml.tracking.autolog import after_fit
+from crm_ml.tracking.autologging import after_fit
 
 log = get_logger("churn")
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from crm_ml.tracking.autolog import model_run
+from crm_ml.tracking.autologging import model_run
 from crm_ml.tracking.models import ModelLogResult
 
 __all__ = ["log_model"]

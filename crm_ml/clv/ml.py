@@ -117,7 +117,7 @@ class LightGBMSpendModel(RegressorMixin, BaseEstimator):
         self.label_days_ = label_days
         self.prediction_scale_ = horizon / label_days
         self.as_of_ = day
-        from crm_ml.tracking.autolog import after_fit
+        from crm_ml.tracking.autologging import after_fit
 
         after_fit(self, "clv", data=transactions, run_name="clv-lightgbm")
         return self
@@ -232,7 +232,7 @@ def backtest_ml(transactions: pd.DataFrame, as_of, horizon_days: int,
                 customers: pd.Index | None = None, **params) -> dict:
     """Train LightGBM at ``as_of`` and score its spend predictions for the next ``horizon_days``.
 
-    The fit runs under :func:`crm_ml.tracking.autolog.paused` (it is not logged).
+    The fit runs under :func:`crm_ml.tracking.autologging.paused` (it is not logged).
 
     Parameters
     ----------
@@ -254,7 +254,7 @@ def backtest_ml(transactions: pd.DataFrame, as_of, horizon_days: int,
         holdout_days, deciles, per_customer, model.
     """
     from crm_ml.clv.validation import _horizon_days
-    from crm_ml.tracking.autolog import paused
+    from crm_ml.tracking.autologging import paused
 
     days = _horizon_days(horizon_days)
     cal = as_of_day(as_of)

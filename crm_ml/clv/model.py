@@ -239,7 +239,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
             "data_policy": report,
             "warnings": notes,
         }
-        from crm_ml.tracking.autolog import after_fit
+        from crm_ml.tracking.autologging import after_fit
 
         after_fit(self, "clv", data=data,
                   run_name=f"clv-{self.purchase_model}")

@@ -2,7 +2,7 @@
 
 :func:`log_model` is the one entry point for a fitted model (``CLVModel`` or
 ``LightGBMSpendModel``); ``CLVModel.fit`` calls it through
-:func:`crm_ml.tracking.autolog.after_fit` only under ``crm_ml.tracking.autolog()`` or inside an
+:func:`crm_ml.tracking.autologging.after_fit` only under ``crm_ml.tracking.autolog()`` or inside an
 active run. :func:`log_backtest` logs a :func:`crm_ml.clv.backtest` result (holdout metrics,
 deciles, plots): backtests never log themselves; the pipelines call it in their run.
 Nothing logged here holds customer rows or identifiers.
@@ -14,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from crm_ml.tracking.autolog import model_run
+from crm_ml.tracking.autologging import model_run
 from crm_ml.tracking.models import ModelLogResult
 
 #: holdout metrics of a backtest result logged by :func:`log_backtest`

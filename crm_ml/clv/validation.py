@@ -98,7 +98,7 @@ def backtest(model, transactions: pd.DataFrame, as_of, horizon_days: int,
     ----------
     model : CLVModel
         Unfitted or fitted; only its parameters are used (it is not modified). The refit runs
-        under :func:`crm_ml.tracking.autolog.paused` (it is not logged).
+        under :func:`crm_ml.tracking.autologging.paused` (it is not logged).
     transactions : DataFrame
         Canonical transactions covering history and holdout.
     as_of : date-like
@@ -124,7 +124,7 @@ def backtest(model, transactions: pd.DataFrame, as_of, horizon_days: int,
     """
     from sklearn.base import clone
 
-    from crm_ml.tracking.autolog import paused
+    from crm_ml.tracking.autologging import paused
 
     days = _horizon_days(horizon_days)
     cal_day = as_of_day(as_of)

@@ -13,7 +13,7 @@ from crm_ml.forecast._input import as_series
 from crm_ml.forecast.arima.engines import SimpleEngine
 from crm_ml.forecast.forecaster import ARIMAForecaster
 from crm_ml.forecast.metrics import coverage, mase, smape
-from crm_ml.tracking.autolog import paused
+from crm_ml.tracking.autologging import paused
 
 
 @dataclass

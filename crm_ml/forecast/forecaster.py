@@ -310,7 +310,7 @@ class ARIMAForecaster(RegressorMixin, BaseEstimator):
         else:
             self.clip_ = bool(self.nonnegative)
         self.last_forecast_ = None
-        from crm_ml.tracking.autolog import after_fit
+        from crm_ml.tracking.autologging import after_fit
 
         data = pd.DataFrame({"timestamp": y.index, "y": values}) \
             if isinstance(y.index, pd.DatetimeIndex) else None

@@ -19,7 +19,7 @@ def _fit_chunk(chunk: list[tuple[str, pd.Series]], h: int, level, params: dict):
     import warnings
 
     from crm_ml.forecast.forecaster import ARIMAForecaster
-    from crm_ml.tracking.autolog import paused
+    from crm_ml.tracking.autologging import paused
 
     out = []
     for sid, y in chunk:
@@ -200,7 +200,7 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
 
 def _log_batch(out, n_series, h, workers, elapsed, track):
     from crm_ml.tracking import start_run, tracking_enabled
-    from crm_ml.tracking.autolog import fit_is_logged
+    from crm_ml.tracking.autologging import fit_is_logged
 
     if not (fit_is_logged() if track is None else track and tracking_enabled()):
         return

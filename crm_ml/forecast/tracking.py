@@ -15,7 +15,7 @@ import pandas as pd
 
 from crm_ml.forecast.arima.engines import BaggedArimaEngine, FastArimaEngine
 from crm_ml.forecast.backtest import backtest
-from crm_ml.tracking.autolog import model_run, paused
+from crm_ml.tracking.autologging import model_run, paused
 from crm_ml.tracking.models import ModelLogResult
 
 

@@ -54,7 +54,7 @@ def run(data, context) -> dict:
     from crm_ml.churn.model import ChurnModel
     from crm_ml.features.snapshot import build
     from crm_ml.tracking import start_run
-    from crm_ml.tracking.autolog import paused
+    from crm_ml.tracking.autologging import paused
 
     config = context.config
     cc = config.churn

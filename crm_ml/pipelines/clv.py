@@ -39,7 +39,7 @@ def run(data, context) -> dict:
         value_at_risk,
     )
     from crm_ml.tracking import start_run
-    from crm_ml.tracking.autolog import paused
+    from crm_ml.tracking.autologging import paused
 
     config = context.config
     cc = config.clv

@@ -93,7 +93,7 @@ def run(data, context) -> dict:
 
     from crm_ml.forecast import ARIMAForecaster, backtest, forecast_many, sales_series
     from crm_ml.tracking import start_run
-    from crm_ml.tracking.autolog import paused
+    from crm_ml.tracking.autologging import paused
 
     config = context.config
     fc = config.forecast

@@ -94,7 +94,7 @@ def run(data, context) -> dict:
     from crm_ml.rfm import RFMScorer, migration_table, rfm_table, segment_summary
     from crm_ml.segmentation import Segmenter, model_card, segmentation_features
     from crm_ml.tracking import start_run
-    from crm_ml.tracking.autolog import paused
+    from crm_ml.tracking.autologging import paused
 
     config = context.config
     rc, sc = config.rfm, config.segmentation

@@ -8,7 +8,7 @@ from crm_ml.data.windows import as_of_day
 from crm_ml.errors import DataValidationError
 from crm_ml.rfm.scoring import RFMScorer
 from crm_ml.rfm.table import rfm_table
-from crm_ml.tracking.autolog import paused
+from crm_ml.tracking.autologging import paused
 
 __all__ = ["migration_table", "segment_migration"]
 

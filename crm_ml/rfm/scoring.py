@@ -194,7 +194,7 @@ class RFMScorer(TransformerMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(list(rfm.columns), dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        from crm_ml.tracking.autolog import after_fit
+        from crm_ml.tracking.autologging import after_fit
 
         after_fit(self, "rfm", data=rfm, run_name="rfm-scorer")
         return self

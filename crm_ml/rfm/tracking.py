@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from crm_ml.errors import CrmMlError
-from crm_ml.tracking.autolog import model_run
+from crm_ml.tracking.autologging import model_run
 from crm_ml.tracking.models import ModelLogResult
 
 __all__ = ["log_model"]

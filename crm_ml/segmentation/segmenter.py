@@ -43,7 +43,7 @@ from crm_ml.segmentation.preprocess import (
     feature_matrix,
     make_preprocessor,
 )
-from crm_ml.tracking.autolog import after_fit, paused
+from crm_ml.tracking.autologging import after_fit, paused
 
 log = get_logger("segmentation")
 
@@ -268,7 +268,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         -------
         Segmenter
             ``self``, fitted. Nothing is written unless the user asked for tracking (see
-            :mod:`crm_ml.tracking.autolog`).
+            :mod:`crm_ml.tracking.autologging`).
         """
         X = self._as_frame(X, reset=True)
         with self._threads():

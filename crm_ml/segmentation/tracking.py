@@ -13,7 +13,7 @@ import tempfile
 
 import pandas as pd
 
-from crm_ml.tracking.autolog import model_run
+from crm_ml.tracking.autologging import model_run
 from crm_ml.tracking.models import ModelLogResult
 
 __all__ = ["log_model"]

@@ -1,6 +1,6 @@
 """MLflow tracking, model registry and pyfunc models for every crm_ml model."""
 
-from crm_ml.tracking.autolog import autolog, autolog_enabled, fit_is_logged, model_run
+from crm_ml.tracking.autologging import autolog, autolog_enabled, fit_is_logged, model_run
 from crm_ml.tracking.models import (
     CHALLENGER,
     CHAMPION,
