@@ -90,3 +90,14 @@ def test_a_bad_config_file_is_a_one_line_error(tmp_path, capsys):
                  "--config", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "churn.folds: unknown key" in err and str(path) in err and "\n" not in err
+
+
+def test_every_purchase_model_the_clv_model_knows_is_a_valid_config_value():
+    from crm_ml.clv._fitting import PURCHASE_PARAMS
+    from crm_ml.pipelines.config import CLVConfig
+
+    for name in PURCHASE_PARAMS:
+        assert TrainConfig.from_dict({"clv": {"purchase_model": name}}).clv.purchase_model == name
+    with pytest.raises(ConfigError, match="clv.purchase_model"):
+        TrainConfig.from_dict({"clv": {"purchase_model": "paretonbd"}})
+    assert CLVConfig().purchase_model in PURCHASE_PARAMS

@@ -103,7 +103,7 @@ class CLVConfig:
 
     Attributes
     ----------
-    purchase_model : {"bgnbd", "paretonbd"}, default "bgnbd"
+    purchase_model : {"bgnbd", "pareto_nbd", "mbgnbd"}, default "bgnbd"
     time_unit : {"D", "W", "M"}, default "W"
     horizon : float, default 52
         CLV horizon in periods of ``time_unit`` (52 weeks = one year).
@@ -115,7 +115,7 @@ class CLVConfig:
         Validation: calibration up to ``as_of - holdout_days``, holdout after it.
     """
 
-    purchase_model: Literal["bgnbd", "paretonbd"] = "bgnbd"
+    purchase_model: Literal["bgnbd", "pareto_nbd", "mbgnbd"] = "bgnbd"
     time_unit: Literal["D", "W", "M"] = "W"
     horizon: float = 52.0
     discount_rate: float = 0.10
