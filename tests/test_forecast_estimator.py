@@ -114,3 +114,15 @@ def test_forecast_many_and_backtest_under_autolog_do_not_log_a_run_per_series():
     # without autolog forecast_many logs nothing
     forecast_many(long, h=3, n_jobs=1, engine="fast")
     assert _run_ids()[1] == after_backtest
+
+
+def test_model_card_states_the_backtest_it_was_given():
+    y = _sales(60)
+    f = ARIMAForecaster(engine="fast").fit(y)
+    bt = backtest(y, h=4, n_windows=3, engine="fast")
+    card = cm.forecast.model_card(f, bt, y, period="month", h=6, level=(95,), by="region")
+    assert card.baseline["model"] == bt.metrics["mase"]
+    assert card.baseline["baseline"] == bt.metrics["snaive_mase"]
+    assert card.caveats[0].startswith("Backtest: 3 rolling origins of 4 months")
+    assert card.title.startswith("Monthly") and "per region" in card.intended_use
+    assert card.model_details["model"] == f.model_

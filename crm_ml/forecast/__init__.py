@@ -10,6 +10,7 @@ The hand-written ARIMA engine lives in :mod:`crm_ml.forecast.arima` (see its REA
 """
 
 from crm_ml.forecast.backtest import BacktestResult, backtest
+from crm_ml.forecast.card import model_card
 from crm_ml.forecast.forecaster import ARIMAForecaster
 from crm_ml.forecast.many import forecast_many
 from crm_ml.forecast.metrics import coverage, mase, smape
@@ -24,6 +25,7 @@ __all__ = [
     "forecast_many",
     "log_model",
     "mase",
+    "model_card",
     "sales_series",
     "smape",
 ]

@@ -10,59 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from crm_ml.model_names import SALES_FORECAST
 from crm_ml.output_files import write_atomic
 from crm_ml.pipelines import _cards, _logging
 
 #: ``forecast.freq`` -> the period in words.
 PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}
-_ADJECTIVES = {"D": "Daily", "W": "Weekly", "M": "Monthly", "Q": "Quarterly"}
-
-
-def _card(f, bt, y, run_id, fig, fc):
-    from crm_ml.cards import ModelCard
-
-    m = bt.metrics
-    period = PERIOD_NAMES[fc.freq]
-    metrics = pd.DataFrame([
-        {"metric": "MASE (backtest)", "value": m["mase"]},
-        {"metric": "sMAPE % (backtest)", "value": m["smape"]},
-        {"metric": "95% interval coverage (backtest)", "value": m["coverage"]},
-        {"metric": "seasonal naive MASE", "value": m["snaive_mase"]},
-        {"metric": "seasonal naive sMAPE %", "value": m["snaive_smape"]},
-    ]).assign(ci_low=np.nan, ci_high=np.nan)
-    s = f.summary()
-    levels = "/".join(f"{v}%" for v in fc.level)
-    return ModelCard(
-        name=SALES_FORECAST,
-        title=f"{_ADJECTIVES[fc.freq]} revenue forecast (automatic seasonal ARIMA)",
-        model_details={"algorithm": f"auto.arima ({fc.engine} engine) via crm_ml "
-                                    "ARIMAForecaster",
-                       "model": s["model"], "order": str(s["order"]),
-                       "seasonal_order": str(s["seasonal_order"]), "aicc": s["aicc"],
-                       "transform": s["transform"], "mlflow_run_id": run_id},
-        intended_use=f"Planning revenue: a point forecast with {levels} intervals per "
-                     f"{period}, {fc.h} {period}s ahead"
-                     + (f", overall and per {fc.by}." if fc.by else ", overall."),
-        out_of_scope="Per-customer predictions (see CLV); horizons far beyond the backtested "
-                     f"{fc.backtest_h} {period}s; periods with known one-off events not given "
-                     "as exogenous regressors.",
-        data={"series": f"net revenue per {period} (returns subtracted), zero-filled",
-              "start": str(y.index[0].date()), "end": str(y.index[-1].date()),
-              f"{period}s": len(y)},
-        metrics=metrics,
-        baseline={"metric": "MASE", "model": m["mase"], "baseline": m["snaive_mase"],
-                  "baseline_rule": f"seasonal naive: each {period} repeats the same {period} "
-                                   "of the previous season", "higher_is_better": False},
-        caveats=[f"Backtest: {fc.backtest_windows} rolling origins of {fc.backtest_h} "
-                 f"{period}s; few windows, so metrics are noisy.",
-                 f"A half-observed final {period} is dropped before fitting.",
-                 "Refit regularly; check the Ljung-Box p-value (residual autocorrelation)."],
-        figures={"forecast": fig},
-    )
 
 
 def _backtest_mase(pyfunc_model) -> float:
@@ -91,7 +44,13 @@ def run(data, context) -> dict:
     """
     import matplotlib.pyplot as plt
 
-    from crm_ml.forecast import ARIMAForecaster, backtest, forecast_many, sales_series
+    from crm_ml.forecast import (
+        ARIMAForecaster,
+        backtest,
+        forecast_many,
+        model_card,
+        sales_series,
+    )
     from crm_ml.tracking import start_run
     from crm_ml.tracking.autologging import paused
 
@@ -126,7 +85,8 @@ def run(data, context) -> dict:
         run.log_table(pred, "forecast_overall")
         if groups is not None:
             run.log_table(groups, f"forecast_by_{fc.by}")
-        card = _card(f, bt, y, run.run_id, fig, fc)
+        card = model_card(f, bt, y, period=PERIOD_NAMES[fc.freq], h=fc.h, level=fc.level,
+                          by=fc.by, run_id=run.run_id, figure=fig)
     _cards.document(card, data, config, ("forecast",))
     # registered, promoted and the card written by the runner once every step has
     # succeeded; champion/challenger on the rolling-origin backtest MASE each version
