@@ -456,10 +456,15 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.oof_proba_ = None
         self._oof_labels = None  # for log_model's held-out tables and plots
         if oof is not None:
+            from crm_ml.churn.calibration import cross_fitted_probabilities
             from crm_ml.churn.evaluation import evaluate_predictions
 
-            self.oof_proba_ = pd.Series(self.calibrator_.transform(oof), index=X.index,
-                                        name="churn_probability")
+            # held-out calibration only: calibrator_ was fitted on all of ``oof``, so scoring
+            # ``oof`` with it grades it on its own fit data (an isotonic ECE of ~1e-7); each
+            # fold is calibrated by a calibrator fitted on the other folds' scores instead
+            self.oof_proba_ = pd.Series(
+                cross_fitted_probabilities(oof, yv, folds, self.calibrator_.method_),
+                index=X.index, name="churn_probability")
             self._oof_labels = yv.astype(np.int8)
             ev = evaluate_predictions(yv, self.oof_proba_.to_numpy())
             self.cv_metrics_ = {k: v for k, v in ev.items() if np.isscalar(v)}
