@@ -10,10 +10,80 @@ from crm_ml.churn.targets import encode_target
 from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS, frequent_levels
 from crm_ml.model_names import CHURN
 
-__all__ = ["churn_card", "model_card", "recency_rule", "slice_table"]
+__all__ = ["churn_card", "decision_policy", "model_card", "recency_rule", "slice_table"]
 
 TENURE_BANDS = [0, 180, 365, 730, np.inf]
 TENURE_LABELS = ["< 6 months", "6-12 months", "1-2 years", "> 2 years"]
+CALIBRATION_TOLERANCE = 0.05  # a band is off when predicted and observed differ by more...
+CALIBRATION_MIN_CUSTOMERS = 30  # ...in a band of at least this many customers...
+CALIBRATION_NOISE_SE = 2.0  # ...and by more than this many binomial standard errors
+
+_POLICY_RULE = ("Contact a customer when p x success_rate x benefit > cost "
+                "(`ChurnModel.predict(X, benefit=, cost=, success_rate=)`), or contact the "
+                "riskiest share your team can handle (`contact_rate=`).")
+
+
+def _band(row) -> str:
+    return f"{row['lower']:.1f}-{row['upper']:.1f}"
+
+
+def decision_policy(cal: pd.DataFrame, *, tolerance: float = CALIBRATION_TOLERANCE,
+                    min_customers: int = CALIBRATION_MIN_CUSTOMERS,
+                    noise_se: float = CALIBRATION_NOISE_SE) -> str:
+    """The card's decision-policy text, read off its held-out calibration table.
+
+    A probability band is *off* when it holds at least ``min_customers`` customers and its
+    mean predicted probability and observed churn rate differ by more than ``tolerance``
+    and by more than ``noise_se`` binomial standard errors (``sqrt(p (1 - p) / n)`` at the
+    predicted ``p``), i.e. beyond sampling noise. Only when no band is off does the text say
+    a score reads as a churn rate; otherwise it names the worst band and how far off it is.
+
+    Parameters
+    ----------
+    cal : DataFrame
+        :func:`crm_ml.churn.evaluation.calibration_table` of held-out data (columns lower,
+        upper, customers, mean_predicted, observed_rate).
+    tolerance : float, default 0.05
+    min_customers : int, default 30
+    noise_se : float, default 2.0
+
+    Returns
+    -------
+    str
+    """
+    t = cal.loc[cal["customers"] >= min_customers].copy()
+    n = int(cal["customers"].sum())
+    predicted = float((cal["customers"] * cal["mean_predicted"]).sum() / n)
+    observed = float((cal["customers"] * cal["observed_rate"]).sum() / n)
+    overall = (f"Overall the held-out customers were given {predicted:.2f} on average and "
+               f"{observed:.2f} churned.")
+    if t.empty:
+        return (f"No probability band holds {min_customers} held-out customers, so the "
+                f"calibration cannot be checked here. {overall} {_POLICY_RULE}")
+    gap = t["observed_rate"] - t["mean_predicted"]
+    p = t["mean_predicted"].clip(1e-6, 1 - 1e-6)
+    se = np.sqrt(p * (1 - p) / t["customers"])
+    off = (gap.abs() > tolerance) & (gap.abs() > noise_se * se)
+    worst = t.loc[(gap.abs() * (off if off.any() else 1)).idxmax()]
+    w_gap = float(worst["observed_rate"] - worst["mean_predicted"])
+    example = (f"customers scored {_band(worst)} were given {worst['mean_predicted']:.2f} on "
+               f"average and {worst['observed_rate']:.2f} of them churned "
+               f"({int(worst['customers'])} customers)")
+    if not off.any():
+        return (f"On the held-out customers predicted and observed churn agree within "
+                f"{tolerance * 100:.0f} points (or sampling noise) in every probability band with at "
+                f"least {min_customers} customers (largest gap: {example}), so a score reads as "
+                f"a churn rate: a customer at {worst['mean_predicted']:.2f} churns about "
+                f"{worst['observed_rate']:.0%} of the time. {overall} {_POLICY_RULE}")
+    word = "over-states" if w_gap < 0 else "under-states"
+    return (f"On the held-out customers scores are off as churn rates in {int(off.sum())} of "
+            f"{len(t)} probability bands with at least {min_customers} customers (predicted "
+            f"and observed churn differ by more than {tolerance * 100:.0f} points, beyond "
+            f"sampling noise). Worst: {example}, so there the model {word} risk by "
+            f"{abs(w_gap) * 100:.1f} points. {overall} Read a customer's churn rate from the "
+            "observed column of the calibration table, not from the score; the profit rule "
+            "below assumes calibrated scores, so check its threshold against that table or "
+            "contact a fixed share. " + _POLICY_RULE)
 
 
 def recency_rule(X: pd.DataFrame, window_days: int) -> pd.Series:
@@ -102,11 +172,7 @@ def model_card(model, X_test: pd.DataFrame, y_test, *, horizon_days: int = 90,
         figures["shap_importance"] = explanation.plot_importance()
         figures["shap_beeswarm"] = explanation.plot_beeswarm()
     extra_sections = {
-        "Decision policy": (
-            "Probabilities are calibrated on held-out folds, so a customer at 0.3 churns about "
-            "30 % of the time. Contact a customer when p x success_rate x benefit > cost "
-            "(`ChurnModel.predict(X, benefit=, cost=, success_rate=)`), or contact the riskiest "
-            "share your team can handle (`contact_rate=`)."),
+        "Decision policy": decision_policy(ev["calibration"]),
         "Explanations": (
             "Drivers are SHAP values of the uncalibrated model: LightGBM log-odds (via "
             "LightGBM's TreeSHAP, identical to shap.TreeExplainer) or the random forest's "
