@@ -6,6 +6,12 @@ Each feature built by :func:`crm_ml.features.build` has a phrase template, e.g.
 than k training customers reads "<name> is a rare or new value"). Every reason ends with the
 direction of its SHAP value: "(raises churn risk)" for a positive value, "(lowers churn risk)"
 for a negative one.
+
+One fact is stated once: several features can say the same thing about a customer (with a
+single purchase day, ``mean_gap_days``, ``max_gap_days``, ``gap_ratio`` and ``std_gap_days``
+are all missing and ``n_purchase_days`` is 1). They read alike ("only one purchase day so
+far") and :func:`top_reasons` keeps the one with the largest |SHAP| and fills the list with
+the next distinct fact.
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ import pandas as pd
 from crm_ml.data.privacy import OTHER_LEVEL
 
 _WIN = re.compile(r"^(?P<stem>[a-z_]+?)_(?P<w>\d+)d$")
+ONE_PURCHASE_DAY = "only one purchase day so far"
+# missing exactly when the customer has a single purchase day (no gap between days yet)
+_GAP_FEATURES = ("mean_gap_days", "max_gap_days", "gap_ratio")
 
 
 def _num(v, digits=0) -> np.ndarray:
@@ -42,6 +51,12 @@ def _recency(v, ctx):
     text = "no purchase for " + _num(v) + " days"
     has = ~np.isnan(gaps)
     text[has] = text[has] + " (usual gap " + _num(gaps[has]) + ")"
+    return text
+
+
+def _purchase_days(v, ctx):
+    text = "bought on " + _num(v) + " different days"
+    text[np.asarray(v, dtype=float) == 1] = ONE_PURCHASE_DAY
     return text
 
 
@@ -80,7 +95,7 @@ _TEMPLATES = {
     "gap_ratio": _gap_ratio,
     "tenure_days": _static("customer for {} days"),
     "n_orders": _static("{} orders in total"),
-    "n_purchase_days": _static("bought on {} different days"),
+    "n_purchase_days": _purchase_days,
     "total_spend": _static("total spend {}"),
     "avg_order_value": _static("average order value {}"),
     "n_returns": _static("{} returns"),
@@ -109,10 +124,10 @@ _WINDOW_TEMPLATES = {
 
 _MISSING = {
     "recency_days": "no purchase history",
-    "gap_ratio": "only one purchase day so far (no usual gap yet)",
-    "mean_gap_days": "only one purchase day so far",
+    "gap_ratio": ONE_PURCHASE_DAY,
+    "mean_gap_days": ONE_PURCHASE_DAY,
     "std_gap_days": "fewer than three purchase days",
-    "max_gap_days": "only one purchase day so far",
+    "max_gap_days": ONE_PURCHASE_DAY,
     "mean_satisfaction": "no satisfaction score recorded",
     "last_satisfaction": "no satisfaction score recorded",
     "mean_resolution_hours": "no resolved service issue recorded",
@@ -147,6 +162,10 @@ def _phrase_array(feature: str, values, context: dict | None = None) -> np.ndarr
     out = np.empty(n, dtype=object)
     miss = np.isnan(v)
     out[miss] = _MISSING.get(feature, f"{feature} unknown")
+    if feature == "std_gap_days" and "mean_gap_days" in context:
+        # no spread of gaps because there is no gap at all: the one-purchase-day fact
+        out[miss & pd.isna(np.asarray(context["mean_gap_days"], dtype=float))] = \
+            ONE_PURCHASE_DAY
     ok = ~miss
     if ok.any():
         ctx = {k: np.asarray(a)[ok] for k, a in context.items()}
@@ -168,9 +187,32 @@ def direction(shap_values) -> np.ndarray:
                                                          "no effect"))
 
 
+def _one_day_fact(data: pd.DataFrame, cols: list) -> np.ndarray:
+    """Customers x features: True where that feature states the one-purchase-day fact."""
+    n = len(data)
+    out = np.zeros((n, len(cols)), dtype=bool)
+    mean_gap = (pd.to_numeric(data["mean_gap_days"], errors="coerce").to_numpy(dtype=float)
+                if "mean_gap_days" in data.columns else None)
+    for j, c in enumerate(cols):
+        if c not in _GAP_FEATURES + ("std_gap_days", "n_purchase_days"):
+            continue
+        v = pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
+        if c in _GAP_FEATURES:
+            out[:, j] = np.isnan(v)
+        elif c == "n_purchase_days":
+            out[:, j] = v == 1
+        elif mean_gap is not None:  # std_gap_days: no spread because there is no gap
+            out[:, j] = np.isnan(v) & np.isnan(mean_gap)
+    return out
+
+
 def top_reasons(shap_values: pd.DataFrame, data: pd.DataFrame, top_k: int = 3,
                 direction_filter: str = "both") -> pd.DataFrame:
-    """Each customer's ``top_k`` drivers in plain words, largest |SHAP| first.
+    """Each customer's ``top_k`` drivers in plain words, largest |SHAP| first, one per fact.
+
+    When several features state the same fact about a customer (see the module docstring),
+    only the one with the largest |SHAP| is a reason and the next distinct fact fills the
+    list; a customer with fewer distinct facts than ``top_k`` gets empty trailing reasons.
 
     Parameters
     ----------
@@ -190,20 +232,29 @@ def top_reasons(shap_values: pd.DataFrame, data: pd.DataFrame, top_k: int = 3,
     """
     S = shap_values.to_numpy(dtype=float)
     n, p = S.shape
+    cols = list(shap_values.columns)
     k = min(top_k, p)
+    same = _one_day_fact(data, cols)
+    # at most (features sharing the fact - 1) candidates are dropped per customer
+    m = min(p, k + max(int(same.any(axis=0).sum()) - 1, 0))
     key = np.abs(S) if direction_filter == "both" else np.where(S > 0, S, -np.inf)
-    if k < p:
-        part = np.argpartition(-key, k - 1, axis=1)[:, :k]
+    if m < p:
+        part = np.argpartition(-key, m - 1, axis=1)[:, :m]
     else:
         part = np.tile(np.arange(p), (n, 1))
-    order = np.take_along_axis(part, np.argsort(-np.take_along_axis(key, part, 1), axis=1,
-                                                kind="stable"), 1)
-    cols = list(shap_values.columns)
+    ranked = np.take_along_axis(part, np.argsort(-np.take_along_axis(key, part, 1), axis=1,
+                                                 kind="stable"), 1)
+    fact = np.take_along_axis(same, ranked, 1)
+    keep = ~fact | (np.cumsum(fact, axis=1) == 1)  # the strongest statement of the fact only
+    rank = np.cumsum(keep, axis=1)
     out = {}
     ctx_cols = [c for c in ("mean_gap_days",) if c in data.columns]
+    rows_all = np.arange(n)
     for i in range(k):
-        fidx = order[:, i]
-        sv = S[np.arange(n), fidx]
+        hit = keep & (rank == i + 1)
+        present = hit.any(axis=1)
+        fidx = ranked[rows_all, np.argmax(hit, axis=1)]
+        sv = np.where(present, S[rows_all, fidx], np.nan)
         if direction_filter != "both":
             sv = np.where(sv > 0, sv, np.nan)
         text = np.empty(n, dtype=object)
@@ -216,10 +267,9 @@ def top_reasons(shap_values: pd.DataFrame, data: pd.DataFrame, top_k: int = 3,
                         np.where(sv < 0, " (lowers churn risk)", " (no effect)")).astype(object)
         full = text + dirn
         feat = np.array(cols, dtype=object)[fidx]
-        if direction_filter != "both":
-            blank = np.isnan(sv)
-            full[blank] = None
-            feat[blank] = None
+        blank = ~present | (np.isnan(sv) if direction_filter != "both" else False)
+        full[blank] = None
+        feat[blank] = None
         out[f"reason_{i + 1}"] = full
         out[f"feature_{i + 1}"] = feat
         out[f"shap_{i + 1}"] = sv
