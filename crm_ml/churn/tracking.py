@@ -28,8 +28,11 @@ def log_model(model, *, run=None, registered_name: str | None = None,
     """Log a fitted :class:`~crm_ml.churn.ChurnModel` to MLflow.
 
     Logs the parameters (``get_params()`` plus fitted facts: trees, leaves or depth, models
-    averaged, features, rows, classes and the churn label), the held-out (out-of-fold) metrics as ``cv_roc_auc``
-    ..., the out-of-fold decile and calibration tables and ROC/PR/calibration/gains plots
+    averaged, features, rows, classes and the churn label), the held-out (out-of-fold)
+    metrics as ``cv_roc_auc`` ... (computed on ``oof_proba_``: out-of-fold scores, each fold
+    calibrated by a calibrator fitted on the other folds only, so ``cv_brier``, ``cv_log_loss``
+    and ``cv_expected_calibration_error`` are held-out calibration, never the calibrator
+    graded on its own fit data), the out-of-fold decile and calibration tables and ROC/PR/calibration/gains plots
     (``cv_*``; absent when the model was fitted with ``calibrate=False`` or loaded from
     files), ``features.json`` (input, encoded and dropped columns) and, with
     ``include_model``, the MLflow pyfunc model (:mod:`crm_ml.churn.pyfunc`) with a
