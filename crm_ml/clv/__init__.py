@@ -16,6 +16,7 @@ _EXPORTS = {
     "CLVModel": "crm_ml.clv.model",
     "assign_tiers": "crm_ml.clv.model",
     "purchase_summary": "crm_ml.clv._data",
+    "purchase_features": "crm_ml.clv.features",
     "CLVAssumptionWarning": "crm_ml.clv._fitting",
     "CLVConvergenceError": "crm_ml.clv._fitting",
     "backtest": "crm_ml.clv.validation",
