@@ -78,6 +78,10 @@ def _cases() -> list[Case]:
              {"num_leaves": 4}, lambda d: (d["ds"].transactions, d["as_of"]),
              lambda m, d: m.predict(d["ds"].transactions, d["as_of"]),
              lambda d: (d["ds"].transactions, d["as_of"]), RegressorMixin),
+        Case("CombinationForecaster",
+             lambda **p: cm.forecast.CombinationForecaster(**p),
+             {"season_length": 12}, lambda d: (d["sales"],),
+             lambda m, d: m.predict(h=3), lambda d: (d["sales_future"],), RegressorMixin),
     ]
 
 

@@ -122,7 +122,7 @@ def test_model_card_states_the_backtest_it_was_given():
     bt = backtest(y, h=4, n_windows=3, engine="fast")
     card = cm.forecast.model_card(f, bt, y, period="month", h=6, level=(95,), by="region")
     assert card.baseline["model"] == bt.metrics["mase"]
-    assert card.baseline["baseline"] == bt.metrics["snaive_mase"]
+    assert card.baseline["baseline"] == bt.metrics["baseline_mase"]
     assert card.caveats[0].startswith("Backtest: 3 rolling origins of 4 months")
     assert card.title.startswith("Monthly") and "per region" in card.intended_use
     assert card.model_details["model"] == f.model_

@@ -1,4 +1,4 @@
-"""crm_ml.forecast: sales series and automatic (seasonal) ARIMA forecasts.
+"""crm_ml.forecast: sales series, automatic (seasonal) ARIMA and ARIMA+ETS+Theta combination forecasts.
 
 >>> from crm_ml.forecast import sales_series, ARIMAForecaster
 >>> y = sales_series(tx, freq="M")                     # doctest: +SKIP
@@ -11,6 +11,7 @@ The hand-written ARIMA engine lives in :mod:`crm_ml.forecast.arima` (see its REA
 
 from crm_ml.forecast.backtest import BacktestResult, backtest
 from crm_ml.forecast.card import model_card
+from crm_ml.forecast.combination import CombinationForecaster
 from crm_ml.forecast.forecaster import ARIMAForecaster
 from crm_ml.forecast.many import forecast_many
 from crm_ml.forecast.metrics import coverage, mase, smape
@@ -20,6 +21,7 @@ from crm_ml.forecast.tracking import log_model
 __all__ = [
     "ARIMAForecaster",
     "BacktestResult",
+    "CombinationForecaster",
     "backtest",
     "coverage",
     "forecast_many",

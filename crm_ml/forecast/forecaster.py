@@ -231,17 +231,7 @@ class ARIMAForecaster(RegressorMixin, BaseEstimator):
                 y = y.reset_index(drop=True)
         Xv = None
         if X is not None:
-            X = pd.DataFrame(X)
-            X = X.set_axis(as_dates(X.index))
-            if len(X) != len(y) and isinstance(y.index, pd.DatetimeIndex):
-                X = X.reindex(y.index)
-            if len(X) != len(y):
-                raise DataValidationError(f"X: {len(X)} rows but y has {len(y)}", column="X",
-                                          rule="aligned with y")
-            if X.isna().any().any():
-                raise DataValidationError("X: missing values in exogenous regressors",
-                                          column=str(X.columns[X.isna().any()][0]),
-                                          rule="no missing values")
+            X = _align_exog(pd.DataFrame(X), y)
             self.exog_columns_ = [str(c) for c in X.columns]
             Xv = X.to_numpy(dtype=float)
         else:
@@ -259,8 +249,10 @@ class ARIMAForecaster(RegressorMixin, BaseEstimator):
             A plain sequence is accepted (then forecasts are indexed 0, 1, ..., and the
             series is non-seasonal unless ``season_length`` is given).
         X : DataFrame, optional
-            Exogenous regressors (promotions, holidays...), one row per period of ``y``.
-            :meth:`predict` then needs their future values.
+            Exogenous regressors (promotions, holidays...), one row per period of ``y``,
+            matched by date when both have dates (a date of ``y`` without a row is refused;
+            later rows are ignored), by position otherwise. :meth:`predict` then needs their
+            future values under the same column names; coefficients are named after them.
 
         Returns
         -------
@@ -418,16 +410,25 @@ class ARIMAForecaster(RegressorMixin, BaseEstimator):
             raise DataValidationError("X_future: the model uses exogenous regressors "
                                       f"{self.exog_columns_}; pass their {h} future values",
                                       column="X_future", rule="required with X")
-        Xf = pd.DataFrame(X_future)
-        if len(Xf) < h:
+        Xf = _match_columns(pd.DataFrame(X_future), self.exog_columns_)
+        future = self._future_index(h)
+        Xf = Xf.set_axis(as_dates(Xf.index))
+        if isinstance(Xf.index, pd.DatetimeIndex) and isinstance(future, pd.DatetimeIndex):
+            missing = future.difference(Xf.index)
+            if len(missing):
+                raise DataValidationError(
+                    f"X_future: no rows for {len(missing)} of the {h} forecast dates "
+                    f"({', '.join(str(t.date()) for t in missing[:5])}); its rows are matched "
+                    "by date", column="X_future", rule="a row for every forecast date",
+                    rows=list(missing[:5]))
+            Xf = Xf.loc[future]
+        elif len(Xf) < h:
             raise DataValidationError(f"X_future: {len(Xf)} rows for h={h}",
                                       column="X_future", rule="h rows")
-        if Xf.shape[1] != len(self.exog_columns_):
-            raise DataValidationError(f"X_future: expected columns {self.exog_columns_}",
-                                      column="X_future", rule="same columns as X")
         Xf = Xf.iloc[:h]
         if Xf.isna().any().any():
-            raise DataValidationError("X_future: missing values", column="X_future",
+            raise DataValidationError("X_future: missing values",
+                                      column=str(Xf.columns[Xf.isna().any()][0]),
                                       rule="no missing values")
         return Xf.to_numpy(dtype=float)
 
@@ -442,7 +443,9 @@ class ARIMAForecaster(RegressorMixin, BaseEstimator):
             Interval level(s) in percent. One level gives columns ``lower``/``upper``;
             several give ``lower_<level>``/``upper_<level>``.
         X_future : DataFrame, optional
-            Future exogenous regressors (required when fitted with ``X``).
+            Future exogenous regressors (required when fitted with ``X``): the same columns
+            by name (any order); rows matched by date when it has dates (every forecast date
+            needs a row), else the first ``h`` rows.
 
         Returns
         -------
@@ -509,7 +512,8 @@ class ARIMAForecaster(RegressorMixin, BaseEstimator):
         if self.is_arima_:
             crit = self.engine_.criteria()
             out.update({k: crit[k] for k in ("aicc", "aic", "bic", "sigma2")})
-            out["coefficients"] = self.engine_.coefficients()
+            out["coefficients"] = _named_coefficients(self.engine_.coefficients(),
+                                                      self.exog_columns_)
             out["ljung_box"] = self._ljung_box()
             lb = out["ljung_box"]
             out["residuals_white_noise"] = (None if lb.empty
@@ -656,3 +660,56 @@ class ARIMAForecaster(RegressorMixin, BaseEstimator):
         ARIMAForecaster
         """
         return _state.from_dict(json.loads(Path(path).read_text()), cls)
+
+
+# ---------------------------------------------------------------------- regressors
+def _match_columns(X: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``X`` with exactly the regressor ``columns`` (by name, in that order), else a
+    :class:`DataValidationError` naming the missing and unexpected columns."""
+    names = [str(c) for c in X.columns]
+    missing = [c for c in columns if c not in names]
+    extra = [c for c in names if c not in columns]
+    if missing or extra:
+        raise DataValidationError(
+            f"X_future: columns must be the regressors the model was fitted with {columns}; "
+            f"missing {missing}, unexpected {extra}",
+            column=(missing or extra)[0], rule="same regressor columns (by name) as X")
+    X = X.set_axis(names, axis=1)
+    return X[columns]
+
+
+def _align_exog(X: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
+    """Regressors for the periods of ``y``: matched by date when both have dates (every
+    date of ``y`` needs a row; extra rows are ignored), by position otherwise."""
+    X = X.set_axis(as_dates(X.index)).set_axis([str(c) for c in X.columns], axis=1)
+    if X.columns.has_duplicates:
+        raise DataValidationError("X: duplicate column names", column=str(
+            X.columns[X.columns.duplicated()][0]), rule="unique column names")
+    if isinstance(X.index, pd.DatetimeIndex) and isinstance(y.index, pd.DatetimeIndex):
+        missing = y.index.difference(X.index)
+        if len(missing):
+            raise DataValidationError(
+                f"X: no rows for {len(missing)} period(s) of y "
+                f"({', '.join(str(t.date()) for t in missing[:5])}); regressors are matched "
+                "to y by date, not by position", column="X", rule="a row for every date of y",
+                rows=list(missing[:5]))
+        if X.index.has_duplicates:
+            raise DataValidationError("X: duplicate dates", column="X", rule="unique dates",
+                                      rows=list(X.index[X.index.duplicated()][:5]))
+        X = X.loc[y.index]
+    elif len(X) != len(y):
+        raise DataValidationError(f"X: {len(X)} rows but y has {len(y)}", column="X",
+                                  rule="aligned with y")
+    if X.isna().any().any():
+        raise DataValidationError("X: missing values in exogenous regressors",
+                                  column=str(X.columns[X.isna().any()][0]),
+                                  rule="no missing values",
+                                  rows=list(X.index[X.isna().any(axis=1)][:5]))
+    return X
+
+
+def _named_coefficients(coefficients: dict, columns: list[str]) -> dict:
+    """The engines call regressor coefficients ``ex_1, ex_2...``: name them after X's
+    columns."""
+    names = {f"ex_{j + 1}": c for j, c in enumerate(columns)}
+    return {names.get(k, k): v for k, v in coefficients.items()}

@@ -1,4 +1,4 @@
-"""forecast_many: one ARIMAForecaster per series, in parallel, with progress."""
+"""forecast_many: one ARIMAForecaster (or CombinationForecaster) per series, in parallel."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from crm_ml.errors import DataValidationError
 log = get_logger("forecast")
 
 
-def _fit_chunk(chunk: list[tuple[str, pd.Series]], h: int, level, params: dict):
+def _fit_chunk(chunk: list[tuple[str, pd.Series]], h: int, level, params: dict,
+               model_kind: str = "arima"):
     import warnings
 
+    from crm_ml.forecast.combination import CombinationForecaster
     from crm_ml.forecast.forecaster import ARIMAForecaster
     from crm_ml.tracking.autologging import paused
+
+    cls = CombinationForecaster if model_kind == "combination" else ARIMAForecaster
 
     out = []
     for sid, y in chunk:
@@ -27,7 +31,7 @@ def _fit_chunk(chunk: list[tuple[str, pd.Series]], h: int, level, params: dict):
             warnings.simplefilter("ignore")
             try:
                 with paused():  # thousands of series must never become thousands of runs
-                    f = ARIMAForecaster(**params).fit(y)
+                    f = cls(**params).fit(y)
                 fc = f.predict(h, level=level)
                 model, fallback = f.model_, f.fallback_
             except Exception as exc:  # noqa: BLE001 - one bad series must not sink the batch
@@ -106,7 +110,8 @@ def _n_workers(n_jobs: int | None) -> int:
 
 def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
                   id_col: str = "series_id", time_col: str = "timestamp", value_col: str = "y",
-                  engine: str = "fast", show_progress: bool | None = None,
+                  engine: str = "fast", model: str = "arima",
+                  show_progress: bool | None = None,
                   track: bool | None = None, **forecaster_params) -> pd.DataFrame:
     """Forecast every series of a long table with its own automatic ARIMA.
 
@@ -129,7 +134,12 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
         statsforecast on every set (e.g. 733 M3 sales series: mean MASE 0.749 vs 0.760) and
         ~20x faster (1,000 ten-year monthly series in ~21 s instead of ~37 min), while on the
         66-series benchmark it trails statsforecast by 2.3% (see benchmarks/README.md).
-        ``"bagged"`` costs about 10x the fast engine.
+        ``"bagged"`` costs about 10x the fast engine. With ``model="combination"``: the
+        engine of its ARIMA member.
+    model : {"arima", "combination"}, default "arima"
+        ``"combination"``: a :class:`~crm_ml.forecast.CombinationForecaster` per series
+        (equal-weight ARIMA + ETS + Theta; about 2x the fast engine's time; see
+        benchmarks/notes/combo.md for its accuracy).
     show_progress : bool, optional
         Progress bar over chunks (default: the global crm_ml setting).
     track : bool, optional
@@ -138,7 +148,7 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
         or inside an active MLflow run); False never logs.
     **forecaster_params
         Passed to every :class:`~crm_ml.forecast.ARIMAForecaster` (season_length,
-        transform, fill...).
+        transform, fill...) or CombinationForecaster (season_length, fill, weights...).
 
     Returns
     -------
@@ -170,8 +180,12 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
             f"h: {h} periods would run past {pd.Timestamp.max.date()}, the last date pandas "
             f"can represent; the largest horizon that works for these series is {limit}",
             column="h", rule="forecast dates within pandas' Timestamp range")
+    if model not in ("arima", "combination"):
+        raise DataValidationError(f"model: must be 'arima' or 'combination', got {model!r}",
+                                  column="model", rule="known model")
     t0 = time.perf_counter()
-    params = dict(forecaster_params, engine=engine)
+    params = dict(forecaster_params, **{"engine" if model == "arima" else "arima_engine":
+                                         engine})
     groups = [(str(sid), g.set_index(time_col)[value_col].rename("y"))
               for sid, g in long_df.groupby(id_col, sort=True)]
     workers = _n_workers(n_jobs)
@@ -181,9 +195,10 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
         from joblib import Parallel, delayed
 
         runner = Parallel(n_jobs=workers, return_as="generator_unordered")
-        results = runner(delayed(_fit_chunk)(c, int(h), level, params) for c in chunks)
+        results = runner(delayed(_fit_chunk)(c, int(h), level, params, model)
+                         for c in chunks)
     else:
-        results = (_fit_chunk(c, int(h), level, params) for c in chunks)
+        results = (_fit_chunk(c, int(h), level, params, model) for c in chunks)
     frames = []
     for res in progress(results, description=f"forecasting {len(groups)} series",
                         total=len(chunks), show=show_progress):

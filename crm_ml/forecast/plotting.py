@@ -44,8 +44,8 @@ def plot_forecast(history: pd.Series, forecast: pd.DataFrame, levels, ax=None,
 
 def plot_backtest(history: pd.Series | None, forecasts: pd.DataFrame, metrics: dict, ax=None,
                   title: str | None = None):
-    """Draw the series and, per backtest window, the ARIMA forecast with its interval and the
-    seasonal naive forecast (``forecasts`` and ``metrics`` of a ``BacktestResult``).
+    """Draw the series and, per backtest window, the model's forecast with its interval and the
+    (seasonal) naive baseline's (``forecasts`` and ``metrics`` of a ``BacktestResult``).
 
     Returns
     -------
@@ -55,20 +55,22 @@ def plot_backtest(history: pd.Series | None, forecasts: pd.DataFrame, metrics: d
     if history is not None:
         ax.plot(history.index, history.to_numpy(), color="0.2", lw=1.4, label="actual")
     level = metrics["level"]
+    name, base = metrics.get("model", "arima"), metrics.get("baseline", "seasonal naive")
+    label = {"arima": "ARIMA", "combination": "Combination"}.get(name, name)
     origins = forecasts.groupby("origin", sort=True)
     for i, (origin, win) in enumerate(origins):
-        arima = win[win["model"] == "arima"]
-        naive = win[win["model"] == "seasonal_naive"]
+        arima = win[win["model"] == name]
+        naive = win[win["model"] == base.replace(" ", "_")]
         first = i == 0  # one legend entry per kind
         ax.axvline(origin, color="0.6", lw=0.8, ls=":")
         ax.fill_between(arima["timestamp"], arima["lower"], arima["upper"], color="tab:blue",
-                        alpha=0.2, lw=0, label=f"ARIMA {level:g}% interval" if first else None)
+                        alpha=0.2, lw=0, label=f"{label} {level:g}% interval" if first else None)
         ax.plot(arima["timestamp"], arima["forecast"], color="tab:blue", lw=2,
-                label="ARIMA forecast" if first else None)
+                label=f"{label} forecast" if first else None)
         ax.plot(naive["timestamp"], naive["forecast"], color="tab:orange", lw=1.2, ls="--",
-                label="seasonal naive" if first else None)
+                label=base if first else None)
     ax.set_title(title or f"Backtest, {origins.ngroups} window(s): MASE {metrics['mase']:.3f} "
-                 f"(seasonal naive {metrics['snaive_mase']:.3f}), {level:g}% coverage "
+                 f"({base} {metrics['baseline_mase']:.3f}), {level:g}% coverage "
                  f"{metrics['coverage']:.0%}")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)

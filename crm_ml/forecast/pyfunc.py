@@ -31,8 +31,15 @@ def save_forecaster(f, path) -> Path:
     return f.save(path)
 
 
-def load_forecaster(path) -> ARIMAForecaster:
-    """Read a forecaster written by :func:`save_forecaster`; same as ``ARIMAForecaster.load``."""
+def load_forecaster(path):
+    """Read a forecaster written by :func:`save_forecaster`: an ARIMAForecaster, or a
+    :class:`~crm_ml.forecast.CombinationForecaster` when the file says so."""
+    import json
+
+    if json.loads(Path(path).read_text()).get("type") == "combination":
+        from crm_ml.forecast.combination import CombinationForecaster
+
+        return CombinationForecaster.load(path)
     return ARIMAForecaster.load(path)
 
 

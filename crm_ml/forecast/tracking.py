@@ -26,6 +26,10 @@ def _params(model, summary: dict) -> dict:
               "lambda": summary["lambda"], "fallback": summary["fallback"],
               "n_obs": summary["n_obs"], "frequency": model.freq_,
               "exog": ",".join(model.exog_columns_)}
+    if "weights" in summary:  # a CombinationForecaster: its members and their weights
+        params.update({f"weight_{k}": v for k, v in summary["weights"].items()})
+        params.update({f"member_{k}": v for k, v in summary["members"].items()})
+        return params
     if isinstance(model.engine_, BaggedArimaEngine):
         params["n_bagged_"] = model.engine_.n_bagged_
     elif isinstance(model.engine_, FastArimaEngine):
@@ -37,16 +41,16 @@ def _backtest(model, windows: int):
     """Rolling-origin backtest of the model's settings (horizon one season), or None when
     the series is too short, it has regressors or ``windows`` is 0."""
     h = model.season_length_ if model.season_length_ > 1 else 4
-    if not windows or model.X_ is not None or \
-            len(model.y_) < max(model.min_obs, 2) + h * windows:
+    if not windows or model.exog_columns_ or \
+            len(model.y_) < max(getattr(model, "min_obs", 6), 2) + h * windows:
         return None
-    params = {k: v for k, v in model.get_params().items() if k != "level"}
-    return backtest(model.y_, h=h, n_windows=windows, level=95, **params)
+    return backtest(model.y_, h=h, n_windows=windows, level=95, estimator=model)
 
 
 def log_model(model, *, run=None, registered_name: str | None = None,
               include_model: bool = True, backtest_windows: int = 2) -> ModelLogResult:
-    """Log a fitted :class:`~crm_ml.forecast.ARIMAForecaster` to MLflow.
+    """Log a fitted :class:`~crm_ml.forecast.ARIMAForecaster` (or
+    :class:`~crm_ml.forecast.CombinationForecaster`) to MLflow.
 
     Logs the parameters (``get_params()`` plus the chosen model, order, Box-Cox lambda,
     fallback), metrics (AICc, AIC, BIC, sigma2, the Ljung-Box p-value of the residuals and
@@ -80,8 +84,9 @@ def log_model(model, *, run=None, registered_name: str | None = None,
 
     model._check_fitted()
     summary = model.summary()
-    metrics = {k: summary[k] for k in ("aicc", "aic", "bic", "sigma2")}
-    lb = summary["ljung_box"]
+    arima = summary.get("arima", summary)  # a combination: its ARIMA member's criteria
+    metrics = {k: arima[k] for k in ("aicc", "aic", "bic", "sigma2") if k in arima}
+    lb = arima.get("ljung_box", ())
     if len(lb):
         metrics["ljung_box_pvalue"] = float(lb["lb_pvalue"].iloc[-1])
     with model_run("forecast", run, run_name=type(model).__name__) as tracked:
@@ -90,7 +95,7 @@ def log_model(model, *, run=None, registered_name: str | None = None,
         with paused():
             bt = _backtest(model, backtest_windows)
         if bt is not None:
-            metrics.update({f"backtest_{k}": v for k, v in bt.metrics.items()})
+            metrics.update({f"backtest_{k}": v for k, v in bt.scores().items()})
         tracked.log_params(_params(model, summary))
         tracked.set_tags({"forecast.freq": model.freq_})
         tracked.log_metrics(metrics)
@@ -98,9 +103,12 @@ def log_model(model, *, run=None, registered_name: str | None = None,
         try:
             # a model with regressors cannot forecast before it is given their future values
             needs_future_X = bool(model.exog_columns_) and model.is_arima_
-            figures.append(model._plot_in_sample() if needs_future_X else
-                           model.plot(h=max(2 * model.season_length_, 8)))
-            tracked.log_figure(figures[-1], "forecast")
+            if not needs_future_X:
+                figures.append(model.plot(h=max(2 * model.season_length_, 8)))
+            elif hasattr(model, "_plot_in_sample"):
+                figures.append(model._plot_in_sample())
+            if figures:
+                tracked.log_figure(figures[-1], "forecast")
             if bt is not None:
                 tracked.log_table(bt.windows, "backtest_windows")
                 figures.append(bt.plot())

@@ -159,6 +159,11 @@ class ForecastConfig:
         ARIMA engine of the per-group series (many series: the fast engine).
     backtest_h, backtest_windows : int, default 6 and 2
         Rolling-origin backtest: windows of ``backtest_h`` periods.
+    models : tuple of {"arima", "combination"}, default ("arima", "combination")
+        Candidates for the overall series: each is backtested on the same windows and the
+        one with the lower backtest MASE (ARIMA on a tie) is fitted, carded and
+        registered; the card reports ARIMA's backtest beside a combination's.
+        ``("arima",)``: ARIMA only.
     """
 
     freq: Literal["D", "W", "M", "Q"] = "M"
@@ -169,9 +174,16 @@ class ForecastConfig:
     group_engine: Literal["statsforecast", "fast", "bagged"] = "fast"
     backtest_h: int = 6
     backtest_windows: int = 2
+    models: tuple[str, ...] = ("arima", "combination")
 
     def __post_init__(self):
         _at_least("forecast.h", self.h, 1)
+        models = (self.models,) if isinstance(self.models, str) else tuple(self.models)
+        if not models or any(m not in ("arima", "combination") for m in models) \
+                or "arima" not in models:
+            _fail("forecast.models", "'arima', optionally with 'combination' (ARIMA is "
+                  f"always backtested: the card reports it), got {list(models)}")
+        object.__setattr__(self, "models", models)
         if not self.level or any(not 0 < v < 100 for v in self.level):
             _fail("forecast.level", f"levels in % between 0 and 100, got {list(self.level)}")
         _at_least("forecast.backtest_h", self.backtest_h, 1)
