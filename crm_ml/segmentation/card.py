@@ -80,7 +80,11 @@ def model_card(seg, *, holdout_silhouette: float, baseline_silhouette: float,
                  "Refit when the customer base or product mix changes; compare profiles, not "
                  "segment numbers, across refits.",
                  "Customers with one purchase have little history; their purchase rate is "
-                 "shrunk towards a low prior."],
+                 "shrunk towards a low prior, so a segment whose median customer bought once "
+                 "is named 'one-time', never by that rate.",
+                 "Value words compare each segment's median customer with population "
+                 "quantiles: several segments can be 'high value'; a segment's total is its "
+                 "revenue share."],
         figures=figures,
         extra_sections=sections,
     )

@@ -7,7 +7,9 @@ below the sample size, is skipped); k-means keeps the k with the highest silhoue
 the lowest BIC. All scores are kept in ``k_scores_``. The final model is then fitted on all
 customers (``MiniBatchKMeans`` above ``max_fit_rows`` customers; the mixture on a sample of
 ``max_fit_rows`` customers) and segments are numbered by decreasing mean value (segment 0 =
-highest value), so labels are stable and meaningful.
+highest value), so labels are stable and meaningful. Names follow from documented thresholds
+on each segment's statistics (:mod:`crm_ml.segmentation.naming`; rules in ``name_rules_``,
+statistics in :meth:`Segmenter.profile`).
 
 ``Segmenter`` is a scikit-learn clusterer (``ClusterMixin``): ``clone``, ``get_params``,
 ``check_is_fitted``, pipelines and model selection work. Unlike scikit-learn's clusterers it
