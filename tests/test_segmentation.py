@@ -53,9 +53,11 @@ def test_profile_names_and_predict(data, fitted):
     # segment 0 has the highest mean value; names are unique and say what the segment is
     assert prof["total_spend_mean"].idxmax() == 0
     assert prof["name"].is_unique
-    assert prof.loc[0, "name"] == "high value, frequent"
-    assert set(prof["name"]) == {"high value, frequent", "high value, rare",
-                                 "low value, frequent", "low value, rare"}
+    # words from thresholds on each segment's statistics (tests/test_segment_names.py)
+    assert prof.loc[0, "name"] == "high value, frequent, large orders"
+    assert set(prof["name"]) == {"high value, frequent, large orders",
+                                 "mid value, rare, large orders", "mid value, frequent",
+                                 "low value, rare, small orders"}
     pred = fitted.predict(X)
     assert (pred == fitted.labels_).all()
     names = fitted.predict_names(X.head(3))
@@ -134,11 +136,16 @@ def test_names_use_the_right_columns_and_ignore_constant_features(data):
     assert s.transforms_ == {"const": "standard", "monetary": "log"}
     assert not any("const" in n for n in prof["name"])
     hi = prof["monetary_mean"].idxmax()
-    assert prof.loc[hi, "name"] == "high value"
+    assert prof.loc[hi, "name"] == "high value, large orders"
+    assert "const" not in set(s.name_rules_["column"])
     assert s.centres_.loc[hi, "monetary"] > 0 and (s.centres_["const"] == 0).all()
-    # identical centres are numbered, not "disambiguated" by an arbitrary column
-    names = cm.segmentation.segment_names(pd.DataFrame({"const": [0.0, 0.0], "x": [0.0, 0.0]}))
-    assert names == {0: "average", 1: "average #2"}
+    # identical statistics are numbered, not "disambiguated" by an arbitrary column
+    from crm_ml.segmentation.naming import naming_rules, segment_statistics
+
+    D = pd.DataFrame({"x": [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]})
+    rules = naming_rules(D, ["x"])
+    stats = segment_statistics(D, [0, 0, 0, 1, 1, 1], rules)
+    assert cm.segmentation.segment_names(stats, rules) == {0: "average", 1: "average #2"}
 
 
 def test_value_column_is_validated(data):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from crm_ml.model_names import SEGMENTS
+from crm_ml.segmentation.naming import naming_text
 
 __all__ = ["build_card", "model_card"]
 
@@ -46,6 +47,9 @@ def model_card(seg, *, holdout_silhouette: float, baseline_silhouette: float,
     if hasattr(seg, "_Z_sample"):  # a loaded segmenter keeps no customer sample to project
         figures = {"segment_projection": seg.plot_projection(), **figures}
     k_text = seg.k_scores_.to_string(index=False)
+    sections = {"k search": k_text}  # multi-line: shown preformatted
+    if getattr(seg, "name_rules_", None) is not None:
+        sections["How segments are named"] = naming_text(seg.name_rules_, prof)
     return ModelCard(
         name=name,
         title="Customer segments (clustering)",
@@ -57,7 +61,8 @@ def model_card(seg, *, holdout_silhouette: float, baseline_silhouette: float,
                        "random_state": seg.random_state, "mlflow_run_id": run_id,
                        "registered_version": registered_version},
         intended_use=("Group customers by behaviour for marketing plans and reporting; "
-                      "segment names describe each group's profile in words."),
+                      "segment names describe each group's median customer in words, each "
+                      "word from a threshold shown under 'How segments are named'."),
         out_of_scope=("Not a prediction of future behaviour, churn or value; not for decisions "
                       "about individuals with legal or similar effect. Segment numbers change "
                       "when the model is refitted: join on names/profiles, not numbers."),
@@ -75,9 +80,13 @@ def model_card(seg, *, holdout_silhouette: float, baseline_silhouette: float,
                  "Refit when the customer base or product mix changes; compare profiles, not "
                  "segment numbers, across refits.",
                  "Customers with one purchase have little history; their purchase rate is "
-                 "shrunk towards a low prior."],
+                 "shrunk towards a low prior, so a segment whose median customer bought once "
+                 "is named 'one-time', never by that rate.",
+                 "Value words compare each segment's median customer with population "
+                 "quantiles: several segments can be 'high value'; a segment's total is its "
+                 "revenue share."],
         figures=figures,
-        extra_sections={"k search": k_text},  # multi-line: shown preformatted
+        extra_sections=sections,
     )
 
 

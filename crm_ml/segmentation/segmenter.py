@@ -7,7 +7,9 @@ below the sample size, is skipped); k-means keeps the k with the highest silhoue
 the lowest BIC. All scores are kept in ``k_scores_``. The final model is then fitted on all
 customers (``MiniBatchKMeans`` above ``max_fit_rows`` customers; the mixture on a sample of
 ``max_fit_rows`` customers) and segments are numbered by decreasing mean value (segment 0 =
-highest value), so labels are stable and meaningful.
+highest value), so labels are stable and meaningful. Names follow from documented thresholds
+on each segment's statistics (:mod:`crm_ml.segmentation.naming`; rules in ``name_rules_``,
+statistics in :meth:`Segmenter.profile`).
 
 ``Segmenter`` is a scikit-learn clusterer (``ClusterMixin``): ``clone``, ``get_params``,
 ``check_is_fitted``, pipelines and model selection work. Unlike scikit-learn's clusterers it
@@ -36,7 +38,12 @@ from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.errors import CrmMlError, DataValidationError, NotFittedError
 from crm_ml.features.ranges import RANGES_FILE, InputRanges, load_input_ranges
-from crm_ml.segmentation.naming import feature_family, segment_names
+from crm_ml.segmentation.naming import (
+    feature_family,
+    naming_rules,
+    segment_names,
+    segment_statistics,
+)
 from crm_ml.segmentation.preprocess import (
     SCALINGS,
     choose_transforms,
@@ -111,7 +118,12 @@ class Segmenter(ClusterMixin, BaseEstimator):
         A pandas Series, not an array as in scikit-learn's clusterers, so that segments stay
         keyed by customer_id. Not stored by :meth:`save` (no customer ids in model files).
     names_ : dict
-        ``{segment: human-readable name}``.
+        ``{segment: human-readable name}``: each word follows from a documented threshold
+        on a statistic of the segment (see :mod:`crm_ml.segmentation.naming`); the
+        statistics are columns of :meth:`profile`.
+    name_rules_ : DataFrame
+        The naming rules with their thresholds on the fitted customers
+        (:func:`~crm_ml.segmentation.naming.naming_rules`).
     n_segments_ : int
     k_scores_ : DataFrame
         ``k`` and ``silhouette`` (k-means) or ``bic`` (mixture) for each k tried.
@@ -346,7 +358,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self._Z_sample, self._labels_sample = Z[ev], labels[ev]
         self.silhouette_ = _silhouette(Z[ev], labels[ev])
         self._n_fitted = len(M)
-        self._profile = self._make_profile(M, Z, labels, value_col, value)
+        self._profile = self._make_profile(X, M, Z, labels, value_col, value)
         self.names_ = self._profile["name"].to_dict()
 
     def _value(self, X: pd.DataFrame, cols: list[str]) -> tuple[str | None, np.ndarray | None]:
@@ -373,7 +385,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self.label_map_ = np.empty(k, dtype=np.int64)
         self.label_map_[order] = np.arange(k)
 
-    def _make_profile(self, M, Z, labels, value_col, value) -> pd.DataFrame:
+    def _make_profile(self, X, M, Z, labels, value_col, value) -> pd.DataFrame:
         k = len(self.label_map_)
         counts = np.bincount(labels, minlength=k)
         prof = pd.DataFrame({"size": counts, "share": counts / counts.sum()},
@@ -393,9 +405,17 @@ class Segmenter(ClusterMixin, BaseEstimator):
         centres = pd.DataFrame(Z, columns=z_cols)[self.features_].groupby(labels).mean()
         centres = centres.reindex(range(k)).fillna(0.0)  # an empty segment sits at the mean
         self.centres_ = centres
-        # a feature constant at fit says nothing about any segment: keep it out of the names
-        varying = [c for c in self.features_ if np.ptp(M[c].to_numpy()) > 0]
-        names = segment_names(centres[varying])
+        # names: words from thresholds on each segment's statistics (crm_ml.segmentation.naming)
+        extra = [c for c in X.columns if c not in M.columns]
+        D = pd.concat([M.reset_index(drop=True), X[extra].reset_index(drop=True)], axis=1)
+        if value_col is not None:
+            D[value_col] = value
+        self.name_rules_ = naming_rules(D, self.features_, value_col)
+        stats = segment_statistics(D, labels, self.name_rules_, k)
+        for c in stats.columns:
+            if c not in prof.columns:
+                prof[c] = stats[c]
+        names = segment_names(stats, self.name_rules_)
         prof.insert(0, "name", [names[i] for i in prof.index])
         return prof
 
@@ -464,8 +484,10 @@ class Segmenter(ClusterMixin, BaseEstimator):
         return _silhouette(Z[ev], labels[ev])
 
     def profile(self) -> pd.DataFrame:
-        """Per segment: ``name``, ``size``, ``share``, ``revenue_share`` and the mean and
-        median of each feature (index = segment number, 0 = highest value)."""
+        """Per segment: ``name``, ``size``, ``share``, ``revenue_share``, the mean and
+        median of each feature and the statistic behind each word of the name (columns
+        ``name_rules_["profile_column"]``, e.g. ``total_spend_median``, ``repeat_share``,
+        ``purchase_rate_median_repeat``). Index = segment number, 0 = highest mean value."""
         self._check()
         return self._profile.copy()
 
@@ -595,6 +617,8 @@ class Segmenter(ClusterMixin, BaseEstimator):
             "k_scores": self.k_scores_.to_dict(orient="list"),
             "profile": self._profile.to_dict(orient="split"),
             "centres": self.centres_.to_dict(orient="split"),
+            "name_rules": (self.name_rules_.to_dict(orient="split")
+                           if hasattr(self, "name_rules_") else None),
             "stability": getattr(self, "stability_", None),
         }, d / "spec.json")
         ranges = self.input_ranges_.save(d / RANGES_FILE)
@@ -661,6 +685,10 @@ class Segmenter(ClusterMixin, BaseEstimator):
         if spec.get("centres"):
             c = spec["centres"]
             seg.centres_ = pd.DataFrame(c["data"], index=c["index"], columns=c["columns"])
+        if spec.get("name_rules"):
+            r = spec["name_rules"]
+            seg.name_rules_ = pd.DataFrame(r["data"], columns=r["columns"]).astype(
+                {"low": float, "high": float, "repeat_above": float})
         if spec.get("stability"):
             seg.stability_ = dict(spec["stability"])
         return seg
