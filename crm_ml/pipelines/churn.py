@@ -33,35 +33,6 @@ def pyfunc_input(X: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def join_purchase_features(tx: pd.DataFrame, tables: dict, horizon_days: int) -> dict:
-    """Each feature table of ``{as_of: X}`` joined with
-    :func:`crm_ml.clv.purchase_features` fitted on that snapshot's history only.
-
-    Only the columns every snapshot got are kept (the model is trained on one snapshot and
-    applied to the others). A purchase model that fails on any snapshot loses its columns
-    with a warning; if the purchase features cannot be built at all, the tables are returned
-    unchanged with a warning: the run never fails for them.
-    """
-    from crm_ml.clv.features import PurchaseFeatureWarning, purchase_features
-
-    extra = {}
-    for as_of in tables:
-        try:
-            extra[as_of] = purchase_features(tx, as_of, horizon_days=horizon_days)
-        except (ValueError, RuntimeError, ArithmeticError) as exc:
-            warnings.warn(f"churn: purchase features left out at {pd.Timestamp(as_of).date()}"
-                          f" ({exc})", PurchaseFeatureWarning, stacklevel=2)
-            return tables
-    common = [c for c in next(iter(extra.values())).columns
-              if all(c in e.columns for e in extra.values())]
-    dropped = sorted({c for e in extra.values() for c in e.columns} - set(common))
-    if dropped:
-        warnings.warn(f"churn: purchase feature column(s) {dropped} are missing at some "
-                      "snapshot (a model failed there) and are left out everywhere",
-                      PurchaseFeatureWarning, stacklevel=2)
-    return {as_of: X.join(extra[as_of][common]) for as_of, X in tables.items()}
-
-
 def snapshots(as_of, config) -> tuple[pd.Timestamp, pd.Timestamp]:
     """(training snapshot, test snapshot) of the churn timeline for ``config.churn``."""
     c = config.churn
@@ -100,9 +71,6 @@ def run(data, context) -> dict:
         Xt = build(tx, t_test, it, cu, allow_columns=allow)
         X_now = build(tx, data.as_of, it, cu, allow_columns=allow)
     yt = make_labels(tx, t_test, h).reindex(Xt.index)
-    if cc.purchase_features:  # the purchase models' outputs, fitted per snapshot
-        X, Xt, X_now = join_purchase_features(
-            tx, {t_train: X, t_test: Xt, data.as_of: X_now}, h).values()
 
     def fit(alg: str, **params):
         with warnings.catch_warnings(), paused():

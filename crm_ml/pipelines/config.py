@@ -66,12 +66,6 @@ class ChurnConfig:
         rounds by cross-validation.
     explain_sample : int, default 400
         Held-out customers a random forest is explained on for the card (LightGBM: all).
-    purchase_features : bool, default False
-        Join :func:`crm_ml.clv.purchase_features` (expected purchases over the horizon and
-        P(alive) of BG/NBD, MBG/NBD and Pareto/NBD, fitted on each snapshot's history only)
-        to the churn features. Off by default: on CDNOW and the built-in data it changes
-        held-out ROC-AUC by less than its noise (``benchmarks/notes/txchurn.md``), and batch
-        scoring (``crm-ml score``) builds only :func:`crm_ml.features.build`'s columns.
     random_state : int, default 0
     """
 
@@ -81,7 +75,6 @@ class ChurnConfig:
     algorithms: tuple[str, ...] = ALGORITHMS
     n_estimators: int | None = None
     explain_sample: int = 400
-    purchase_features: bool = False
     random_state: int = 0
 
     def __post_init__(self):
