@@ -113,6 +113,8 @@ def test_missing_column_is_reported_before_reading_everything(tmp_path):
 
 def test_unsupported_suffix_and_broken_parquet(tmp_path):
     with pytest.raises(ValueError, match="unsupported file type"):
-        read_transactions(write(tmp_path, "tx.xlsx", "x"))
+        read_transactions(write(tmp_path, "tx.json", "x"))
+    with pytest.raises(ValueError, match="save the sheet as .xlsx"):
+        read_transactions(write(tmp_path, "tx.ods", "x"))
     with pytest.raises(DataValidationError, match="Parquet"):
         read_transactions(write(tmp_path, "tx.parquet", "not parquet"))
