@@ -33,9 +33,14 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
 
     def inputs(p: argparse.ArgumentParser, as_of_required: bool = False) -> None:
-        p.add_argument("--transactions", required=True, help="CSV or Parquet file")
-        p.add_argument("--interactions", help="CSV or Parquet file (service tickets, ...)")
-        p.add_argument("--customers", help="CSV or Parquet file (customer attributes)")
+        p.add_argument("--transactions", required=True,
+                       help="CSV, Parquet or Excel (.xlsx) file")
+        p.add_argument("--interactions",
+                       help="CSV, Parquet or Excel file (service tickets, ...)")
+        p.add_argument("--customers", help="CSV, Parquet or Excel file (customer attributes)")
+        p.add_argument("--sheet", action="append", metavar="NAME|KIND=NAME",
+                       help="Excel: the sheet to read (default: the first); KIND=NAME for one "
+                       "input, e.g. --sheet customers=Clients (repeatable)")
         p.add_argument("--as-of", required=as_of_required,
                        help="scoring day, YYYY-MM-DD (required)" if as_of_required else
                        "scoring day, YYYY-MM-DD (default: day of the last transaction)")
@@ -66,8 +71,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser("score", help="score every customer into one table")
     inputs(score, as_of_required=True)
-    score.add_argument("--output", required=True, help="scores file (.parquet or .csv)")
-    score.add_argument("--rejects", help="rejects file (default: <output stem>.rejects.csv)")
+    score.add_argument("--output", required=True,
+                       help="scores file (.parquet, .csv or .xlsx)")
+    score.add_argument("--rejects", help="rejects file (default: <output stem>.rejects.csv, "
+                       ".rejects.xlsx for an .xlsx output)")
     score.add_argument("--models", default="champion", help="registry alias or version")
     score.add_argument("--chunk-size", type=int, default=200_000,
                        help="customers per chunk, >= 1 (default 200,000)")
@@ -86,7 +93,8 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="prediction interval level in %%, 1 to 99 (default 95)")
     fc.add_argument("--engine", default="fast", choices=["fast", "statsforecast", "bagged"],
                     help="ARIMA engine (default fast: see forecast_many)")
-    fc.add_argument("--output", required=True, help="forecast file (.parquet or .csv)")
+    fc.add_argument("--output", required=True,
+                    help="forecast file (.parquet, .csv or .xlsx)")
 
     card = sub.add_parser("card", help="regenerate a model card from the registry")
     card.add_argument("model", help=f"registered model name, e.g. {CHURN}")
@@ -154,12 +162,38 @@ def _rejects_path(args: argparse.Namespace):
     from pathlib import Path
 
     out = Path(args.output)
-    return Path(args.rejects) if args.rejects else out.with_name(out.stem + ".rejects.csv")
+    if args.rejects:
+        return Path(args.rejects)
+    suffix = ".xlsx" if out.suffix.lower() == ".xlsx" else ".csv"
+    return out.with_name(out.stem + ".rejects" + suffix)
 
 
 def _input_files(args: argparse.Namespace) -> dict:
     return {flag: getattr(args, flag[2:]) for flag in
             ("--transactions", "--interactions", "--customers", "--columns")}
+
+
+def _check_sheets(args: argparse.Namespace) -> None:
+    """Refuse ``--sheet`` values that cannot apply (no Excel input, a KIND=NAME for an input
+    that is not a workbook, more than one plain NAME)."""
+    from crm_ml.scoring.inputs import is_excel, sheets_by_kind
+
+    sheets = getattr(args, "sheet", None)
+    if not sheets:
+        return
+    files = {k: getattr(args, k) for k in ("transactions", "interactions", "customers")}
+    if not any(is_excel(f) for f in files.values()):
+        raise UsageError("--sheet applies to Excel (.xlsx) inputs, and none was given")
+    try:
+        chosen = sheets_by_kind(sheets)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for item in sheets:
+        kind = item.partition("=")[0].strip()
+        if kind in files and "=" in item and not is_excel(files[kind]):
+            raise UsageError(f"--sheet {item}: --{kind} is not an Excel file "
+                             f"({files[kind] or 'not given'})")
+    args.sheets = chosen
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -168,6 +202,8 @@ def _check_args(args: argparse.Namespace) -> None:
 
     from crm_ml.output_files import refuse_overwriting_inputs
 
+    if args.command in ("train", "score", "forecast"):
+        _check_sheets(args)
     if args.command == "score":
         if args.engine == "pandas":
             if args.chunk_size < 1:
@@ -179,6 +215,7 @@ def _check_args(args: argparse.Namespace) -> None:
             if args.sep is not None or args.encoding.lower() not in ("utf-8", "utf8"):
                 raise UsageError("--sep and --encoding apply to --engine pandas; convert the "
                                  "files to UTF-8, comma-separated CSV or Parquet for Spark")
+            _refuse_excel_for_spark(args)
             rejects = args.rejects
         if rejects is not None and \
                 os.path.realpath(args.output) == os.path.realpath(rejects):
@@ -205,6 +242,17 @@ def _check_args(args: argparse.Namespace) -> None:
             args.train_config = train_config(args)
             _guard(refuse_train, args.output, args.models_dir,
                    {**_input_files(args), "--config": args.config}, args.train_config)
+
+
+def _refuse_excel_for_spark(args: argparse.Namespace) -> None:
+    from crm_ml.output_files import is_xlsx
+    from crm_ml.scoring.inputs import is_excel
+
+    for flag in ("--transactions", "--interactions", "--customers", "--output", "--rejects"):
+        value = getattr(args, flag[2:])
+        if is_excel(value) or is_xlsx(value):
+            raise UsageError(f"{flag} {value}: Excel files are read and written by --engine "
+                             "pandas; for Spark save them as CSV UTF-8 or Parquet")
 
 
 def _guard(check, *args, flag: str = "") -> None:
@@ -238,7 +286,7 @@ def _run(args: argparse.Namespace) -> int:
                            customers=args.customers, as_of=args.as_of, columns=args.columns,
                            drop_returns=args.drop_returns,
                            drop_duplicates=args.drop_duplicates, sep=args.sep,
-                           encoding=args.encoding)
+                           encoding=args.encoding, sheet=getattr(args, "sheets", None))
         print(f"Read {data}")
         _print_row_policies(data.quality)
         return {"train": _train, "score": _score, "forecast": _forecast}[args.command](args, data)
@@ -274,8 +322,9 @@ def _score(args: argparse.Namespace, data) -> int:
     from crm_ml.scoring import score_customers, stable_float
     from crm_ml.scoring.outputs import write_scores
 
-    result = score_customers(data, alias=args.models, chunk_size=args.chunk_size)
     out, rejects = Path(args.output), _rejects_path(args)
+    _check_excel_rows(data, out, rejects)
+    result = score_customers(data, alias=args.models, chunk_size=args.chunk_size)
     run = write_scores(stable_float(result.scores), result.rejects, out, rejects)
     s = result.summary
     print(f"Scored {s['customers_scored']:,} of {s['customers_in_input']:,} customers "
@@ -287,6 +336,21 @@ def _score(args: argparse.Namespace, data) -> int:
           f"{s['rejects_by_reason'] or 'none'}")
     print(f"  models: {s['models']}; scoring_run {run} (in both files)")
     return 0
+
+
+def _check_excel_rows(data, out, rejects) -> None:
+    """Refuse, before scoring, an Excel output the scores or rejects would not fit in: the
+    customers to score and to reject are known once the inputs are read."""
+    from crm_ml.output_files import check_excel_rows, is_xlsx
+
+    if not (is_xlsx(out) or is_xlsx(rejects)):
+        return
+    from crm_ml.scoring.engine import _universe
+
+    ids, rejected = _universe(data)
+    check_excel_rows(len(ids), out, f"the scores table ({len(ids):,} customers to score)")
+    check_excel_rows(len(rejected), rejects,
+                     f"the rejects table ({len(rejected):,} customers to reject)")
 
 
 def _score_spark(args: argparse.Namespace) -> int:
@@ -333,6 +397,11 @@ def _forecast(args: argparse.Namespace, data) -> int:
     else:
         long_df = series.rename("y").rename_axis("timestamp").reset_index()
         long_df.insert(0, "series_id", "total")
+    from crm_ml.output_files import check_excel_rows
+
+    n_series = long_df["series_id"].nunique()
+    check_excel_rows(n_series * args.h, args.output,
+                     f"the forecast ({n_series:,} series x {args.h} periods)")
     try:
         fc = forecast_many(long_df, h=args.h, level=args.level, engine=args.engine)
     except DataValidationError as exc:

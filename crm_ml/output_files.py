@@ -10,19 +10,44 @@
   injection"): a text value starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
   return gets a leading single quote, unless it is a plain number such as ``-12.5``.
   Parquet keeps every value unchanged.
+- Excel outputs (``.xlsx``, :func:`write_xlsx`) are one sheet with the types kept: numbers
+  are numbers, dates are Excel dates, text is text, and identifier columns (``customer_id``
+  and any ``*_id``) are text so leading zeros survive. Text cells are neutralised as in CSV
+  and always written as text, never as formulas. A table with more rows than an Excel sheet
+  holds (:data:`EXCEL_MAX_ROWS`, the header included) is refused with
+  :class:`OutputTooLargeError` before anything is written; :func:`check_excel_rows` lets a
+  caller refuse it before the work that makes the table.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import math
 import os
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from crm_ml.errors import CrmMlError
+
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".txt")
+XLSX_SUFFIXES = (".xlsx",)
+#: Rows of one Excel worksheet, the header row included (Excel 2007 and later).
+EXCEL_MAX_ROWS = 1_048_576
+#: Columns of one Excel worksheet.
+EXCEL_MAX_COLUMNS = 16_384
+#: Characters one Excel cell holds.
+EXCEL_MAX_CELL_CHARS = 32_767
+
+
+class OutputTooLargeError(CrmMlError, ValueError):
+    """A table does not fit the output format asked for (more rows than an Excel sheet
+    holds ...); nothing was written. The message names the file and the format to use."""
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -81,8 +106,8 @@ def check_output_path(path) -> Path:
     if path.is_dir() or not path.name or path.name in (".", ".."):
         raise ValueError(f"{path}: is a folder; give the path of a file to write, e.g. "
                          f"{path / 'scores.csv'}")
-    if path.suffix.lower() not in PARQUET_SUFFIXES + CSV_SUFFIXES:
-        raise ValueError(f"{path}: output must end in .parquet or .csv, e.g. "
+    if path.suffix.lower() not in PARQUET_SUFFIXES + CSV_SUFFIXES + XLSX_SUFFIXES:
+        raise ValueError(f"{path}: output must end in .parquet, .csv or .xlsx, e.g. "
                          f"{path.with_suffix('.csv')}")
     folder = _first_existing(path.parent)
     if not folder.is_dir():
@@ -209,18 +234,24 @@ def glob_escape(name: str) -> str:
 
 
 def write_temporary(df: pd.DataFrame, path, index: bool = True) -> Path:
-    """Write ``df`` to ``path``'s temporary file (CSV or Parquet by ``path``'s suffix) and
-    return it; :func:`os.replace` it onto ``path`` to publish it.
+    """Write ``df`` to ``path``'s temporary file (CSV, Parquet or Excel by ``path``'s suffix)
+    and return it; :func:`os.replace` it onto ``path`` to publish it.
 
-    CSV text that a spreadsheet would run as a formula is neutralised
-    (:func:`neutralise_formulas`); the same frame always gives the same bytes.
+    CSV and Excel text that a spreadsheet would run as a formula is neutralised
+    (:func:`neutralise_formulas`); the same frame always gives the same bytes. A table too
+    large for an Excel sheet raises :class:`OutputTooLargeError` before anything is written.
     """
     path = check_output_path(path)
+    is_xlsx = path.suffix.lower() in XLSX_SUFFIXES
+    if is_xlsx:
+        check_excel_rows(len(df), path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     tmp = temp_path(path)
     try:
-        if path.suffix.lower() in PARQUET_SUFFIXES:
+        if is_xlsx:
+            write_xlsx(df, tmp, index=index, sheet=sheet_title(path))
+        elif path.suffix.lower() in PARQUET_SUFFIXES:
             df.to_parquet(tmp, index=index, engine="pyarrow", compression="zstd")
         else:
             neutralise_formulas(df).to_csv(tmp, index=index, float_format="%.10g",
@@ -232,7 +263,7 @@ def write_temporary(df: pd.DataFrame, path, index: bool = True) -> Path:
 
 
 def write_atomic(df: pd.DataFrame, path, index: bool = True) -> None:
-    """Write CSV or Parquet (by suffix) to a temporary file, then rename it into place.
+    """Write CSV, Parquet or Excel (by suffix) to a temporary file, then rename it into place.
 
     A crash never leaves a half-written table, and the same frame gives the same bytes.
     CSV cells that a spreadsheet would run as a formula are neutralised (see the module).
@@ -242,3 +273,199 @@ def write_atomic(df: pd.DataFrame, path, index: bool = True) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ Excel
+def is_xlsx(path) -> bool:
+    """Whether ``path`` names an Excel output (``.xlsx``)."""
+    return path is not None and Path(path).suffix.lower() in XLSX_SUFFIXES
+
+
+def check_excel_rows(n_rows: int, path, what: str = "the table") -> None:
+    """Raise :class:`OutputTooLargeError` when ``n_rows`` data rows plus the header do not fit
+    one Excel sheet (:data:`EXCEL_MAX_ROWS`) and ``path`` is an ``.xlsx`` file.
+
+    Cheap: call it as soon as the row count is known, before the work that writes them.
+    """
+    if is_xlsx(path):
+        _refuse_rows(n_rows, path, what)
+
+
+def _refuse_rows(n_rows: int, path, what: str = "the table") -> None:
+    limit = EXCEL_MAX_ROWS  # read at call time (tests lower it)
+    if int(n_rows) + 1 > limit:
+        raise OutputTooLargeError(
+            f"{path}: {what} has {int(n_rows):,} rows, more than one Excel sheet holds "
+            f"({limit:,} rows including the header); nothing was written: write "
+            f"{Path(path).with_suffix('.parquet').name} (Parquet) instead, or .csv")
+
+
+def sheet_title(path) -> str:
+    """The worksheet name for the Excel file ``path``: its stem, cut to Excel's 31
+    characters, without the characters Excel forbids in sheet names."""
+    title = re.sub(r"[\\/*?:\[\]]", "_", Path(path).name.split(".tmp-")[0].lstrip("."))
+    title = title[: -len(Path(title).suffix)] if Path(title).suffix else title
+    return (title.strip("'") or "Sheet1")[:31]
+
+
+#: Control characters XML (and so Excel) cannot store; written as U+FFFD.
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: Integers beyond this lose digits as Excel numbers (doubles): written as text.
+_EXACT_INT = 2 ** 53
+#: The fixed time written into every workbook, so the same table gives the same bytes.
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _is_id(name) -> bool:
+    return isinstance(name, str) and (name == "customer_id" or name.endswith("_id"))
+
+
+def _text(value: str, column, row: int) -> str:
+    value = _ILLEGAL_XML.sub("\ufffd", value)
+    if len(value) > EXCEL_MAX_CELL_CHARS:
+        raise OutputTooLargeError(
+            f"column {column!r}, row {row + 2}: {len(value):,} characters, more than an Excel "
+            f"cell holds ({EXCEL_MAX_CELL_CHARS:,}); nothing was written: write .parquet or "
+            ".csv instead")
+    return value
+
+
+def _cell_values(values: pd.Series, column) -> list:
+    """Python values for one column's cells: None for missing, text, numbers, datetimes."""
+    dtype = values.dtype
+    if _is_id(column):
+        return [None if _missing(v) else _text(_id_text(v), column, i)
+                for i, v in enumerate(values)]
+    if pd.api.types.is_bool_dtype(dtype):
+        return [None if _missing(v) else bool(v) for v in values]
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)  # Excel has no time zones
+        dtype = values.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        dates_only = bool((values.dropna() == values.dropna().dt.normalize()).all())
+        return [None if pd.isna(v) else (v.date() if dates_only else v.to_pydatetime())
+                for v in values]
+    if pd.api.types.is_numeric_dtype(dtype):
+        return [_number(v, column, i) for i, v in enumerate(values.tolist())]
+    return [_any(v, column, i) for i, v in enumerate(values.astype(object).tolist())]
+
+
+def _missing(value) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and other containers
+        return False
+
+
+def _id_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _number(value, column, row: int):
+    if _missing(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < _EXACT_INT else str(value)
+    value = float(value)
+    return value if math.isfinite(value) else _text(str(value), column, row)
+
+
+def _any(value, column, row: int):
+    """A cell of an object column, its type kept."""
+    if _missing(value):
+        return None
+    if isinstance(value, str):
+        return _text(value, column, row)
+    if isinstance(value, (bool, int, float)) or hasattr(value, "dtype") and \
+            pd.api.types.is_number(value):
+        return _number(value.item() if hasattr(value, "item") else value, column, row)
+    if isinstance(value, pd.Timestamp):
+        value = value.tz_convert("UTC").tz_localize(None) if value.tzinfo else value
+        return value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, dt.date):
+        return value
+    return _text(_neutralise(str(value)), column, row)
+
+
+def write_xlsx(df: pd.DataFrame, path, index: bool = True, sheet: str = "Sheet1") -> None:
+    """Write ``df`` as a one-sheet Excel workbook at ``path`` (not atomically: see
+    :func:`write_atomic`).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table; with ``index=True`` its index becomes the first column(s).
+    path : str or Path
+        The file to write.
+    index : bool, default True
+        Write the index as columns.
+    sheet : str, default "Sheet1"
+        The worksheet's name.
+
+    Notes
+    -----
+    Row 1 holds the column names (frozen, so it stays visible when scrolling). Numbers stay
+    numbers (integers beyond 2**53 and infinities are written as text so no digit is lost),
+    datetimes are Excel dates (``yyyy-mm-dd`` when every value is a whole day; time zones are
+    converted to UTC, as Excel has none), booleans are TRUE/FALSE, missing values are empty
+    cells, and ``customer_id`` and ``*_id`` columns are text. Text is neutralised as in CSV
+    (:func:`neutralise_formulas`), forced to be text (never a formula), its control
+    characters Excel cannot store become U+FFFD. The workbook carries fixed timestamps, so
+    the same table gives the same bytes.
+
+    Raises
+    ------
+    OutputTooLargeError
+        More rows or columns than a sheet holds, or a text longer than a cell holds.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    frame = neutralise_formulas(df.reset_index() if index else df)
+    _refuse_rows(len(frame), path)
+    if frame.shape[1] > EXCEL_MAX_COLUMNS:
+        raise OutputTooLargeError(f"{path}: {frame.shape[1]:,} columns, more than an Excel "
+                                  f"sheet holds ({EXCEL_MAX_COLUMNS:,}); nothing was written: "
+                                  "write .parquet or .csv instead")
+    names = [str(c) for c in frame.columns]
+    columns = [_cell_values(frame.iloc[:, i], names[i]) for i in range(frame.shape[1])]
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title=sheet)
+    ws.freeze_panes = "A2"
+
+    def text_cell(value: str):
+        cell = WriteOnlyCell(ws, value)
+        cell.data_type = "s"  # text, even if it looks like a formula
+        return cell
+
+    ws.append([text_cell(_text(n, n, -1)) for n in names])
+    for row in zip(*columns, strict=True) if columns else ():
+        ws.append([text_cell(v) if isinstance(v, str) and v.startswith("=") else v
+                   for v in row])
+    buffer = io.BytesIO()
+    wb.properties.creator = "crm_ml"
+    wb.save(buffer)
+    _write_reproducibly(buffer, Path(path))
+
+
+def _write_reproducibly(buffer: io.BytesIO, path: Path) -> None:
+    """Copy the workbook zip in ``buffer`` to ``path`` with fixed times in the zip entries and
+    in the document properties, so the same table always gives the same bytes."""
+    stamp = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+    buffer.seek(0)
+    with zipfile.ZipFile(buffer) as src, \
+            zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = stamp.sub(rb"\g<1>1980-01-01T00:00:00Z\g<2>", data)
+            entry = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            dst.writestr(entry, data)

@@ -113,6 +113,21 @@ def test_missing_column_is_reported_before_reading_everything(tmp_path):
 
 def test_unsupported_suffix_and_broken_parquet(tmp_path):
     with pytest.raises(ValueError, match="unsupported file type"):
-        read_transactions(write(tmp_path, "tx.xlsx", "x"))
+        read_transactions(write(tmp_path, "tx.json", "x"))
+    with pytest.raises(ValueError, match="save the sheet as .xlsx"):
+        read_transactions(write(tmp_path, "tx.ods", "x"))
     with pytest.raises(DataValidationError, match="Parquet"):
         read_transactions(write(tmp_path, "tx.parquet", "not parquet"))
+
+
+def test_xlsx_reads_like_the_csv(tmp_path):
+    csv = write(tmp_path, "tx.csv", CSV)
+    raw = pd.read_csv(csv, dtype={"CustomerID": str})
+    with pd.ExcelWriter(tmp_path / "tx.xlsx", engine="openpyxl") as book:
+        raw.head(0).to_excel(book, sheet_name="Notes", index=False)
+        raw.to_excel(book, sheet_name="Sales", index=False)
+    cols = {"customer_id": "CustomerID", "timestamp": "InvoiceDate", "amount": "Sales"}
+    from_csv = read_transactions(csv, **cols)
+    from_xlsx = read_transactions(tmp_path / "tx.xlsx", sheet="Sales", sep=";", **cols)
+    assert from_xlsx.attrs["sheet"] == "Sales"
+    pd.testing.assert_frame_equal(from_xlsx, from_csv, check_dtype=True)

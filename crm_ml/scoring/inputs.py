@@ -19,6 +19,9 @@ from crm_ml.errors import DataValidationError
 from crm_ml.features.snapshot import feature_names
 
 Source = str | os.PathLike | pd.DataFrame | None
+#: Suffixes of the Excel workbooks :func:`load_inputs` reads (``.xls`` is refused with advice).
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+_KINDS = ("transactions", "interactions", "customers")
 #: An as_of this many days after the last transaction gets a warning.
 STALE_DAYS = 90
 
@@ -101,6 +104,42 @@ def _load(source: Source, kind: str, columns: dict, csv: dict | None = None,
     return df, report
 
 
+def is_excel(source: Source) -> bool:
+    """Whether ``source`` is the path of an Excel workbook (by its suffix)."""
+    return isinstance(source, (str, os.PathLike)) and \
+        Path(source).name.lower().endswith(EXCEL_SUFFIXES)
+
+
+def sheets_by_kind(sheet) -> dict[str, str]:
+    """``sheet`` of :func:`load_inputs` as ``{kind: sheet name}``.
+
+    ``None`` -> ``{}``; a name -> that name for every input; a mapping -> itself (keys
+    checked); a list of ``"NAME"`` / ``"KIND=NAME"`` strings (``crm-ml --sheet``, repeatable)
+    -> a name for every input, overridden per input by ``KIND=NAME``.
+    """
+    if sheet is None:
+        return {}
+    if isinstance(sheet, str):
+        return dict.fromkeys(_KINDS, sheet)
+    if isinstance(sheet, dict):
+        unknown = [k for k in sheet if k not in _KINDS]
+        if unknown:
+            raise ValueError(f"sheet: unknown input {unknown[0]!r}; use {list(_KINDS)}")
+        return {k: str(v) for k, v in sheet.items()}
+    out: dict[str, str] = {}
+    every = [s for s in sheet if s.split("=", 1)[0].strip() not in _KINDS]
+    if len(every) > 1:
+        raise ValueError(f"--sheet: {len(every)} sheet names for every input ({every}); give "
+                         "one, and KIND=NAME (e.g. customers=Clients) for the others")
+    if every:
+        out = dict.fromkeys(_KINDS, every[0])
+    for item in sheet:
+        kind, _, name = item.partition("=")
+        if kind.strip() in _KINDS and name:
+            out[kind.strip()] = name
+    return out
+
+
 def source_facts(source: Source, report: dict) -> dict[str, Any]:
     """Where one input came from: file name, path and rows read (a DataFrame:
     ``"in-memory DataFrame"`` and its rows). Model cards add the file's size and SHA-256
@@ -116,8 +155,8 @@ def source_facts(source: Source, report: dict) -> dict[str, Any]:
 def load_inputs(transactions: Source, *, interactions: Source = None, customers: Source = None,
                 as_of=None, columns=None, drop_returns: bool = False,
                 drop_duplicates: bool = False, sep: str | None = None,
-                encoding: str = "utf-8") -> CRMData:
-    """Read (CSV or Parquet paths, or DataFrames) and standardize the job's inputs.
+                encoding: str = "utf-8", sheet=None) -> CRMData:
+    """Read (CSV, Parquet or Excel paths, or DataFrames) and standardize the job's inputs.
 
     Parameters
     ----------
@@ -138,17 +177,29 @@ def load_inputs(transactions: Source, *, interactions: Source = None, customers:
         (``exact_duplicates``; :func:`crm_ml.data.quality.row_policies` says it in words).
     sep, encoding : str, optional
         Delimiter and text encoding of every CSV file (default: the file type's usual
-        delimiter, UTF-8); see :func:`crm_ml.data.read_table`.
+        delimiter, UTF-8); see :func:`crm_ml.data.read_table`. Not used for Excel files.
+    sheet : str, dict or list of str, optional
+        The worksheet to read from Excel inputs (default: each workbook's first visible
+        sheet): one name for every workbook, ``{"customers": "Clients", ...}`` per input, or
+        ``crm-ml --sheet`` values (``["Data", "customers=Clients"]``). Ignored for CSV and
+        Parquet inputs. The sheet read is recorded in ``sources[kind]["sheet"]``.
 
     Returns
     -------
     CRMData
     """
     maps = _column_maps(columns)
-    csv = {"sep": sep, "encoding": encoding}
+    sheets = sheets_by_kind(sheet)
+    given = {"transactions": transactions, "interactions": interactions, "customers": customers}
+
+    def csv(kind: str) -> dict:
+        if is_excel(given[kind]):
+            return {"sheet": sheets.get(kind)}
+        return {"sep": sep, "encoding": encoding}
+
     quality: dict[str, Any] = {}
     tx, quality["transactions"] = _load(transactions, "transactions",
-                                        maps.get("transactions", {}), csv,
+                                        maps.get("transactions", {}), csv("transactions"),
                                         drop_returns=drop_returns,
                                         drop_duplicates=drop_duplicates)
     day = as_of_day(as_of) if as_of is not None else as_of_day(tx["timestamp"].max())
@@ -167,12 +218,14 @@ def load_inputs(transactions: Source, *, interactions: Source = None, customers:
     ix = cust = None
     if interactions is not None:
         ix, quality["interactions"] = _load(interactions, "interactions",
-                                            maps.get("interactions", {}), csv)
+                                            maps.get("interactions", {}), csv("interactions"))
     if customers is not None:
         cust, quality["customers"] = _load(customers, "customers", maps.get("customers", {}),
-                                           csv)
-    given = {"transactions": transactions, "interactions": interactions, "customers": customers}
+                                           csv("customers"))
     sources = {kind: source_facts(given[kind], quality[kind]) for kind in quality}
+    for kind, frame in (("transactions", tx), ("interactions", ix), ("customers", cust)):
+        if frame is not None and frame.attrs.get("sheet") is not None:
+            sources[kind]["sheet"] = frame.attrs["sheet"]
     return CRMData(transactions=tx, as_of=day, customers=cust, interactions=ix,
                    quality=quality, sources=sources)
 

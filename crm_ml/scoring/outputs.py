@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crm_ml.output_files import write_temporary
+from crm_ml.output_files import check_excel_rows, write_temporary
 
 RUN_COLUMN = "scoring_run"
 
@@ -65,6 +65,10 @@ def write_scores(scores: pd.DataFrame, rejects: pd.DataFrame, scores_path,
                  rejects_path) -> str:
     """Write the scores and rejects of one run (see the module for the guarantees).
 
+    Each file is CSV, Parquet or Excel by its suffix. A table with more rows than an Excel
+    sheet holds raises :class:`crm_ml.output_files.OutputTooLargeError` before either file
+    is written.
+
     Returns
     -------
     str
@@ -72,6 +76,9 @@ def write_scores(scores: pd.DataFrame, rejects: pd.DataFrame, scores_path,
     """
     run = scoring_run_id(scores, rejects)
     scores_path, rejects_path = Path(scores_path), Path(rejects_path)
+    # both checked before either is written: an Excel file refuses too many rows
+    check_excel_rows(len(scores), scores_path, "the scores table")
+    check_excel_rows(len(rejects), rejects_path, "the rejects table")
     staged = []
     try:
         staged.append((write_temporary(rejects.assign(**{RUN_COLUMN: run}), rejects_path,
