@@ -52,7 +52,7 @@ PAGES = {
 # names griffe cannot see statically (built at run time), documented by hand
 MANUAL = {
     ("crm_ml", "NotFittedError"): (
-        "### NotFittedError\n\n"
+        "{hashes} NotFittedError\n\n"
         "`crm_ml.NotFittedError`: raised when a model is used before `fit`. A subclass of "
         "`crm_ml.CrmMlError` and of scikit-learn's `NotFittedError` (itself a `ValueError` "
         "and an `AttributeError`), so `except sklearn.exceptions.NotFittedError` catches it. "
@@ -118,14 +118,14 @@ def render(package: griffe.Module, page: str) -> str:
         level = 3 if len(modules) > 1 else 2
         for name in names:
             if (module_name, name) in MANUAL:
-                out += [MANUAL[(module_name, name)]]
+                out += [MANUAL[(module_name, name)].format(hashes="#" * level)]
                 continue
             mod_obj = getattr(importlib.import_module(module_name), name)
             if type(mod_obj).__name__ == "module":
                 sub = mod_obj.__name__.split(".")[-1]
                 link = f"{sub}.md" if sub in PAGES else "cli.md"
                 out += [f"{'#' * level} {name}", "",
-                        f"The subpackage `{mod_obj.__name__}`: see [{mod_obj.__name__}]({link}).",
+                        f"`{mod_obj.__name__}`: see its page, [{mod_obj.__name__}]({link}).",
                         ""]
                 continue
             path = target(package, module_name, name)
