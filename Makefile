@@ -5,8 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.crm_ml-installed
 SPARK_STAMP := $(VENV)/.crm_ml-spark-installed
+DOCS_STAMP := $(VENV)/.crm_ml-docs-installed
 
-.PHONY: install demo test lint clean constraints
+.PHONY: install demo test lint docs clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,11 @@ $(SPARK_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -e ".[dev,spark]" -c constraints.txt
 	touch $(SPARK_STAMP)
 
+# The documentation site's tools (MkDocs Material, mkdocstrings, mkdocs-jupyter).
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -e ".[dev,docs]" -c constraints.txt
+	touch $(DOCS_STAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -27,7 +33,12 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check crm_ml tests benchmarks
 
-test: $(STAMP) $(SPARK_STAMP) lint
+# The site goes to site/; --strict turns every warning (a broken link, a renamed function in
+# the API pages) into an error. API pages: docs/api/*.md, written by `python docs/gen_api.py`.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+test: $(STAMP) $(SPARK_STAMP) $(DOCS_STAMP) lint docs
 	$(BIN)/python -m pytest
 
 # Re-resolve every dependency to its newest release in a scratch venv and pin the result;
@@ -36,10 +47,10 @@ constraints:
 	rm -rf .venv-constraints
 	$(PYTHON) -m venv .venv-constraints
 	.venv-constraints/bin/python -m pip install --upgrade pip
-	.venv-constraints/bin/python -m pip install -e ".[dev,spark]"
+	.venv-constraints/bin/python -m pip install -e ".[dev,spark,docs]"
 	{ sed -n '1,3p' constraints.txt; .venv-constraints/bin/pip freeze --exclude-editable; } > constraints.new
 	mv constraints.new constraints.txt
 	rm -rf .venv-constraints
 
 clean:
-	rm -rf $(VENV) mlflow.db mlruns mlartifacts output
+	rm -rf $(VENV) mlflow.db mlruns mlartifacts output site .cache
