@@ -23,7 +23,7 @@ def test_forecast_per_region_writes_h_rows_per_series(demo_workspace, tmp_path):
 
 
 @pytest.mark.parametrize("extra", [["--level", "150"], ["--level", "0"], ["--h", "0"],
-                                   ["--output", "f.xlsx"]])
+                                   ["--output", "f.xls"]])
 def test_bad_forecast_arguments_are_refused_before_any_work(tmp_path, capsys, monkeypatch,
                                                             extra):
     import crm_ml.scoring

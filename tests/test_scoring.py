@@ -202,11 +202,11 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, capsys, monkeypatch
     (tmp_path / "adir").mkdir()
     out, extra = tmp_path / "rx" / "scores.parquet", []
     if case == "xlsx_output":
-        out = tmp_path / "out.xlsx"
+        out = tmp_path / "out.xls"
     elif case == "folder_output":
         out = tmp_path / "adir"
     elif case == "xlsx_rejects":
-        extra = ["--rejects", str(tmp_path / "rx" / "rej.xlsx")]
+        extra = ["--rejects", str(tmp_path / "rx" / "rej.xls")]
     elif case == "same_file":
         out = tmp_path / "same.csv"
         extra = ["--rejects", str(tmp_path / "adir" / ".." / "same.csv")]
