@@ -1,6 +1,6 @@
 """Turn any customer table into a numeric matrix, with a JSON-serialisable specification.
 
-Policies (documented in the README):
+Policies (documented in docs/guide/churn.md):
 
 * numeric and boolean columns pass through as float; missing values stay NaN (both LightGBM
   and scikit-learn's random forest handle NaN natively);

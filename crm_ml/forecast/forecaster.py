@@ -20,7 +20,7 @@ on the original scale* (log-scale AICc corrected by the Jacobian, ``+ 2 * sum(lo
 The default is ``transform="none"`` - chosen by measurement: on a development set of 103 M1
 competition monthly/quarterly series (final year held out) the automatic log choice raised
 mean MASE from 0.906 to 0.984 (Guerrero-lambda and raw/log averaging rules were also worse:
-see benchmarks/README.md). Use ``"auto"``/``"log"`` for series you know are multiplicative.
+see benchmarks/decision-log.md). Use ``"auto"``/``"log"`` for series you know are multiplicative.
 
 Fallbacks (never a crash on a valid series; ``fallback_`` says which one was used and why):
 
@@ -113,14 +113,14 @@ class ARIMAForecaster(RegressorMixin, BaseEstimator):
         estimates scored by their exact likelihood, every order up to (3,3)(1,1), then
         stepwise seasonal orders up to 2), forecasting with the Akaike-weighted average of
         the search's ``n_averaged`` best models; ~20x faster, the engine to use for
-        thousands of series (``forecast_many``'s default). See benchmarks/README.md for its
+        thousands of series (``forecast_many``'s default). See benchmarks/decision-log.md for its
         accuracy against statsforecast. ``"bagged"``: the
         fast engine on the series and on ``n_bagged - 1`` BLD-MBB bootstrap copies of it
         (Bergmeir, Hyndman & Benitez 2016), point forecasts averaged; order, criteria and
         interval widths from the model on the series itself. About ``n_bagged`` times the
         fast engine's time. Opt-in: on development series it lowered mean MASE on M3 sales
         series (733: 0.742 vs statsforecast 0.760) but raised it on Tourism series (1.543 vs
-        1.454) and M3 non-sales series (0.777 vs 0.759), see benchmarks/README.md; check it
+        1.454) and M3 non-sales series (0.777 vs 0.759), see benchmarks/decision-log.md; check it
         with :func:`~crm_ml.forecast.backtest` on your own series. Every engine supports
         ``X``.
     n_bagged : int, default 10

@@ -133,7 +133,7 @@ def forecast_many(long_df: pd.DataFrame, h: int, n_jobs: int = -1, *, level=95,
         sets outside the benchmark (3,548 M1, M3 and Tourism series) it was ahead of
         statsforecast on every set (e.g. 733 M3 sales series: mean MASE 0.749 vs 0.760) and
         ~20x faster (1,000 ten-year monthly series in ~21 s instead of ~37 min), while on the
-        66-series benchmark it trails statsforecast by 2.3% (see benchmarks/README.md).
+        66-series benchmark it trails statsforecast by 2.3% (see benchmarks/decision-log.md).
         ``"bagged"`` costs about 10x the fast engine. With ``model="combination"``: the
         engine of its ARIMA member.
     model : {"arima", "combination"}, default "arima"

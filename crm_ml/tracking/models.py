@@ -9,7 +9,7 @@ The wrapper is logged as MLflow "model from code": a three-line script (``crm_ml
 in the model folder) that imports the wrapper class from ``crm_ml`` and hands MLflow a fresh
 instance, so no pickle is stored. Keep wrappers stateless: fitted state belongs in the native
 artifacts. The loading environment needs ``crm_ml`` installed, and the registry that serves
-the model files is the trust boundary (see the README).
+the model files is the trust boundary (see docs/reliability.md).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ By default every candidate is estimated by CSS and scored by the exact likelihoo
 estimate (``"CSS-EL"``): on the M1 development set this matched exact-ML auto.arima's
 accuracy at ~1/60 of its time, and beat R's CSS approximation, a final ML refit and an
 exact-ML re-ranking of the best few candidates (both tried and removed, see
-benchmarks/README.md).
+benchmarks/decision-log.md).
 
 Forecasts use the difference equation of the full (differenced) model with the fitted
 innovations; standard errors come from its psi weights, ``se_h = sigma sqrt(sum psi_j^2)``.
@@ -536,7 +536,7 @@ def akaike_average(y, m: int = 1, xreg=None, *, n_models: int = 10, window: floa
     ``exp(-delta / 2)``, ``delta`` its criterion minus the best one's; every candidate shares
     the search's ``d`` and ``D``, so their criteria are comparable. On crm_ml's seven
     development sets (3,548 M1, M3 and Tourism series) it lowered mean MASE below the single
-    fast model on every set (see benchmarks/README.md).
+    fast model on every set (see benchmarks/decision-log.md).
 
     Parameters
     ----------
