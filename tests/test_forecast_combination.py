@@ -77,7 +77,7 @@ def test_backtest_and_forecast_many_take_the_combination():
     y = _sales()
     bt = backtest(y, h=6, n_windows=2, estimator=CombinationForecaster())
     assert set(bt.windows["model"]) == {"combination", "seasonal_naive"}
-    assert bt.metrics["model"] == "combination" and np.isfinite(bt.metrics["mase"])
+    assert bt.model == "combination" and np.isfinite(bt.metrics["mase"])
     long = pd.concat([_sales(seed=s).to_frame("y").reset_index(names="timestamp")
                       .assign(series_id=f"s{s}") for s in range(2)])
     out = forecast_many(long, h=3, n_jobs=1, model="combination", show_progress=False)
@@ -93,7 +93,7 @@ def test_a_series_shorter_than_two_seasons_is_graded_against_naive_and_says_so()
     y = pd.Series(100 + np.cumsum(rng.normal(0, 3, 20)),
                   index=pd.date_range("2020-01-01", periods=20, freq="MS"))
     bt = backtest(y, h=3, n_windows=2, engine="fast")
-    assert bt.metrics["baseline"] == "naive"
+    assert bt.baseline == "naive"
     assert set(bt.windows["model"]) == {"arima", "naive"}
     f = cm.forecast.ARIMAForecaster(engine="fast").fit(y)
     card = cm.forecast.model_card(f, bt, y, period="month", h=3)

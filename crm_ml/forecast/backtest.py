@@ -2,7 +2,7 @@
 
 The benchmark is the seasonal naive forecast (each period repeats the same period of the
 previous season) when every training window holds at least two full seasons, else the plain
-naive forecast (each period repeats the last one); ``metrics["baseline"]`` names the one used.
+naive forecast (each period repeats the last one); ``BacktestResult.baseline`` names the one used.
 """
 
 from __future__ import annotations
@@ -35,19 +35,25 @@ class BacktestResult:
         Every forecast: ``origin``, ``timestamp``, ``model``, ``actual``, ``forecast``,
         ``lower``, ``upper``.
     metrics : dict
-        Means over windows: ``mase``, ``smape``, ``coverage`` (the forecaster) and
-        ``baseline_mase``, ``baseline_smape``, ``baseline_coverage``, plus ``level``,
-        ``model`` (the forecaster's name), ``baseline`` (``"seasonal naive"`` or
-        ``"naive"``: the benchmark actually used) and ``same_as_baseline`` (share of windows
-        whose forecast was the baseline's own, e.g. ARIMA(0,1,0) against naive).
+        Numbers only: means over windows of ``mase``, ``smape``, ``coverage`` (the
+        forecaster) and ``baseline_mase``, ``baseline_smape``, ``baseline_coverage``, plus
+        ``level`` and ``same_as_baseline`` (share of windows whose forecast was the
+        baseline's own, e.g. ARIMA(0,1,0) against naive).
     history : Series, optional
         The series backtested, for :meth:`plot`.
+    model : str
+        The forecaster's name (``"arima"``, ``"combination"``).
+    baseline : str
+        ``"seasonal naive"`` or ``"naive"``: the benchmark actually used (naive when a
+        training window holds fewer than two seasons).
     """
 
     windows: pd.DataFrame
     forecasts: pd.DataFrame
     metrics: dict
     history: pd.Series | None = None
+    model: str = "arima"
+    baseline: str = "seasonal naive"
 
     def scores(self) -> dict:
         """The numeric entries of :attr:`metrics` (what is logged as MLflow metrics)."""
@@ -63,7 +69,8 @@ class BacktestResult:
         """
         from crm_ml.forecast.plotting import plot_backtest
 
-        return plot_backtest(self.history, self.forecasts, self.metrics, ax=ax, title=title)
+        return plot_backtest(self.history, self.forecasts, self.metrics, self.model,
+                             self.baseline, ax=ax, title=title)
 
 
 def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = None,
@@ -162,6 +169,6 @@ def backtest(y: pd.Series, h: int, n_windows: int = 3, *, step: int | None = Non
     metrics.update({f"baseline_{k}": float(mean.loc[base, k])
                     for k in ("mase", "smape", "coverage")})
     metrics = {k: (v if np.isfinite(v) else float("nan")) for k, v in metrics.items()}
-    metrics.update(level=level, model=name, baseline=base.replace("_", " "),
-                   same_as_baseline=float(np.mean(same)))
-    return BacktestResult(windows, pd.concat(fcs, ignore_index=True), metrics, history=y)
+    metrics.update(level=level, same_as_baseline=float(np.mean(same)))
+    return BacktestResult(windows, pd.concat(fcs, ignore_index=True), metrics, history=y,
+                          model=name, baseline=base.replace("_", " "))

@@ -55,14 +55,14 @@ def model_card(forecaster, backtest, y: pd.Series, *, period: str = "month", h: 
     m = backtest.metrics
     windows = int(backtest.windows["origin"].nunique())
     backtest_h = int(backtest.forecasts.groupby(["origin", "model"]).size().max())
-    base = m.get("baseline", "seasonal naive")
-    label = {"arima": "ARIMA", "combination": "combination"}.get(m.get("model"), "model")
+    base = backtest.baseline
+    label = {"arima": "ARIMA", "combination": "combination"}.get(backtest.model, "model")
     level_bt = m.get("level", 95)
     rows = [{"metric": f"{label} MASE (backtest)", "value": m["mase"]},
             {"metric": f"{label} sMAPE % (backtest)", "value": m["smape"]},
             {"metric": f"{label} {level_bt}% interval coverage (backtest)",
              "value": m["coverage"]}]
-    if arima_backtest is not None and m.get("model") != "arima":
+    if arima_backtest is not None and backtest.model != "arima":
         a = arima_backtest.metrics
         rows += [{"metric": "ARIMA MASE (backtest)", "value": a["mase"]},
                  {"metric": "ARIMA sMAPE % (backtest)", "value": a["smape"]},

@@ -42,10 +42,12 @@ def plot_forecast(history: pd.Series, forecast: pd.DataFrame, levels, ax=None,
     return fig
 
 
-def plot_backtest(history: pd.Series | None, forecasts: pd.DataFrame, metrics: dict, ax=None,
+def plot_backtest(history: pd.Series | None, forecasts: pd.DataFrame, metrics: dict,
+                  model: str = "arima", baseline: str = "seasonal naive", ax=None,
                   title: str | None = None):
     """Draw the series and, per backtest window, the model's forecast with its interval and the
-    (seasonal) naive baseline's (``forecasts`` and ``metrics`` of a ``BacktestResult``).
+    (seasonal) naive baseline's (``forecasts``, ``metrics``, ``model`` and ``baseline`` of a
+    ``BacktestResult``).
 
     Returns
     -------
@@ -55,7 +57,7 @@ def plot_backtest(history: pd.Series | None, forecasts: pd.DataFrame, metrics: d
     if history is not None:
         ax.plot(history.index, history.to_numpy(), color="0.2", lw=1.4, label="actual")
     level = metrics["level"]
-    name, base = metrics.get("model", "arima"), metrics.get("baseline", "seasonal naive")
+    name, base = model, baseline
     label = {"arima": "ARIMA", "combination": "Combination"}.get(name, name)
     origins = forecasts.groupby("origin", sort=True)
     for i, (origin, win) in enumerate(origins):

@@ -94,7 +94,7 @@ def run(data, context) -> dict:
         run.log_metrics({f"backtest_{k}": v for k, v in bt.scores().items()})
         run.log_metrics({f"backtest_{name}_{k}": v for name, b in bts.items()
                          for k, v in b.scores().items() if k in ("mase", "smape", "coverage")})
-        run.set_tags({"forecast.model": chosen, "forecast.baseline": bt.metrics["baseline"]})
+        run.set_tags({"forecast.model": chosen, "forecast.baseline": bt.baseline})
         run.log_figure(fig, "forecast")
         run.log_table(pred, "forecast_overall")
         if groups is not None:
@@ -122,7 +122,7 @@ def run(data, context) -> dict:
         f"{period}s_of_history": len(y),
         "backtest_mase": round(bt.metrics["mase"], 3),
         "arima_backtest_mase": round(bts["arima"].metrics["mase"], 3),
-        "baseline": bt.metrics["baseline"],
+        "baseline": bt.baseline,
         "baseline_mase": round(bt.metrics["baseline_mase"], 3),
         "backtest_coverage95": round(bt.metrics["coverage"], 3),
         f"next_{fc.h}_{period}s_revenue": round(float(pred["forecast"].sum()), 2),
