@@ -121,8 +121,9 @@ def run(data: str, contenders: dict, folds: int) -> list[dict]:
                                            X.iloc[tr], y.iloc[tr], X.iloc[te])
             if model is not None:
                 costs.append(explanation_cost(model))
-                depths.append(model.max_depth_ if model.algorithm == "random_forest"
-                              else model.num_leaves_)
+                depths.append(f"d{model.max_depth_}/l{model.min_samples_leaf_}"
+                              if model.algorithm == "random_forest"
+                              else f"{model.num_leaves_} leaves")
         aucs = [roc_auc_score(y.iloc[te], proba[te]) for _, te in split]
         row = {"data": data, "model": name, "roc_auc": float(np.mean(aucs)),
                "roc_auc_sd": float(np.std(aucs)), "pooled_auc": roc_auc_score(y, proba),
