@@ -90,3 +90,17 @@ def test_default_trees_and_leaf_size_survive_save_and_load(pocket, tmp_path):
     assert loaded.min_samples_leaf_ == 20
     np.testing.assert_allclose(loaded.predict_proba(Xt).to_numpy(),
                                m.predict_proba(Xt).to_numpy(), atol=1e-12)
+
+
+def test_champion_sentence_names_the_leaf_size(pocket):
+    from crm_ml.churn.champion import choose_champion
+
+    X, y, _, _ = pocket
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        forest = ChurnModel("random_forest", calibrate=False, n_estimators=10,
+                            min_child_samples=5, params={"max_depth": 3}).fit(X, y)
+        lgb = ChurnModel("lightgbm", calibrate=False, n_estimators=20).fit(X, y)
+    table = pd.DataFrame({"roc_auc": [0.80, 0.79]}, index=["lightgbm", "random_forest"])
+    choice = choose_champion(table, {"lightgbm": lgb, "random_forest": forest})
+    assert "random forest (depth 3, leaves of >= 5 rows) ROC-AUC 0.7900" in choice.reason
