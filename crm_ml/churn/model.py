@@ -54,12 +54,14 @@ FOREST_DEPTHS = (4, 8)
 # plan with few calls, many service calls) that 50-row leaves average away. Leaves of 5 rows
 # recover it (0.917; 1 row: 0.918 at 1.3x the explanation cost) but change nothing on
 # wa_churn (0.846 at 5 or 50) while making its trees 2.4x as costly to explain. So the small
-# leaves are one more candidate on the calibration folds (at the deepest depth), and win only
+# leaves are one more candidate on the calibration folds, at the depth that won with the
+# default leaves (on CDNOW depth 4: cheap to fit, at most 16 leaves to explain), and win only
 # by at least FOREST_SMALL_LEAF_GAIN held-out ROC-AUC. 100 trees score as 200 on both tables
 # (within 0.001) at half the fit and explanation time. benchmarks/notes/forest.md has the runs.
 FOREST_MIN_LEAF = 5
 FOREST_SMALL_LEAF_GAIN = 0.002
 FOREST_TREES = 100
+_BEST_DEPTH = object()  # candidate placeholder: the depth that won so far
 
 
 def _lightgbm_min_leaf(n: int) -> int:
@@ -93,9 +95,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     n_estimators : int, optional
         Trees. Default: LightGBM picks the number by early stopping (at most 2,000);
         random forest uses 100. The forest's tree size is the best by held-out ROC-AUC on the
-        calibration folds of depth 4 and depth 8 with the default leaf size, and depth 8
-        with leaves of 5 rows (that one only when better by at least 0.002; depth 4 on a tie
-        or without calibration; ``max_depth_`` and ``min_samples_leaf_`` after fitting);
+        calibration folds of depth 4 and depth 8 with the default leaf size, then of the
+        winning depth with leaves of 5 rows (kept only when better by at least 0.002; depth 4
+        on a tie or without calibration; ``max_depth_`` and ``min_samples_leaf_`` after
+        fitting);
         ``params={"max_depth": None}`` grows full trees (slow to explain).
     learning_rate : float, default 0.05
         LightGBM only.
@@ -330,9 +333,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         """Tree sizes tried on the calibration folds (the best held-out ROC-AUC wins).
 
         Random forest: ``(depth, min rows per leaf)`` pairs: the depths :data:`FOREST_DEPTHS`
-        (or the user's ``max_depth``) with the default leaf size, then the deepest of them with
-        :data:`FOREST_MIN_LEAF` rows per leaf, unless the user set the leaf size
-        (``min_child_samples`` or ``params["min_samples_leaf"]``).
+        (or the user's ``max_depth``) with the default leaf size, then the depth that won with
+        :data:`FOREST_MIN_LEAF` rows per leaf (``fit`` fills in that depth), unless the user
+        set the leaf size (``min_child_samples`` or ``params["min_samples_leaf"]``).
         LightGBM, below 10,000 rows: stumps, 4 and 8 leaves (on small tables the best size
         depends on how additive the signal is, and the folds are cheap). Otherwise, or when
         the user set ``num_leaves``, only the default.
@@ -343,7 +346,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             out = [(d, self._min_leaf) for d in depths]
             user_leaf = self.min_child_samples is not None or "min_samples_leaf" in extra
             if not user_leaf and self._min_leaf != FOREST_MIN_LEAF:
-                out.append((depths[-1], FOREST_MIN_LEAF))
+                out.append((_BEST_DEPTH, FOREST_MIN_LEAF))
             return out
         if n < SMALL_TABLE and self.num_leaves is None and "num_leaves" not in (self.params
                                                                                or {}):
@@ -443,9 +446,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                     column="y", rule="two rows per class")
             folds = list(StratifiedKFold(k, shuffle=True, random_state=self.random_state)
                          .split(Xe, yv))
-            best_auc, default_leaf = -np.inf, self._min_leaf
+            best_auc, default_leaf, best_size = -np.inf, self._min_leaf, None
             for size in self._size_candidates(n):
                 # the held-out folds calibration needs anyway also pick the tree size
+                if self.algorithm == "random_forest" and size[0] is _BEST_DEPTH:
+                    size = (best_size[0], size[1])  # small leaves at the depth that won
                 self._set_size(size)
                 scores, sizes, models = np.empty(len(yv)), [], []
                 for tr, te in folds:
