@@ -121,7 +121,7 @@ def run(data: str, contenders: dict, folds: int) -> list[dict]:
                                            X.iloc[tr], y.iloc[tr], X.iloc[te])
             if model is not None:
                 costs.append(explanation_cost(model))
-                depths.append(f"d{model.max_depth_}/l{model.min_samples_leaf_}"
+                depths.append(f"d{model.max_depth_}/l{getattr(model, 'min_samples_leaf_', '?')}"
                               if model.algorithm == "random_forest"
                               else f"{model.num_leaves_} leaves")
         aucs = [roc_auc_score(y.iloc[te], proba[te]) for _, te in split]
