@@ -143,8 +143,9 @@ def choose_champion(comparison: pd.DataFrame, models: dict, *,
     rf_auc = float(table.loc["random_forest", "roc_auc"])
     rf_ratio = ratio(forest)
     table.loc["random_forest", "explanation_cost_vs_lightgbm"] = rf_ratio
-    head = (f"random forest (depth {forest.max_depth_}) ROC-AUC {rf_auc:.4f} vs LightGBM "
-            f"{lgb_auc:.4f}")
+    leaf = getattr(forest, "min_samples_leaf_", None)  # None: saved before issue #18
+    size = f"depth {forest.max_depth_}" + (f", leaves of >= {leaf} rows" if leaf else "")
+    head = f"random forest ({size}) ROC-AUC {rf_auc:.4f} vs LightGBM {lgb_auc:.4f}"
     if rf_auc <= lgb_auc:
         return ChampionChoice("lightgbm", models["lightgbm"], "roc_auc",
                               f"{head}: LightGBM chosen (higher or equal held-out ROC-AUC).",

@@ -48,6 +48,25 @@ MIN_MINORITY = 30  # fewer churners (or stayers) than this: warn that estimates 
 # depth 4 scores a higher held-out ROC-AUC than unbounded trees; on the built-in data depth 8
 # is within 0.0005 of them and 4 is not (benchmarks/README.md, "Latency per algorithm").
 FOREST_DEPTHS = (4, 8)
+# Random forest leaves and trees (issue #18). Leaves of at least clip(n/40, 5, 50) rows (the
+# LightGBM rule) cost the forest 0.022 ROC-AUC on the public mlc_churn table (0.894 vs
+# 0.916 for scikit-learn's default forest): churn there sits in small pockets (international
+# plan with few calls, many service calls) that 50-row leaves average away. Leaves of 5 rows
+# recover it (0.917; 1 row: 0.918 at 1.3x the explanation cost) but change nothing on
+# wa_churn (0.846 at 5 or 50) while making its trees 4.7x as costly to explain. So the small
+# leaves are one more candidate on the calibration folds, at the depth that won with the
+# default leaves (on CDNOW depth 4: cheap to fit, at most 16 leaves to explain), and win only
+# by at least FOREST_SMALL_LEAF_GAIN held-out ROC-AUC. 100 trees score as 200 on both tables
+# (within 0.001) at half the fit and explanation time. benchmarks/notes/forest.md has the runs.
+FOREST_MIN_LEAF = 5
+FOREST_SMALL_LEAF_GAIN = 0.002
+FOREST_TREES = 100
+_BEST_DEPTH = object()  # candidate placeholder: the depth that won so far
+
+
+def _lightgbm_min_leaf(n: int) -> int:
+    """Default minimum rows per leaf: ``clip(n // 40, 5, 50)``."""
+    return int(np.clip(n // 40, 5, 50))
 
 
 def _json_label(label):
@@ -75,9 +94,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     class_weight : {"auto", "balanced", None}, default "auto"
     n_estimators : int, optional
         Trees. Default: LightGBM picks the number by early stopping (at most 2,000);
-        random forest uses 200. The forest's depth is the better of 4 and 8 by held-out
-        ROC-AUC on the calibration folds (4 on a tie or without calibration; ``max_depth_``
-        after fitting); ``params={"max_depth": None}`` grows full trees (slow to explain).
+        random forest uses 100. The forest's tree size is the best by held-out ROC-AUC on the
+        calibration folds of depth 4 and depth 8 with the default leaf size, then of the
+        winning depth with leaves of 5 rows (kept only when better by at least 0.002; depth 4
+        on a tie or without calibration; ``max_depth_`` and ``min_samples_leaf_`` after
+        fitting);
+        ``params={"max_depth": None}`` grows full trees (slow to explain).
     learning_rate : float, default 0.05
         LightGBM only.
     num_leaves : int, optional
@@ -85,7 +107,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         leaves by held-out ROC-AUC on the calibration folds (``num_leaves_`` after fitting),
         15 below 200,000 rows, 31 above. Depth is capped at ``ceil(log2(num_leaves)) + 1``.
     min_child_samples : int, optional
-        Minimum rows per leaf, both algorithms. Default ``clip(n_rows // 40, 5, 50)``.
+        Minimum rows per leaf, both algorithms. Default ``clip(n_rows // 40, 5, 50)``; the
+        random forest also tries 5 on the calibration folds (see ``n_estimators``).
     early_stopping_rounds : int, default 50
     validation_fraction : float, default 0.15
         Share of the training rows held out for early stopping.
@@ -117,7 +140,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     ----------
     preprocessor_, calibrator_ (None when ``calibrate=False``), booster_ (LightGBM) or
     forest_ (random forest), feature_names_in_, n_estimators_ (trees of the model fitted on all
-    rows), num_leaves_ (LightGBM tree size used), max_depth_ (random forest depth used),
+    rows), num_leaves_ (LightGBM tree size used), max_depth_ and min_samples_leaf_ (random
+    forest depth and minimum rows per leaf used),
     n_bagged_ (LightGBM models averaged in
     ``booster_``: 1, or ``cv`` + 1 when bagging), cv_metrics_ (metrics of the held-out
     scores), oof_proba_ (held-out calibrated probabilities), input_ranges_ (training range of
@@ -244,7 +268,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if self.algorithm == "random_forest":
             from sklearn.ensemble import RandomForestClassifier
 
-            kw = {"n_estimators": self.n_estimators or 200, "max_features": "sqrt",
+            kw = {"n_estimators": self.n_estimators or FOREST_TREES, "max_features": "sqrt",
                   "min_samples_leaf": self._min_leaf, "max_depth": self._depth,
                   "n_jobs": 2 if self.n_jobs is None else self.n_jobs,
                   "random_state": self.random_state}
@@ -308,13 +332,22 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def _size_candidates(self, n: int) -> list:
         """Tree sizes tried on the calibration folds (the best held-out ROC-AUC wins).
 
-        Random forest: the depths :data:`FOREST_DEPTHS` unless the user set ``max_depth``.
+        Random forest: ``(depth, min rows per leaf)`` pairs: the depths :data:`FOREST_DEPTHS`
+        (or the user's ``max_depth``) with the default leaf size, then the depth that won with
+        :data:`FOREST_MIN_LEAF` rows per leaf (``fit`` fills in that depth), unless the user
+        set the leaf size (``min_child_samples`` or ``params["min_samples_leaf"]``).
         LightGBM, below 10,000 rows: stumps, 4 and 8 leaves (on small tables the best size
         depends on how additive the signal is, and the folds are cheap). Otherwise, or when
         the user set ``num_leaves``, only the default.
         """
         if self.algorithm == "random_forest":
-            return [self._depth] if "max_depth" in (self.params or {}) else list(FOREST_DEPTHS)
+            extra = self.params or {}
+            depths = [self._depth] if "max_depth" in extra else list(FOREST_DEPTHS)
+            out = [(d, self._min_leaf) for d in depths]
+            user_leaf = self.min_child_samples is not None or "min_samples_leaf" in extra
+            if not user_leaf and self._min_leaf != FOREST_MIN_LEAF:
+                out.append((_BEST_DEPTH, FOREST_MIN_LEAF))
+            return out
         if n < SMALL_TABLE and self.num_leaves is None and "num_leaves" not in (self.params
                                                                                or {}):
             return [4, 2, 8]  # 4 first: it keeps ties
@@ -322,7 +355,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def _set_size(self, size) -> None:
         if self.algorithm == "random_forest":
-            self._depth = size
+            self._depth, self._min_leaf = size
         else:
             self._leaves = size
 
@@ -395,7 +428,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         bag = self._bags(n) and self.algorithm == "lightgbm"
         self._leaves = self.num_leaves or (4 if n < SMALL_TABLE else 15 if n < 200_000 else 31)
         self._depth = (self.params or {}).get("max_depth", FOREST_DEPTHS[0])
-        self._min_leaf = self.min_child_samples or int(np.clip(n // 40, 5, 50))
+        self._min_leaf = self.min_child_samples or _lightgbm_min_leaf(n)
         self._threads = (self.n_jobs if self.n_jobs is not None
                          else 1 if len(yv) < 200_000 else 0)  # 0 = LightGBM's default (all)
         self.calibrator_ = None
@@ -413,9 +446,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                     column="y", rule="two rows per class")
             folds = list(StratifiedKFold(k, shuffle=True, random_state=self.random_state)
                          .split(Xe, yv))
-            best_auc = -np.inf
+            best_auc, default_leaf, best_size = -np.inf, self._min_leaf, None
             for size in self._size_candidates(n):
                 # the held-out folds calibration needs anyway also pick the tree size
+                if self.algorithm == "random_forest" and size[0] is _BEST_DEPTH:
+                    size = (best_size[0], size[1])  # small leaves at the depth that won
                 self._set_size(size)
                 scores, sizes, models = np.empty(len(yv)), [], []
                 for tr, te in folds:
@@ -425,13 +460,18 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                     if bag:
                         models.append(est)
                 auc = roc_auc_score(yv, scores)
-                if auc > best_auc:
+                # a forest's smaller leaves (costlier to explain) must win clearly
+                gain = (FOREST_SMALL_LEAF_GAIN if self.algorithm == "random_forest"
+                        and size[1] != default_leaf else 0.0)
+                if auc > best_auc + gain:
                     best_auc, best_size, oof, trees = auc, size, scores, sizes
                     fold_models = models
             self._set_size(best_size)
             self.calibrator_ = ScoreCalibrator(self.calibration).fit(oof, yv)
         self.num_leaves_ = self._leaves if self.algorithm == "lightgbm" else None
         self.max_depth_ = self._depth if self.algorithm == "random_forest" else None
+        self.min_samples_leaf_ = ((self.params or {}).get("min_samples_leaf", self._min_leaf)
+                                  if self.algorithm == "random_forest" else None)
         if self.algorithm == "lightgbm":
             if not trees:
                 _, nt = self._fit_one(Xe, yv, w)
@@ -721,7 +761,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 "preprocessor": self.preprocessor_.to_dict(),
                 "calibrator": self.calibrator_.to_dict() if self.calibrator_ else None,
                 "n_estimators": self.n_estimators_, "num_leaves": self.num_leaves_,
-                "max_depth": self.max_depth_,
+                "max_depth": self.max_depth_, "min_samples_leaf": self.min_samples_leaf_,
                 "n_bagged": self.n_bagged_, "base_rate": self.base_rate_,
                 "feature_stats": self._stats_}
         spec_path = d / "spec.json"
@@ -754,6 +794,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.n_estimators_ = spec["n_estimators"]
         self.num_leaves_ = spec.get("num_leaves")  # absent in files from before bagging
         self.max_depth_ = spec.get("max_depth")  # absent in files from before issue #16
+        self.min_samples_leaf_ = spec.get("min_samples_leaf")  # absent before issue #18
         self.n_bagged_ = spec.get("n_bagged")
         self.base_rate_ = spec["base_rate"]
         self._stats_ = spec.get("feature_stats", {})
