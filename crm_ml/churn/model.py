@@ -80,7 +80,10 @@ def _logit(p):
 
 
 class ChurnModel(ClassifierMixin, BaseEstimator):
-    """Churn probability for every customer, calibrated so that 0.7 means 70 %.
+    """Churn probability for every customer, calibrated on held-out folds.
+
+    Calibrated to the training period's churn rate: how far a score reads as a churn rate on a
+    later period is what the model card's held-out calibration table shows.
 
     Parameters
     ----------
@@ -144,7 +147,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     forest depth and minimum rows per leaf used),
     n_bagged_ (LightGBM models averaged in
     ``booster_``: 1, or ``cv`` + 1 when bagging), cv_metrics_ (metrics of the held-out
-    scores), oof_proba_ (held-out calibrated probabilities), input_ranges_ (training range of
+    scores), oof_proba_ (held-out probabilities, each fold calibrated by a calibrator fitted on the
+    other folds), input_ranges_ (training range of
     each numeric column, :class:`crm_ml.features.ranges.InputRanges`; None for a model saved
     before ranges were stored), classes_ (the two labels given to ``fit``, sorted as
     scikit-learn sorts them), pos_label_ (the one of them that means churned), n_train_
