@@ -16,6 +16,7 @@ def _params(model) -> dict:
     params = model.get_params()
     params.update({"n_estimators_fitted": model.n_estimators_,
                    "num_leaves_fitted": model.num_leaves_, "max_depth_fitted": model.max_depth_,
+                   "min_samples_leaf_fitted": getattr(model, "min_samples_leaf_", None),
                    "models_averaged": model.n_bagged_, "n_features": model.n_features_in_,
                    "n_rows": getattr(model, "n_train_", None),
                    "classes": [str(c) for c in model.classes_],
