@@ -79,7 +79,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
         The purchase and spend parameters (``params_``) are the same for all three.
     window_days : int, optional
         Spend window of the hybrid's inner backtest (default a third of the history, at
-        most 365 days); the production booster is trained on the last half of the history
+        most 182 days); the production booster is trained on the last half of the history
         (at most 365 days), or on ``window_days`` when given.
     random_state : int
         Seed of the hybrid's booster.

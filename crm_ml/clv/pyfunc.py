@@ -1,7 +1,8 @@
 """MLflow pyfunc model for CLV: parameters as JSON, per-customer summary in, CLV out.
 
 Input: one row per customer with ``frequency``, ``recency``, ``T`` (model time unit) and
-``monetary_value`` -- the columns of :func:`crm_ml.features.customer_summary`. Rows come back
+``monetary_value`` -- the columns of :func:`crm_ml.features.customer_summary` -- and, for a
+model whose ``method_`` is ``"hybrid"``, ``total_spend`` too (:func:`input_columns`). Rows come back
 in input order (MLflow's signature enforcement drops a ``customer_id`` column, so callers
 reattach ids by position, as :mod:`crm_ml.serve` does; without enforcement a ``customer_id``
 column becomes the index). Output: ``expected_purchases``, ``p_alive``,
@@ -27,6 +28,13 @@ from crm_ml.features.ranges import RANGES_FILE, InputRanges, check_inputs, load_
 INPUT_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
 
 
+def input_columns(model) -> list[str]:
+    """The summary columns ``model`` predicts from: :data:`INPUT_COLUMNS`, plus
+    ``total_spend`` when its ``method_`` is ``"hybrid"``."""
+    hybrid = getattr(model, "method_", "probabilistic") == "hybrid"
+    return INPUT_COLUMNS + ["total_spend"] if hybrid else list(INPUT_COLUMNS)
+
+
 class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
     """Stateless wrapper; the fitted state is the ``params`` JSON artifact."""
 
@@ -37,16 +45,18 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
         self.spec = load_json(context.artifacts["params"], required=(
             "model", "horizon", "discount_rate", "margin", "tier_thresholds"))
         self.model = CLVModel.from_dict(self.spec["model"])
+        self.columns = input_columns(self.model)
         # models logged before ranges were stored have no "input_ranges": rules only
         self.input_ranges = load_input_ranges(context.artifacts.get("input_ranges"),
-                                              INPUT_COLUMNS, never_negative=INPUT_COLUMNS)
+                                              self.columns, never_negative=self.columns)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         params = dict(params or {})
         df = pd.DataFrame(model_input)
-        missing = [c for c in INPUT_COLUMNS if c not in df.columns]
+        columns = getattr(self, "columns", INPUT_COLUMNS)
+        missing = [c for c in columns if c not in df.columns]
         if missing:
-            raise DataValidationError(f"input lacks column(s) {missing}; expected {INPUT_COLUMNS}",
+            raise DataValidationError(f"input lacks column(s) {missing}; expected {columns}",
                                       column=missing[0], rule="required column")
         ids = df["customer_id"].astype(str).to_numpy() if "customer_id" in df.columns else None
         check_inputs(self.input_ranges, df, params, "the CLV model")
@@ -58,7 +68,7 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
             horizon=float(params.get("horizon", spec["horizon"])),
             discount_rate=float(params.get("discount_rate", spec["discount_rate"])),
             margin=float(params.get("margin", spec["margin"])),
-            summary=df[INPUT_COLUMNS], tier_thresholds=tuple(spec["tier_thresholds"]))
+            summary=df[columns], tier_thresholds=tuple(spec["tier_thresholds"]))
         out["clv_tier"] = out["clv_tier"].astype(str)
         return out
 
@@ -72,13 +82,16 @@ def model_spec(model, horizon: float = 52, discount_rate: float = 0.0,
             "tier_thresholds": list(model.tier_thresholds(pred["clv"]))}
 
 
-def input_example(time_unit: str = "W") -> pd.DataFrame:
-    """Three synthetic customers (never real rows)."""
+def input_example(time_unit: str = "W", hybrid: bool = False) -> pd.DataFrame:
+    """Three synthetic customers (never real rows); with ``total_spend`` for a hybrid."""
     scale = {"D": 7.0, "W": 1.0, "M": 7 / 30.4375}[time_unit]
-    return pd.DataFrame({"frequency": [0.0, 2.0, 6.0],
-                         "recency": np.array([0.0, 10.0, 30.0]) * scale,
-                         "T": np.array([20.0, 30.0, 40.0]) * scale,
-                         "monetary_value": [0.0, 25.0, 60.0]})
+    out = pd.DataFrame({"frequency": [0.0, 2.0, 6.0],
+                        "recency": np.array([0.0, 10.0, 30.0]) * scale,
+                        "T": np.array([20.0, 30.0, 40.0]) * scale,
+                        "monetary_value": [0.0, 25.0, 60.0]})
+    if hybrid:
+        out["total_spend"] = [30.0, 80.0, 400.0]
+    return out
 
 
 def save_artifacts(model, directory, **spec_kwargs) -> dict[str, str]:
@@ -90,7 +103,8 @@ def save_artifacts(model, directory, **spec_kwargs) -> dict[str, str]:
     paths = {"params": str(save_json(model_spec(model, **spec_kwargs), d / "clv_params.json"))}
     summary = getattr(model, "summary_", None)
     if summary is not None:  # None: a model rebuilt with from_dict (no customer data)
-        ranges = InputRanges.from_training(summary, INPUT_COLUMNS, never_negative=INPUT_COLUMNS)
+        cols = input_columns(model)
+        ranges = InputRanges.from_training(summary, cols, never_negative=cols)
         paths["input_ranges"] = str(ranges.save(d / RANGES_FILE))
     return paths
 
@@ -107,5 +121,6 @@ def save_pyfunc(model, path, **spec_kwargs) -> Path:
         mlflow.pyfunc.save_model(str(path),
                                  python_model=_model_code_file(CLVPyfuncModel(), tmp),
                                  artifacts=save_artifacts(model, tmp, **spec_kwargs),
-                                 input_example=input_example(model.time_unit))
+                                 input_example=input_example(
+                                     model.time_unit, len(input_columns(model)) > 4))
     return Path(path)

@@ -1,10 +1,11 @@
 """Choosing the CLV approach inside ``fit``: a backtest on the calibration history only.
 
 With ``W`` the selection window (``window_days``, default a third of the history, at most
-365 days), ``t1 = as_of - W`` and ``t2 = t1 - W``: the purchase and spend models refitted at
+182 days), ``t1 = as_of - W`` and ``t2 = t1 - W``: the purchase and spend models refitted at
 ``t1`` rank the spend in ``(t1, as_of]`` by expected purchases x expected spend; a booster
 trained on (features at ``t2``, spend in ``(t2, t1]``) ranks it from the features at ``t1``
-(:mod:`crm_ml.clv.hybrid`). The hybrid is chosen when its normalised Gini is at least the
+(:mod:`crm_ml.clv.hybrid`). An inner refit that does not converge is retried with a small
+penalizer (only its ranking is used). The hybrid is chosen when its normalised Gini is at least the
 probabilistic one's. Its production booster is then trained on features at
 ``as_of - F`` and spend in ``(as_of - F, as_of]``, with ``F`` half the history (at most 365
 days) unless ``window_days`` is given. Every date used is on or before ``as_of``.
@@ -18,11 +19,15 @@ import numpy as np
 import pandas as pd
 
 from crm_ml.clv import _data, hybrid
+from crm_ml.clv._fitting import CLVConvergenceError
 from crm_ml.data.windows import history
 from crm_ml.errors import CrmMlError, DataValidationError
 
 MIN_WINDOW_DAYS = 28
 MAX_WINDOW_DAYS = 365
+MAX_SELECTION_DAYS = 182
+#: penalizer of an inner refit that did not converge unpenalised (only ranks are used)
+RETRY_PENALIZER = 1e-3
 
 
 def _probabilistic_at(model, tx: pd.DataFrame, day: pd.Timestamp):
@@ -38,7 +43,13 @@ def _probabilistic_at(model, tx: pd.DataFrame, day: pd.Timestamp):
     summary = _data.summarise(past, day, model.time_unit, model.zero_amount)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        copy._fit(summary, day, {})
+        try:
+            copy._fit(summary, day, {})
+        except CLVConvergenceError:
+            if model.penalizer >= RETRY_PENALIZER:
+                raise
+            copy = CLVModel(**{**params, "penalizer": RETRY_PENALIZER})
+            copy._fit(summary, day, {})
     return copy
 
 
@@ -67,7 +78,7 @@ def fit_method(model, tx: pd.DataFrame, day: pd.Timestamp) -> None:
     transactions up to ``day``.
     """
     span = int((day - tx["timestamp"].min().normalize()).days)
-    sel_days = int(model.window_days) if model.window_days else min(MAX_WINDOW_DAYS, span // 3)
+    sel_days = int(model.window_days) if model.window_days else min(MAX_SELECTION_DAYS, span // 3)
     fit_days = int(model.window_days) if model.window_days else min(MAX_WINDOW_DAYS, span // 2)
     forced = model.method == "hybrid"
     if sel_days < MIN_WINDOW_DAYS or 2 * sel_days > span:
