@@ -440,6 +440,35 @@ class CLVModel(RegressorMixin, BaseEstimator):
             shape = np.where(ew > 1e-12, disc_purchases / ew, horizon / window)
         return spend * shape
 
+    def spend_features(self, summary: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The hybrid's spend-model inputs (:data:`crm_ml.clv.hybrid.FEATURES`) per customer.
+
+        Parameters
+        ----------
+        summary : DataFrame, optional
+            Customers to describe (with ``total_spend``); default the fitted customers.
+
+        Returns
+        -------
+        DataFrame
+            Index customer_id, one column per feature.
+
+        Raises
+        ------
+        NotFittedError
+            The model is not fitted or its ``method_`` is not ``"hybrid"``.
+        """
+        from crm_ml.clv import hybrid
+
+        self._require_fit()
+        if getattr(self, "method_", "probabilistic") != "hybrid":
+            raise NotFittedError("spend_features: this CLVModel has no spend model "
+                                 f"(method_ is {getattr(self, 'method_', 'probabilistic')!r})")
+        source = self.summary_ if summary is None else summary
+        unit = _data.TIME_UNIT_DAYS[self.time_unit]
+        win = self.predict(horizon=self.hybrid_window_days_ / unit, summary=summary)
+        return hybrid.features(win, source.reindex(win.index), unit)
+
     def tier_thresholds(self, clv: pd.Series) -> tuple[float, float]:
         """Absolute CLV cut-offs (90th and 70th percentiles) used for tiers."""
         return float(clv.quantile(0.9)), float(clv.quantile(0.7))
