@@ -2,7 +2,11 @@
 
 Input: one row per customer with ``frequency``, ``recency``, ``T`` (model time unit) and
 ``monetary_value`` -- the columns of :func:`crm_ml.features.customer_summary` -- and, for a
-model whose ``method_`` is ``"hybrid"``, ``total_spend`` too (:func:`input_columns`). Rows come back
+model whose ``method_`` is ``"hybrid"``, optionally ``total_spend`` (spend up to ``as_of``,
+first purchase included; :func:`input_columns`). Without it a hybrid estimates it with a
+:class:`crm_ml.clv.CLVAssumptionWarning` (see :meth:`CLVModel.predict`), so the four-column
+contract of ``crm_ml.serve.predict_clv`` and batch scoring holds; the signature marks
+``total_spend`` optional. Rows come back
 in input order (MLflow's signature enforcement drops a ``customer_id`` column, so callers
 reattach ids by position, as :mod:`crm_ml.serve` does; without enforcement a ``customer_id``
 column becomes the index). Output: ``expected_purchases``, ``p_alive``,
@@ -48,13 +52,14 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
         self.columns = input_columns(self.model)
         # models logged before ranges were stored have no "input_ranges": rules only
         self.input_ranges = load_input_ranges(context.artifacts.get("input_ranges"),
-                                              self.columns, never_negative=self.columns)
+                                              INPUT_COLUMNS, never_negative=INPUT_COLUMNS)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         params = dict(params or {})
         df = pd.DataFrame(model_input)
-        columns = getattr(self, "columns", INPUT_COLUMNS)
-        missing = [c for c in columns if c not in df.columns]
+        columns = [c for c in getattr(self, "columns", INPUT_COLUMNS)
+                   if c in INPUT_COLUMNS or c in df.columns]  # total_spend is optional
+        missing = [c for c in INPUT_COLUMNS if c not in df.columns]
         if missing:
             raise DataValidationError(f"input lacks column(s) {missing}; expected {columns}",
                                       column=missing[0], rule="required column")
@@ -94,6 +99,23 @@ def input_example(time_unit: str = "W", hybrid: bool = False) -> pd.DataFrame:
     return out
 
 
+def signature(model):
+    """The pyfunc's MLflow signature: the four summary columns required, ``total_spend``
+    optional for a hybrid model (None for a probabilistic one: inferred as before)."""
+    from mlflow.models import infer_signature
+    from mlflow.types.schema import ColSpec, Schema
+
+    if len(input_columns(model)) == len(INPUT_COLUMNS):
+        return None
+    example = input_example(model.time_unit, hybrid=True)
+    out = model.predict(1.0, summary=example)
+    out["clv_tier"] = out["clv_tier"].astype(str)
+    sig = infer_signature(example, out.reset_index(drop=True))
+    sig.inputs = Schema([ColSpec(c.type, c.name, required=c.name != "total_spend")
+                         for c in sig.inputs.inputs])
+    return sig
+
+
 def save_artifacts(model, directory, **spec_kwargs) -> dict[str, str]:
     """Write the pyfunc's artifacts into ``directory``: the parameters JSON and, when the
     model still holds its training summary, the training ranges of its inputs."""
@@ -103,8 +125,8 @@ def save_artifacts(model, directory, **spec_kwargs) -> dict[str, str]:
     paths = {"params": str(save_json(model_spec(model, **spec_kwargs), d / "clv_params.json"))}
     summary = getattr(model, "summary_", None)
     if summary is not None:  # None: a model rebuilt with from_dict (no customer data)
-        cols = input_columns(model)
-        ranges = InputRanges.from_training(summary, cols, never_negative=cols)
+        ranges = InputRanges.from_training(summary, INPUT_COLUMNS,
+                                           never_negative=INPUT_COLUMNS)
         paths["input_ranges"] = str(ranges.save(d / RANGES_FILE))
     return paths
 
@@ -121,6 +143,6 @@ def save_pyfunc(model, path, **spec_kwargs) -> Path:
         mlflow.pyfunc.save_model(str(path),
                                  python_model=_model_code_file(CLVPyfuncModel(), tmp),
                                  artifacts=save_artifacts(model, tmp, **spec_kwargs),
-                                 input_example=input_example(
-                                     model.time_unit, len(input_columns(model)) > 4))
+                                 input_example=input_example(model.time_unit),
+                                 signature=signature(model))
     return Path(path)

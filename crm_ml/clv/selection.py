@@ -32,10 +32,8 @@ RETRY_PENALIZER = 1e-3
 
 def _probabilistic_at(model, tx: pd.DataFrame, day: pd.Timestamp):
     """A probabilistic copy of ``model`` fitted on ``tx`` up to ``day`` (warnings muted)."""
-    from crm_ml.clv.model import CLVModel
-
     params = {**model.get_params(), "method": "probabilistic"}
-    copy = CLVModel(**params)
+    copy = type(model)(**params)
     past = history(tx, day)
     if past.empty:
         raise DataValidationError(f"transactions: no purchases on or before {day.date()}",
@@ -48,7 +46,7 @@ def _probabilistic_at(model, tx: pd.DataFrame, day: pd.Timestamp):
         except CLVConvergenceError:
             if model.penalizer >= RETRY_PENALIZER:
                 raise
-            copy = CLVModel(**{**params, "penalizer": RETRY_PENALIZER})
+            copy = type(model)(**{**params, "penalizer": RETRY_PENALIZER})
             copy._fit(summary, day, {})
     return copy
 
@@ -85,7 +83,8 @@ def fit_method(model, tx: pd.DataFrame, day: pd.Timestamp) -> None:
         reason = (f"history of {span} days is too short for the inner backtest (two spend "
                   f"windows of {sel_days} days, at least {MIN_WINDOW_DAYS} each)")
         if forced:
-            raise DataValidationError(f"transactions: {reason}", column="timestamp",
+            raise DataValidationError(f"transactions: the hybrid CLV cannot be trained: "
+                                      f"{reason}", column="timestamp",
                                       rule="enough history for the hybrid")
         model._set_probabilistic(reason)
         return
@@ -132,5 +131,8 @@ def fit_method(model, tx: pd.DataFrame, day: pd.Timestamp) -> None:
     model.method_ = "hybrid"
     model.booster_ = hybrid.fit_booster(Xf, yf, model.random_state)
     model.hybrid_window_days_ = int(fit_days)
+    one = (model.summary_["frequency"] == 0).to_numpy()
+    spend = model.summary_["total_spend"].clip(lower=0).to_numpy(dtype=float)
+    model.one_time_spend_mean_ = float(spend[one].mean()) if one.any() else float(spend.mean())
     model.selection_ = {**selection, "booster_window_days": int(fit_days),
                         "booster_customers": int(len(yf))}
