@@ -60,7 +60,8 @@ def test_hybrid_keeps_the_probabilistic_parameters_and_columns(cdnow, hybrid_mod
     assert (disc["clv"] <= 0.5 * a["clv"] + 1e-9).all()
 
 
-def test_hybrid_round_trips_through_json_and_pyfunc_without_total_spend(hybrid_model, tmp_path):
+def test_hybrid_round_trips_through_json_and_pyfunc_falls_back_without_total_spend(
+        hybrid_model, tmp_path):
     import mlflow.pyfunc
 
     from crm_ml.clv.pyfunc import INPUT_COLUMNS, save_pyfunc
@@ -69,13 +70,14 @@ def test_hybrid_round_trips_through_json_and_pyfunc_without_total_spend(hybrid_m
     assert back.method_ == "hybrid"
     s = hybrid_model.summary_.head(40)
     pd.testing.assert_frame_equal(back.predict(26, summary=s), hybrid_model.predict(26, summary=s))
-    py = mlflow.pyfunc.load_model(str(save_pyfunc(hybrid_model, tmp_path / "m", horizon=26)))
-    full = py.predict(s[INPUT_COLUMNS + ["total_spend"]].reset_index(drop=True))
-    np.testing.assert_allclose(full["clv"], hybrid_model.predict(26, summary=s)["clv"],
-                               rtol=1e-9)
+    # without total_spend (the four-column serving contract) clv is the probabilistic value
     with pytest.warns(CLVAssumptionWarning, match="total_spend"):
-        four = py.predict(s[INPUT_COLUMNS].reset_index(drop=True))   # the serving contract
-    assert np.isfinite(four["clv"]).all()
+        four = hybrid_model.predict(26, summary=s[INPUT_COLUMNS])
+    np.testing.assert_allclose(four["clv"], four["expected_value"] * four["expected_purchases"])
+    py = mlflow.pyfunc.load_model(str(save_pyfunc(hybrid_model, tmp_path / "m", horizon=26)))
+    with pytest.warns(CLVAssumptionWarning, match="total_spend"):
+        served = py.predict(s[INPUT_COLUMNS].reset_index(drop=True))
+    np.testing.assert_allclose(served["clv"], four["clv"], rtol=1e-9)
 
 
 def test_method_is_validated_and_fit_summary_is_probabilistic(hybrid_model):

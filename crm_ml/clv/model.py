@@ -408,7 +408,17 @@ class CLVModel(RegressorMixin, BaseEstimator):
             "p_alive": np.clip(palive[inv], 0.0, 1.0),
             "expected_value": spend,  # Gamma-Gamma E[spend per purchase | history]
         }, index=s.index)
-        if getattr(self, "method_", "probabilistic") == "hybrid":
+        source = self.summary_ if summary is None else summary
+        if getattr(self, "method_", "probabilistic") == "hybrid" and \
+                "total_spend" not in source.columns:
+            warnings.warn(
+                "summary has no total_spend (spend up to as_of, first purchase included): "
+                "this hybrid CLV model's clv falls back to its probabilistic value (expected "
+                "purchases x expected spend); build the summary with "
+                "crm_ml.clv.purchase_summary for the hybrid's ranking",
+                CLVAssumptionWarning, stacklevel=2)
+            out["clv"] = margin * out["expected_value"] * disc_purchases[inv]
+        elif getattr(self, "method_", "probabilistic") == "hybrid":
             out["clv"] = margin * self._hybrid_value(
                 self.summary_ if summary is None else summary, s, out, pf,
                 (ux, urec, uT, inv), disc_purchases[inv], horizon)
@@ -422,10 +432,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
         """The hybrid's value: booster spend over its window, spread like the purchases."""
         from crm_ml.clv import hybrid
 
-        if "total_spend" in source.columns:
-            total = pd.to_numeric(source["total_spend"], errors="coerce").reindex(s.index)
-        else:
-            total = self._estimated_total_spend(s)
+        total = pd.to_numeric(source["total_spend"], errors="coerce").reindex(s.index)
         bad = total.isna() | ~np.isfinite(total)
         if bad.any():
             raise DataValidationError(
@@ -446,18 +453,6 @@ class CLVModel(RegressorMixin, BaseEstimator):
         with np.errstate(all="ignore"):
             shape = np.where(ew > 1e-12, disc_purchases / ew, horizon / window)
         return spend * shape
-
-    def _estimated_total_spend(self, s: pd.DataFrame) -> pd.Series:
-        """total_spend when a summary lacks it: mean repeat spend x (repeat purchases + 1)
-        for repeat customers, the training one-time buyers' mean spend for the others."""
-        warnings.warn(
-            "summary has no total_spend: the hybrid CLV estimates it (mean repeat spend x "
-            "purchases, or the training one-time buyers' mean spend), which ranks one-time "
-            "buyers less well; pass total_spend (crm_ml.clv.purchase_summary) for the full "
-            "model", CLVAssumptionWarning, stacklevel=4)
-        f, m = s["frequency"], s["monetary_value"]
-        return pd.Series(np.where(f > 0, m * (f + 1), self.one_time_spend_mean_),
-                         index=s.index, dtype=float)
 
     def spend_features(self, summary: pd.DataFrame | None = None) -> pd.DataFrame:
         """The hybrid's spend-model inputs (:data:`crm_ml.clv.hybrid.FEATURES`) per customer.
@@ -505,7 +500,6 @@ class CLVModel(RegressorMixin, BaseEstimator):
                 "selection": getattr(self, "selection_", None),
                 "hybrid": None if getattr(self, "booster_", None) is None else {
                     "window_days": self.hybrid_window_days_,
-                    "one_time_spend_mean": self.one_time_spend_mean_,
                     "lightgbm_model": self.booster_.model_to_string()},
                 "params": dict(self.params_), "standard_errors": dict(self.standard_errors_),
                 "spend_mean": getattr(self, "spend_mean_", None),
@@ -539,8 +533,6 @@ class CLVModel(RegressorMixin, BaseEstimator):
                 raise ModelFilesError(f"hybrid CLV model: its LightGBM spend model cannot be "
                                       f"read ({exc})") from exc
             m.hybrid_window_days_ = int(h["window_days"])
-            m.one_time_spend_mean_ = float(h.get("one_time_spend_mean",
-                                                 d.get("spend_mean") or 0.0))
             m.method_ = "hybrid"
         m.params_ = {k: float(v) for k, v in d["params"].items()}
         m.standard_errors_ = {k: float(v) for k, v in d.get("standard_errors", {}).items()}

@@ -2,11 +2,12 @@
 
 Input: one row per customer with ``frequency``, ``recency``, ``T`` (model time unit) and
 ``monetary_value`` -- the columns of :func:`crm_ml.features.customer_summary` -- and, for a
-model whose ``method_`` is ``"hybrid"``, optionally ``total_spend`` (spend up to ``as_of``,
-first purchase included; :func:`input_columns`). Without it a hybrid estimates it with a
-:class:`crm_ml.clv.CLVAssumptionWarning` (see :meth:`CLVModel.predict`), so the four-column
-contract of ``crm_ml.serve.predict_clv`` and batch scoring holds; the signature marks
-``total_spend`` optional. Rows come back
+model whose ``method_`` is ``"hybrid"``, ``total_spend`` (spend up to ``as_of``, first purchase included; :func:`input_columns`).
+Today the signature keeps the four columns (``crm_ml.serve`` and batch scoring pass only
+those, and MLflow drops columns outside the signature), so a served hybrid falls back to its
+probabilistic ``clv`` with a :class:`crm_ml.clv.CLVAssumptionWarning`
+(:meth:`CLVModel.predict`); :data:`OPTIONAL_IN_SIGNATURE` adds ``total_spend`` as an
+optional signature column once serve honours optional columns. Rows come back
 in input order (MLflow's signature enforcement drops a ``customer_id`` column, so callers
 reattach ids by position, as :mod:`crm_ml.serve` does; without enforcement a ``customer_id``
 column becomes the index). Output: ``expected_purchases``, ``p_alive``,
@@ -30,6 +31,9 @@ from crm_ml.errors import DataValidationError
 from crm_ml.features.ranges import RANGES_FILE, InputRanges, check_inputs, load_input_ranges
 
 INPUT_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
+#: crm_ml.serve.required_fields treats every signature column as required, so total_spend
+#: stays out of the signature until serve honours ``required=False``
+OPTIONAL_IN_SIGNATURE = False
 
 
 def input_columns(model) -> list[str]:
@@ -81,7 +85,14 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
 def model_spec(model, horizon: float = 52, discount_rate: float = 0.0,
                margin: float = 1.0) -> dict:
     """The JSON spec stored with the pyfunc: parameters, defaults and tier cut-offs."""
-    pred = model.predict(horizon, discount_rate, margin)
+    import warnings
+
+    summary = getattr(model, "summary_", None)
+    if summary is not None and not OPTIONAL_IN_SIGNATURE:  # cut-offs of what it will serve
+        summary = summary[INPUT_COLUMNS]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pred = model.predict(horizon, discount_rate, margin, summary=summary)
     return {"model": model.to_dict(), "horizon": float(horizon),
             "discount_rate": float(discount_rate), "margin": float(margin),
             "tier_thresholds": list(model.tier_thresholds(pred["clv"]))}
@@ -105,7 +116,7 @@ def signature(model):
     from mlflow.models import infer_signature
     from mlflow.types.schema import ColSpec, Schema
 
-    if len(input_columns(model)) == len(INPUT_COLUMNS):
+    if len(input_columns(model)) == len(INPUT_COLUMNS) or not OPTIONAL_IN_SIGNATURE:
         return None
     example = input_example(model.time_unit, hybrid=True)
     out = model.predict(1.0, summary=example)

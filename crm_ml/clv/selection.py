@@ -131,8 +131,5 @@ def fit_method(model, tx: pd.DataFrame, day: pd.Timestamp) -> None:
     model.method_ = "hybrid"
     model.booster_ = hybrid.fit_booster(Xf, yf, model.random_state)
     model.hybrid_window_days_ = int(fit_days)
-    one = (model.summary_["frequency"] == 0).to_numpy()
-    spend = model.summary_["total_spend"].clip(lower=0).to_numpy(dtype=float)
-    model.one_time_spend_mean_ = float(spend[one].mean()) if one.any() else float(spend.mean())
     model.selection_ = {**selection, "booster_window_days": int(fit_days),
                         "booster_customers": int(len(yf))}
