@@ -37,7 +37,8 @@ def cdnow():
 @pytest.fixture(scope="module")
 def cdnow_model(cdnow):
     """BG/NBD fitted exactly as in Fader, Hardie & Lee (2005)."""
-    return CLVModel(time_unit="W", zero_amount="occasion").fit(cdnow, CAL_END)
+    return CLVModel(purchase_model="bgnbd", time_unit="W", zero_amount="occasion",
+                    method="probabilistic").fit(cdnow, CAL_END)
 
 
 def tiny_transactions() -> pd.DataFrame:
@@ -226,7 +227,7 @@ def test_cdnow_pareto_nbd_reproduces_published_parameters(cdnow):
 
 def test_default_policy_drops_free_orders_and_shifts_parameters(cdnow):
     with pytest.warns(DataPolicyWarning, match="8 customer"):
-        m = CLVModel().fit(cdnow, CAL_END)
+        m = CLVModel("bgnbd").fit(cdnow, CAL_END)
     assert m.diagnostics_["n_customers"] == 2349
     assert m.diagnostics_["data_policy"]["dropped_zero_amount"] == 8
     assert m.diagnostics_["data_policy"]["customers_without_purchase"] == 8
@@ -281,7 +282,7 @@ def test_same_input_same_output(cdnow):
 
 
 def test_fit_summary_equals_fit(cdnow_model):
-    m = CLVModel(time_unit="W").fit_summary(cdnow_model.summary_)
+    m = CLVModel("bgnbd", time_unit="W").fit_summary(cdnow_model.summary_)
     assert m.params_ == pytest.approx(cdnow_model.params_, rel=1e-9)
 
 
@@ -322,7 +323,8 @@ def test_gini_properties():
 
 
 def test_validate_on_cdnow(cdnow):
-    res = CLVModel(zero_amount="occasion").validate(cdnow, CAL_END, "1998-06-30")
+    res = CLVModel("bgnbd", zero_amount="occasion",
+                   method="probabilistic").validate(cdnow, CAL_END, "1998-06-30")
     for key in ("predicted_total", "actual_total", "mae", "spearman", "gini", "deciles"):
         assert key in res
     assert res["actual_total"] == res["per_customer"]["actual_purchases"].sum()
@@ -416,7 +418,8 @@ def test_log_model_and_log_backtest_write_what_fit_and_validate_used_to(cdnow, c
     assert run.data.params["zero_amount"] == "occasion"
     assert run.data.tags["module"] == "clv"
     assert logged.model_uri is None
-    res = CLVModel(zero_amount="occasion").validate(cdnow, CAL_END, "1998-06-30")
+    res = CLVModel("bgnbd", zero_amount="occasion",
+                   method="probabilistic").validate(cdnow, CAL_END, "1998-06-30")
     assert "run_id" not in res  # a backtest does not log itself
     run_id = log_backtest(res)
     vrun = mlflow.get_run(run_id)
@@ -427,7 +430,7 @@ def test_log_model_and_log_backtest_write_what_fit_and_validate_used_to(cdnow, c
 
 def test_time_unit_only_rescales_alpha(cdnow, cdnow_model):
     for unit, days in (("D", 1.0), ("M", 30.4375)):
-        m = CLVModel(time_unit=unit, zero_amount="occasion").fit(cdnow, CAL_END)
+        m = CLVModel("bgnbd", time_unit=unit, zero_amount="occasion").fit(cdnow, CAL_END)
         assert m.params_["r"] == pytest.approx(cdnow_model.params_["r"], rel=1e-4)
         assert m.params_["b"] == pytest.approx(cdnow_model.params_["b"], rel=1e-3)
         assert m.params_["alpha"] == pytest.approx(cdnow_model.params_["alpha"] * 7 / days,

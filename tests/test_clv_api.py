@@ -154,9 +154,9 @@ def test_log_model_logs_a_pyfunc_and_registers_it(model):
     res = log_model(model, registered_name="test-clv-log-model", horizon=26)
     assert res.model_uri and res.registered_version == "1" and res.run_id
     loaded = load_model("test-clv-log-model", alias="challenger")
-    out = loaded.predict(model.summary_[["frequency", "recency", "T", "monetary_value"]]
-                         .reset_index(drop=True).head(5))
-    expected = model.predict(26).head(5)
+    four = model.summary_[["frequency", "recency", "T", "monetary_value"]].head(5)
+    out = loaded.predict(four.reset_index(drop=True))
+    expected = model.predict(26, summary=four)  # what the pyfunc sees: the four columns
     np.testing.assert_allclose(out["clv"].to_numpy(), expected["clv"].to_numpy())
 
 

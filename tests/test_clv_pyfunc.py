@@ -45,13 +45,14 @@ def test_pyfunc_round_trip_in_fresh_process(fitted, saved, tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     got = pd.read_csv(out_file, index_col="customer_id", dtype={"customer_id": str})
-    want = fitted.predict(39, discount_rate=0.1, summary=summary)
+    # what the pyfunc sees: the four columns (a hybrid falls back to its probabilistic clv)
+    want = fitted.predict(39, discount_rate=0.1, summary=summary[INPUT_COLUMNS])
     assert list(got.columns) == ["expected_purchases", "p_alive", "expected_value", "clv",
                                  "clv_tier"]
     num = ["expected_purchases", "p_alive", "expected_value", "clv"]
     np.testing.assert_allclose(got.loc[want.index, num], want[num], rtol=1e-9)
     # tiers use the training customers' absolute cut-offs: one row scores like in the batch
-    full = fitted.predict(39, discount_rate=0.1)
+    full = fitted.predict(39, discount_rate=0.1, summary=fitted.summary_[INPUT_COLUMNS])
     assert (got.loc[want.index, "clv_tier"] == full.loc[want.index, "clv_tier"].astype(str)).all()
 
 

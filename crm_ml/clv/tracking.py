@@ -76,7 +76,7 @@ def log_model(model, *, run=None, registered_name: str | None = None,
             r.log_text("\n".join(d["warnings"]), "clv_warnings.txt")
         if not include_model:
             return ModelLogResult(None, None, r.run_id)
-        from crm_ml.clv.pyfunc import CLVPyfuncModel, input_example, save_artifacts
+        from crm_ml.clv.pyfunc import CLVPyfuncModel, input_example, save_artifacts, signature
         from crm_ml.tracking.models import log_pyfunc_model
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +84,7 @@ def log_model(model, *, run=None, registered_name: str | None = None,
                 r, CLVPyfuncModel(),
                 artifacts=save_artifacts(model, tmp, horizon=horizon,
                                          discount_rate=discount_rate, margin=margin),
-                input_example=input_example(model.time_unit),
+                input_example=input_example(model.time_unit), signature=signature(model),
                 registered_name=registered_name,
                 metadata={"module": "clv", "time_unit": model.time_unit})
 

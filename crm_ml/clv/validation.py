@@ -9,8 +9,9 @@ results). Nothing is logged here: a pipeline (or the user) logs a result with
 
 - ``predicted_total`` / ``actual_total``: repeat purchase occasions (distinct purchase days) in
   the holdout, summed over customers; ``mae``: mean absolute error per customer of the same;
-- ``spearman``: rank correlation of predicted holdout value (expected purchases x expected
-  spend, undiscounted) with actual holdout spend;
+- ``spearman``: rank correlation of predicted holdout value (the model's undiscounted ``clv``
+  at margin 1: expected purchases x expected spend when probabilistic, the spend booster's
+  value when hybrid) with actual holdout spend;
 - ``gini``: normalised Gini of predicted value against actual spend (1 = perfect ranking,
   0 = random);
 - ``deciles``: customers split into ten groups by predicted value (10 = highest), predicted and
@@ -140,7 +141,9 @@ def backtest(model, transactions: pd.DataFrame, as_of, horizon_days: int,
         "frequency": summ["frequency"].reindex(pred.index),
         "predicted_purchases": pred["expected_purchases"],
         "actual_purchases": act["actual_purchases"],
-        "predicted_value": pred["expected_purchases"] * pred["expected_value"],
+        # the model's own undiscounted value (expected purchases x expected spend when
+        # probabilistic, the spend booster's when hybrid)
+        "predicted_value": pred["clv"],
         "actual_value": act["actual_value"],
     })
     tenure = (cal_day - pd.to_datetime(summ["first_purchase"]).dt.normalize()).dt.days
@@ -162,6 +165,8 @@ def backtest(model, transactions: pd.DataFrame, as_of, horizon_days: int,
     out["per_customer"] = per
     out["calibration_summary"] = summ
     out["params"] = dict(cal.params_)
+    out["method"] = getattr(cal, "method_", "probabilistic")
+    out["selection"] = dict(getattr(cal, "selection_", {}))
     if plots:
         from crm_ml.clv.plots import calibration_holdout_plot, tracking_plot
 

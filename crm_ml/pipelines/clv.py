@@ -48,7 +48,8 @@ def run(data, context) -> dict:
     cal_end = as_of - pd.Timedelta(days=cc.holdout_days)
     with warnings.catch_warnings(record=True) as caught, paused():
         warnings.simplefilter("always", CLVAssumptionWarning)
-        model = CLVModel(purchase_model=cc.purchase_model, time_unit=cc.time_unit)
+        model = CLVModel(purchase_model=cc.purchase_model, time_unit=cc.time_unit,
+                         method=cc.method)
         val = model.backtest(tx, cal_end, horizon_days=cc.holdout_days)
         ml = backtest_ml(tx, cal_end, horizon_days=cc.holdout_days,
                          customers=val["per_customer"].index)

@@ -103,7 +103,13 @@ class CLVConfig:
 
     Attributes
     ----------
-    purchase_model : {"bgnbd", "pareto_nbd", "mbgnbd"}, default "bgnbd"
+    purchase_model : {"mbgnbd", "bgnbd", "pareto_nbd"}, default "mbgnbd"
+        The CLV model's purchase model (MBG/NBD, as :class:`crm_ml.clv.CLVModel`).
+    method : {"probabilistic", "auto", "hybrid"}, default "probabilistic"
+        :class:`crm_ml.clv.CLVModel`'s ``method``. The pipeline's default stays
+        probabilistic while batch scoring and ``predict_clv`` pass the registered model only
+        frequency/recency/T/monetary_value: a hybrid model also needs ``total_spend``
+        (:func:`crm_ml.clv.pyfunc.input_columns`).
     time_unit : {"D", "W", "M"}, default "W"
     horizon : float, default 52
         CLV horizon in periods of ``time_unit`` (52 weeks = one year).
@@ -115,7 +121,8 @@ class CLVConfig:
         Validation: calibration up to ``as_of - holdout_days``, holdout after it.
     """
 
-    purchase_model: Literal["bgnbd", "pareto_nbd", "mbgnbd"] = "bgnbd"
+    purchase_model: Literal["bgnbd", "pareto_nbd", "mbgnbd"] = "mbgnbd"
+    method: Literal["probabilistic", "auto", "hybrid"] = "probabilistic"
     time_unit: Literal["D", "W", "M"] = "W"
     horizon: float = 52.0
     discount_rate: float = 0.10
