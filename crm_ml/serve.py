@@ -90,11 +90,15 @@ def _as_frame(records) -> tuple[pd.DataFrame, dict[str, list[int]]]:
 
 
 def required_fields(model) -> list[str]:
-    """Input column names of a pyfunc model's signature (empty when it has none)."""
+    """Required input column names of a pyfunc model's signature (empty when it has none).
+
+    Columns the signature marks optional (``required=False``, e.g. a hybrid CLV model's
+    ``total_spend``) are passed on when the caller gives them, never demanded.
+    """
     schema = model.metadata.get_input_schema()
     if schema is None or not schema.has_input_names():
         return []
-    return list(schema.input_names())
+    return [spec.name for spec in schema.inputs if getattr(spec, "required", True)]
 
 
 def _match_types(model, frame: pd.DataFrame) -> pd.DataFrame:

@@ -99,3 +99,22 @@ def test_short_history_falls_back_to_probabilistic_or_refuses_the_hybrid(cdnow):
         assert m.method_ == "probabilistic" and "too short" in m.selection_["reason"]
         with pytest.raises(DataValidationError, match="hybrid"):
             CLVModel(method="hybrid").fit(cdnow, early)
+
+
+def test_a_served_hybrid_reads_total_spend_through_its_signature(hybrid_model, tmp_path):
+    """The registered pyfunc of a hybrid takes total_spend as an optional signature column:
+    served with it, the hybrid's own clv comes back; crm_ml.serve demands only the four."""
+    import mlflow.pyfunc
+
+    from crm_ml.clv.pyfunc import INPUT_COLUMNS, input_columns, save_pyfunc
+    from crm_ml.serve import required_fields
+
+    py = mlflow.pyfunc.load_model(str(save_pyfunc(hybrid_model, tmp_path / "m", horizon=26)))
+    assert required_fields(py) == INPUT_COLUMNS
+    assert "total_spend" in py.metadata.get_input_schema().input_names()
+    s = hybrid_model.summary_.head(40)[input_columns(hybrid_model)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CLVAssumptionWarning)  # no fallback with total_spend
+        served = py.predict(s.reset_index(drop=True))
+    own = hybrid_model.predict(26, summary=s)
+    np.testing.assert_allclose(served["clv"], own["clv"].to_numpy(), rtol=1e-9)

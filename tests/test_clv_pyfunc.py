@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from crm_ml.clv import CLVModel, load_cdnow_sample
-from crm_ml.clv.pyfunc import INPUT_COLUMNS, save_pyfunc
+from crm_ml.clv.pyfunc import input_columns, save_pyfunc
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def test_pyfunc_round_trip_in_fresh_process(fitted, saved, tmp_path):
     stored = json.loads((path / "artifacts" / "clv_params.json").read_text())
     assert stored["model"]["params"]["r"] == pytest.approx(fitted.params_["r"])
     summary = fitted.summary_.head(50)
-    inp = summary[INPUT_COLUMNS].reset_index()
+    columns = input_columns(fitted)  # + total_spend for a hybrid, as batch scoring passes
+    inp = summary[columns].reset_index()
     inp_file = tmp_path / "input.csv"
     out_file = tmp_path / "output.csv"
     inp.to_csv(inp_file, index=False)
@@ -45,14 +46,13 @@ def test_pyfunc_round_trip_in_fresh_process(fitted, saved, tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     got = pd.read_csv(out_file, index_col="customer_id", dtype={"customer_id": str})
-    # what the pyfunc sees: the four columns (a hybrid falls back to its probabilistic clv)
-    want = fitted.predict(39, discount_rate=0.1, summary=summary[INPUT_COLUMNS])
+    want = fitted.predict(39, discount_rate=0.1, summary=summary[columns])
     assert list(got.columns) == ["expected_purchases", "p_alive", "expected_value", "clv",
                                  "clv_tier"]
     num = ["expected_purchases", "p_alive", "expected_value", "clv"]
     np.testing.assert_allclose(got.loc[want.index, num], want[num], rtol=1e-9)
     # tiers use the training customers' absolute cut-offs: one row scores like in the batch
-    full = fitted.predict(39, discount_rate=0.1, summary=fitted.summary_[INPUT_COLUMNS])
+    full = fitted.predict(39, discount_rate=0.1, summary=fitted.summary_[columns])
     assert (got.loc[want.index, "clv_tier"] == full.loc[want.index, "clv_tier"].astype(str)).all()
 
 

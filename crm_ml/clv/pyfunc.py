@@ -3,11 +3,10 @@
 Input: one row per customer with ``frequency``, ``recency``, ``T`` (model time unit) and
 ``monetary_value`` -- the columns of :func:`crm_ml.features.customer_summary` -- and, for a
 model whose ``method_`` is ``"hybrid"``, ``total_spend`` (spend up to ``as_of``, first purchase included; :func:`input_columns`).
-Today the signature keeps the four columns (``crm_ml.serve`` and batch scoring pass only
-those, and MLflow drops columns outside the signature), so a served hybrid falls back to its
-probabilistic ``clv`` with a :class:`crm_ml.clv.CLVAssumptionWarning`
-(:meth:`CLVModel.predict`); :data:`OPTIONAL_IN_SIGNATURE` adds ``total_spend`` as an
-optional signature column once serve honours optional columns. Rows come back
+A hybrid model's signature adds ``total_spend`` as an optional column
+(:data:`OPTIONAL_IN_SIGNATURE`): batch scoring passes it, and :mod:`crm_ml.serve` passes it
+when the caller gives it; without it a hybrid falls back to its probabilistic ``clv`` with a
+:class:`crm_ml.clv.CLVAssumptionWarning` (:meth:`CLVModel.predict`). Rows come back
 in input order (MLflow's signature enforcement drops a ``customer_id`` column, so callers
 reattach ids by position, as :mod:`crm_ml.serve` does; without enforcement a ``customer_id``
 column becomes the index). Output: ``expected_purchases``, ``p_alive``,
@@ -31,9 +30,9 @@ from crm_ml.errors import DataValidationError
 from crm_ml.features.ranges import RANGES_FILE, InputRanges, check_inputs, load_input_ranges
 
 INPUT_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
-#: crm_ml.serve.required_fields treats every signature column as required, so total_spend
-#: stays out of the signature until serve honours ``required=False``
-OPTIONAL_IN_SIGNATURE = False
+#: A hybrid model's signature holds total_spend as an optional column
+#: (crm_ml.serve.required_fields demands only the required ones)
+OPTIONAL_IN_SIGNATURE = True
 
 
 def input_columns(model) -> list[str]:

@@ -105,10 +105,10 @@ class CLVConfig:
     ----------
     purchase_model : {"mbgnbd", "bgnbd", "pareto_nbd"}, default "mbgnbd"
         The CLV model's purchase model (MBG/NBD, as :class:`crm_ml.clv.CLVModel`).
-    method : {"probabilistic", "auto", "hybrid"}, default "probabilistic"
-        :class:`crm_ml.clv.CLVModel`'s ``method``. The pipeline's default stays
-        probabilistic while batch scoring and ``predict_clv`` pass the registered model only
-        frequency/recency/T/monetary_value: a hybrid model also needs ``total_spend``
+    method : {"auto", "probabilistic", "hybrid"}, default "auto"
+        :class:`crm_ml.clv.CLVModel`'s ``method`` (``"auto"``: the hybrid when it ranks spend
+        better on a backtest inside the calibration history). A hybrid model also reads
+        ``total_spend``, which batch scoring passes and ``predict_clv`` callers may give
         (:func:`crm_ml.clv.pyfunc.input_columns`).
     time_unit : {"D", "W", "M"}, default "W"
     horizon : float, default 52
@@ -122,7 +122,7 @@ class CLVConfig:
     """
 
     purchase_model: Literal["bgnbd", "pareto_nbd", "mbgnbd"] = "mbgnbd"
-    method: Literal["probabilistic", "auto", "hybrid"] = "probabilistic"
+    method: Literal["probabilistic", "auto", "hybrid"] = "auto"
     time_unit: Literal["D", "W", "M"] = "W"
     horizon: float = 52.0
     discount_rate: float = 0.10

@@ -149,6 +149,7 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
     reasons, cluster segments, CLV and value at risk.
     """
     from crm_ml.clv import purchase_summary
+    from crm_ml.clv.pyfunc import input_columns
     from crm_ml.clv.risk import value_at_risk
     from crm_ml.features import build
     from crm_ml.segmentation import segmentation_features
@@ -180,7 +181,7 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
     clv_model = clv_wrapper.model
     summary = purchase_summary(tx, as_of, clv_model.time_unit,
                                clv_model.zero_amount).reindex(ids)
-    clv_in = summary[["frequency", "recency", "T", "monetary_value"]]
+    clv_in = summary[input_columns(clv_model)]  # + total_spend for a hybrid model
     clv = clv_wrapper.predict(None, clv_in, params=BATCH_RANGE_CHECK)
     for c in ("expected_purchases", "p_alive", "expected_value", "clv", "clv_tier"):
         out[c] = clv[c].to_numpy()
