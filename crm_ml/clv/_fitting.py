@@ -40,6 +40,19 @@ class CLVAssumptionWarning(UserWarning):
     """The data look inconsistent with an assumption of the CLV model."""
 
 
+@contextlib.contextmanager
+def seeded_global_numpy(seed: int = 0):
+    """lifetimes' Pareto/NBD fit starts Nelder-Mead from ``np.random.normal`` draws of NumPy's
+    global generator: seed it for the fit (same input, same parameters) and restore its state,
+    so the caller's random stream is untouched."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def purchase_fitter(kind: str, penalizer: float = 0.0):
     """A fresh lifetimes fitter for ``kind`` (bgnbd, mbgnbd or pareto_nbd)."""
     from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
@@ -180,7 +193,8 @@ def fit_model(kind: str, data: pd.DataFrame, penalizer: float = 0.0) -> tuple[ob
             warnings.simplefilter("ignore")
             with np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
                 if kind == "pareto_nbd":
-                    fitter.fit(*args, weights=w)  # lifetimes prints the optimiser on failure
+                    with seeded_global_numpy():  # lifetimes prints the optimiser on failure
+                        fitter.fit(*args, weights=w)
                 else:
                     _optimise(fitter, kind, args, w, penalizer)
     except (ConvergenceError, np.linalg.LinAlgError) as exc:

@@ -17,7 +17,6 @@ Example
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 
 import numpy as np
@@ -50,18 +49,6 @@ def _check_models(models) -> tuple[str, ...]:
             f"models: one or more distinct of {list(PURCHASE_MODELS)}, got {list(models)}",
             column="models", rule=f"distinct values of {list(PURCHASE_MODELS)}")
     return models
-
-
-@contextlib.contextmanager
-def _global_numpy_seed(seed: int = 0):
-    """lifetimes' Pareto/NBD fit starts Nelder-Mead from ``np.random.normal`` draws of the
-    global generator: seed it for the fit (same input, same output) and restore its state."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
 
 
 def _outputs(fitter, horizon: float, s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -144,8 +131,7 @@ def purchase_features(transactions: pd.DataFrame, as_of, horizon_days: int = 90,
     horizon = float(horizon_days) / unit
     for kind in models:
         try:
-            with _global_numpy_seed(0):
-                fitter, _ = fit_model(kind, data, penalizer)
+            fitter, _ = fit_model(kind, data, penalizer)
             expected, alive = _outputs(fitter, horizon, s)
         except (CLVConvergenceError, ValueError, FloatingPointError, OverflowError) as exc:
             warnings.warn(f"purchase_features: {kind} could not be fitted ({exc}); its columns "
