@@ -218,7 +218,7 @@ def test_backtest_reports_arima_and_seasonal_naive():
     assert set(res.windows["model"]) == {"arima", "seasonal_naive"}
     assert len(res.windows) == 4 and len(res.forecasts) == 16
     assert res.baseline == "seasonal naive" and res.model == "arima"
-    assert all(isinstance(v, float) for v in res.metrics.values())  # numbers only
+    assert all(isinstance(v, int | float) for v in res.metrics.values())  # numbers only
     for k in ("mase", "smape", "coverage", "baseline_mase", "baseline_smape",
               "baseline_coverage"):
         assert np.isfinite(res.metrics[k])
