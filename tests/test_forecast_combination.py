@@ -5,17 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _frames import monthly_sales as _sales
 
 import crm_ml as cm
 from crm_ml.errors import DataValidationError
 from crm_ml.forecast import CombinationForecaster, backtest, forecast_many
-
-
-def _sales(n=72, seed=0, start="2015-01-01"):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    y = 200 + 0.8 * t + 25 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 6, n)
-    return pd.Series(y, index=pd.date_range(start, periods=n, freq="MS"), name="y")
 
 
 # ---------------------------------------------------------------- combination

@@ -8,19 +8,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _frames import monthly_sales as _sales
 from sklearn.base import clone
 
 import crm_ml as cm
 from crm_ml.errors import DataValidationError
 from crm_ml.forecast import ARIMAForecaster, backtest, forecast_many
 from crm_ml.forecast.metrics import mase
-
-
-def _sales(n=72, seed=0, start="2015-01-01"):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    y = 200 + 0.8 * t + 25 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 6, n)
-    return pd.Series(y, index=pd.date_range(start, periods=n, freq="MS"), name="y")
 
 
 def test_a_misspelt_parameter_is_refused_not_silently_stored():
