@@ -36,7 +36,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from crm_ml.errors import DataValidationError, NotFittedError
-from crm_ml.forecast._input import as_series, check_levels
+from crm_ml.forecast._input import check_levels
+from crm_ml.forecast._outputs import ForecastOutputsMixin
 from crm_ml.forecast.forecaster import ARIMAForecaster
 
 MEMBERS = ("arima", "ets", "theta")
@@ -50,7 +51,7 @@ def _statsforecast_member(name: str, season_length: int):
     return {"ets": AutoETS, "theta": AutoTheta}[name](season_length=max(season_length, 1))
 
 
-class CombinationForecaster(RegressorMixin, BaseEstimator):
+class CombinationForecaster(ForecastOutputsMixin, RegressorMixin, BaseEstimator):
     """Weighted (default: equal) average of ARIMA, ETS and Theta forecasts, with intervals.
 
     A scikit-learn estimator with the API of :class:`~crm_ml.forecast.ARIMAForecaster`:
@@ -321,42 +322,6 @@ class CombinationForecaster(RegressorMixin, BaseEstimator):
                 "coefficients": a.get("coefficients", {}), "arima": a,
                 "order": a.get("order"), "seasonal_order": a.get("seasonal_order"),
                 "lambda": None, "fallback": self.fallback_, "notes": list(self.notes_)}
-
-    def plot(self, h: int | None = None, X_future=None, ax=None, title: str | None = None):
-        """History, combined forecast and the ``level`` intervals as a matplotlib Figure."""
-        from crm_ml.forecast.plotting import plot_forecast
-
-        self._check_fitted()
-        if h is None:
-            h = len(self.last_forecast_) if self.last_forecast_ is not None else \
-                max(2 * self.season_length_, 8)
-        levels = sorted(np.atleast_1d(self.level).tolist())
-        fc = self.predict(h, level=levels, X_future=X_future)
-        if len(levels) == 1:
-            fc = fc.rename(columns={"lower": f"lower_{levels[0]}", "upper": f"upper_{levels[0]}"})
-        return plot_forecast(self.y_, fc, levels, ax=ax, title=title or self.model_)
-
-    # ------------------------------------------------------------------ evaluation
-    def score(self, y_future, X_future=None) -> float:
-        """Minus the MASE of forecasting ``y_future`` (see :meth:`ARIMAForecaster.score`)."""
-        from crm_ml.forecast.metrics import mase
-
-        self._check_fitted()
-        actual = as_series(y_future)
-        if actual.isna().any():
-            raise DataValidationError("y_future: missing values", column="y_future",
-                                      rule="no missing values",
-                                      rows=list(actual.index[actual.isna()][:5]))
-        fc = self.predict(len(actual), X_future=X_future)
-        if isinstance(actual.index, pd.DatetimeIndex) and \
-                isinstance(fc.index, pd.DatetimeIndex) and not actual.index.equals(fc.index):
-            raise DataValidationError(
-                f"y_future: its dates must be the {len(fc)} periods after the fitted series "
-                f"({fc.index[0].date()} ...), got {actual.index[0].date()} ...",
-                column="y_future", rule="periods right after the fitted series",
-                rows=list(actual.index[:5]))
-        return -mase(actual.to_numpy(), fc["forecast"].to_numpy(), self.y_.to_numpy(),
-                     self.season_length_)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path) -> Path:
