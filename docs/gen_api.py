@@ -43,6 +43,8 @@ PAGES = {
                   ["crm_ml.pipelines"]),
     "scoring": ("crm_ml.scoring", "Batch scoring (pandas and Spark engines).",
                 ["crm_ml.scoring", "crm_ml.scoring.spark_engine"]),
+    "recommend": ("crm_ml.recommend", "Association rules and product recommendations.",
+                  ["crm_ml.recommend"]),
     "serve": ("crm_ml.serve", "Predict functions for other backends.", ["crm_ml.serve"]),
     "cli": ("crm_ml.cli, crm_ml.demo, crm_ml.model_names",
             "The command line, the demo and the registered model names.",

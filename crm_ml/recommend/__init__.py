@@ -1,0 +1,21 @@
+"""Product recommendations: association rules and next products for each customer, with reasons.
+
+>>> rules = cm.recommend.association_rules(tx, min_support=0.01, min_confidence=0.1)
+>>> r = cm.recommend.Recommender().fit(tx, as_of)              # popular | item_knn | als | auto
+>>> r.recommend(customers=None, k=10)                          # customer_id, rank, product_id, score, reason
+"""
+
+from __future__ import annotations
+
+from crm_ml._lazy import lazy_dir, lazy_exports
+
+_EXPORTS = {
+    "purchase_lines": "crm_ml.recommend.baskets",
+    "basket_matrix": "crm_ml.recommend.baskets",
+    "customer_product_matrix": "crm_ml.recommend.baskets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__dir__ = lazy_dir(globals(), __all__)
