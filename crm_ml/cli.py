@@ -96,6 +96,19 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--output", required=True,
                     help="forecast file (.parquet, .csv or .xlsx)")
 
+    rep = sub.add_parser("report", help="KPI report: one self-contained HTML file")
+    inputs(rep)
+    rep.add_argument("--costs", help="acquisition costs (CSV, Parquet or Excel): period (or "
+                     "timestamp), acquisition_cost[, the --by column]")
+    rep.add_argument("--freq", default="M", choices=["W", "M", "Q"],
+                     help="period: week (from Monday), month or quarter (default M)")
+    rep.add_argument("--by", help="one row per period and value of this customers or "
+                     "transactions column (e.g. region)")
+    rep.add_argument("--min-customers", type=int, default=10,
+                     help="suppress cells about fewer customers, >= 0 (default 10)")
+    rep.add_argument("--output", required=True, help="report file (.html)")
+    rep.add_argument("--table", help="also write the KPI table (.csv, .parquet or .xlsx)")
+
     card = sub.add_parser("card", help="regenerate a model card from the registry")
     card.add_argument("model", help=f"registered model name, e.g. {CHURN}")
     card.add_argument("--alias", default="champion", help="alias or version number")
@@ -202,7 +215,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
     from crm_ml.output_files import refuse_overwriting_inputs
 
-    if args.command in ("train", "score", "forecast"):
+    if args.command in ("train", "score", "forecast", "report"):
         _check_sheets(args)
     if args.command == "score":
         if args.engine == "pandas":
@@ -231,6 +244,8 @@ def _check_args(args: argparse.Namespace) -> None:
             raise UsageError(f"--level: must be between 0 and 100 (exclusive), got {args.level}")
         _check_output("--output", args.output)
         _guard(refuse_overwriting_inputs, {"--output": args.output}, _input_files(args))
+    elif args.command == "report":
+        _check_report_args(args)
     elif args.command in ("train", "demo"):
         from crm_ml.output_files import check_output_folder
 
@@ -242,6 +257,27 @@ def _check_args(args: argparse.Namespace) -> None:
             args.train_config = train_config(args)
             _guard(refuse_train, args.output, args.models_dir,
                    {**_input_files(args), "--config": args.config}, args.train_config)
+
+
+def _check_report_args(args: argparse.Namespace) -> None:
+    import os
+    from pathlib import Path
+
+    from crm_ml.output_files import check_output_folder, refuse_overwriting_inputs
+
+    if args.min_customers < 0:
+        raise UsageError(f"--min-customers: must be >= 0, got {args.min_customers}")
+    out = Path(args.output)
+    if out.suffix.lower() not in (".html", ".htm") or out.is_dir():
+        raise UsageError(f"--output {out}: the report must be an .html file, e.g. "
+                         f"{out.with_suffix('.html').name}")
+    _guard(check_output_folder, out.parent, flag="--output")
+    if args.table:
+        _check_output("--table", args.table)
+        if os.path.realpath(args.table) == os.path.realpath(args.output):
+            raise UsageError("--table and --output are the same file; give two paths")
+    _guard(refuse_overwriting_inputs, {"--output": args.output, "--table": args.table},
+           {**_input_files(args), "--costs": args.costs})
 
 
 def _refuse_excel_for_spark(args: argparse.Namespace) -> None:
@@ -279,7 +315,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "score" and args.engine == "spark":
         return _score_spark(args)
-    if args.command in ("train", "score", "forecast"):
+    if args.command in ("train", "score", "forecast", "report"):
         from crm_ml.scoring import load_inputs
 
         data = load_inputs(args.transactions, interactions=args.interactions,
@@ -289,6 +325,10 @@ def _run(args: argparse.Namespace) -> int:
                            encoding=args.encoding, sheet=getattr(args, "sheets", None))
         print(f"Read {data}")
         _print_row_policies(data.quality)
+        if args.command == "report":
+            from crm_ml.kpi.command import run_report
+
+            return run_report(args, data)
         return {"train": _train, "score": _score, "forecast": _forecast}[args.command](args, data)
     if args.command == "card":
         from crm_ml.cards import card_from_registry
