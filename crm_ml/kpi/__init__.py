@@ -17,7 +17,7 @@ _EXPORTS = {
     "DEFINITIONS": "crm_ml.kpi.definitions",
     "SUPPRESSION_RULE": "crm_ml.kpi.definitions",
     "kpi_table": "crm_ml.kpi.table",
-    "report": "crm_ml.kpi.report",
+    "report": "crm_ml.kpi.html_report",
     "retention_cohorts": "crm_ml.kpi.cohorts",
 }
 

@@ -56,7 +56,7 @@ def read_costs(path, sep: str | None = None, encoding: str = "utf-8") -> pd.Data
 def run_report(args, data) -> int:
     """Build the report of ``crm-ml report`` from the loaded inputs and write it (and the
     table with ``--table``); the arguments were checked before the inputs were read."""
-    from crm_ml.kpi.report import report
+    from crm_ml.kpi.html_report import report
     from crm_ml.kpi.table import kpi_table
     from crm_ml.output_files import write_atomic
 
