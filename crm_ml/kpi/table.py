@@ -35,6 +35,12 @@ def _segments(past: pd.DataFrame, customers, by) -> pd.Series | None:
     """customer_id -> segment label (str), or None without ``by``."""
     if by is None:
         return None
+    if not isinstance(by, str):
+        raise DataValidationError(f"by: must be a column name (str), got {type(by).__name__}",
+                                  column="by", rule="column name")
+    if by in defs.DEFINITIONS or by.startswith("csat_"):
+        raise DataValidationError(f"{by}: `by` names a column of the KPI table itself; rename "
+                                  "the segment column", column=by, rule="by is not a KPI name")
     if customers is not None:
         require_columns(customers, ("customer_id",), "customers")
     if customers is not None and by in customers.columns:
@@ -181,7 +187,8 @@ def _service_kpis(interactions, as_of, freq, seg) -> tuple[pd.DataFrame, dict, l
                        how="outer")
         bases["nps"] = r.groupby(keys)["customer_id"].nunique()
     if "kind" in it.columns:
-        is_complaint = (it["kind"].astype("string").str.lower() == "complaint").to_numpy()
+        is_complaint = it["kind"].astype("string").str.strip().str.lower() \
+            .eq("complaint").fillna(False).to_numpy(dtype=bool)
         out = out.join(frame.loc[is_complaint].groupby(keys).size().rename("complaints"),
                        how="outer")
     if "resolution_hours" in it.columns:
@@ -255,9 +262,11 @@ def kpi_table(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = 
     cost, cost_note = (_costs_per_period(costs, day, freq, by) if costs is not None
                        else (None, None))
 
-    first = int(kpis.index.get_level_values("p").min())
+    # every segment and period any input has, so no interaction or cost is left out
+    indexes = [x.index for x in (kpis, service, cost) if x is not None and len(x)]
+    first = min(int(i.get_level_values("p").min()) for i in indexes)
     last = pd.Period(day, FREQS[freq]).ordinal
-    segments = sorted(set(kpis.index.get_level_values("segment")))
+    segments = sorted(set().union(*(i.get_level_values("segment") for i in indexes)))
     grid = pd.MultiIndex.from_product([segments, range(first, last + 1)],
                                       names=["segment", "p"])
     t = kpis.reindex(grid)
