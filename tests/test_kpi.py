@@ -156,6 +156,13 @@ def test_definitions_in_attrs_and_docstring_are_one_source():
         if col in t.columns:
             assert t.attrs["definitions"][col] == sentence
     assert " ".join(SUPPRESSION_RULE.split()) in doc
+    from pathlib import Path
+
+    guide = (Path(__file__).parents[1] / "docs" / "guide" / "kpi.md").read_text()
+    guide = " ".join(guide.split())
+    for col, sentence in DEFINITIONS.items():  # the user guide states the same definitions
+        assert f"| `{col}` | {' '.join(sentence.split())} |" in guide, col
+    assert " ".join(SUPPRESSION_RULE.split()) in guide
 
 
 # ------------------------------------------------------------------ cohorts

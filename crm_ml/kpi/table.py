@@ -250,7 +250,115 @@ def kpi_table(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = 
               customers: pd.DataFrame | None = None, costs: pd.DataFrame | None = None,
               clv=None, freq: str = "M", by: str | None = None,
               min_customers: int = defs.DEFAULT_MIN_CUSTOMERS) -> pd.DataFrame:
-    # the docstring is built from crm_ml.kpi.definitions below
+    """KPIs per period (and segment): customers, retention, orders, revenue, CLV, satisfaction,
+    NPS, complaints, resolution time, CAC and CLV:CAC.
+
+    Parameters
+    ----------
+    tx : DataFrame
+        Canonical transactions (``customer_id``, ``timestamp``, ``amount``; optional
+        ``order_id`` and any column named in ``by``). Negative amounts are returns.
+    as_of : date-like, optional
+        Last day read (default: the day of the last transaction). Nothing dated after it is
+        read, in any input; the last row is the period that contains it.
+    interactions : DataFrame, optional
+        ``customer_id``, ``timestamp``; optional ``kind`` ("complaint" rows count as
+        complaints), ``satisfaction`` (1..5) and further ``satisfaction_<dimension>``
+        columns (one pair of CSAT columns each), ``nps`` (0..10), ``resolution_hours``.
+    customers : DataFrame, optional
+        ``customer_id`` plus attributes; used for ``by``.
+    costs : DataFrame, optional
+        ``period`` (or ``timestamp``), ``acquisition_cost`` (>= 0), and the ``by`` column to
+        split costs by segment. Costs are summed per period.
+    clv : Series or CLVModel, optional
+        CLV per customer (index ``customer_id``), or a fitted :class:`crm_ml.clv.CLVModel`
+        (its ``predict()["clv"]``; refused when fitted after ``as_of``).
+    freq : {"M", "Q", "W"}
+        Period length (weeks start on Monday).
+    by : str, optional
+        A column of ``customers`` (looked up first) or of ``tx`` (the value on the customer's
+        first transaction): one row per period and segment. Customers without a value form the
+        segment ``"unknown"``.
+    min_customers : int, default 10
+        Small-cell suppression threshold (0 or 1: none); see Notes.
+
+    Returns
+    -------
+    DataFrame
+        One row per period (x segment), columns in the order below (optional ones only when
+        their input is given). ``attrs["definitions"]`` maps every column to its definition;
+        ``attrs`` also holds ``as_of``, ``freq``, ``by``, ``min_customers``,
+        ``suppression_rule``, ``suppressed_cells`` and ``data_start``.
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, missing or infinite values, satisfaction outside 1..5, nps outside
+        0..10 or not whole, negative costs or resolution hours, a ``by`` column that exists
+        nowhere, unknown ``freq``, a CLV model fitted after ``as_of``.
+
+    Notes
+    -----
+    Definitions (a purchase is a transaction with a positive amount; the same sentences as
+    :data:`crm_ml.kpi.definitions.DEFINITIONS`, checked by a test):
+
+    - ``period``: First day of the period (month, quarter, or week starting Monday); periods
+      run from the first transaction's period to the one containing as_of.
+    - ``complete``: True when the period has ended by the end of the as_of day; the last
+      period is usually partial (False) and should not be compared with full periods.
+    - ``active``: Customers with at least one purchase (a transaction with a positive
+      amount) in the period.
+    - ``new``: Customers whose first purchase ever (in the data up to as_of) is in the
+      period.
+    - ``lost``: Customers active in the previous period who made no purchase in this period.
+    - ``churn_rate``: lost / customers active in the previous period (NaN in the first
+      period).
+    - ``retention_rate``: Customers active in both the previous and this period / customers
+      active in the previous period (= 1 - churn_rate).
+    - ``repeat_purchase_rate``: Share of the period's active customers who have placed at
+      least 2 orders to date (from their first order to the period's end, or as_of if
+      earlier).
+    - ``orders``: Distinct orders with a positive amount in the period (order_id per
+      customer; without one, the customer's purchase timestamp).
+    - ``orders_per_customer``: orders / active.
+    - ``average_order_value``: Gross sales (sum of positive amounts) in the period / orders;
+      returns are not subtracted, so it is the value of an order when placed.
+    - ``revenue``: Sum of amounts in the period, net of returns (negative amounts subtract).
+    - ``mean_clv``: Mean customer lifetime value (the CLV given, one value per customer, or
+      the `clv` of a fitted CLVModel's predict()) over the period's active customers that
+      have one.
+    - ``csat_mean``: Mean satisfaction rating (1..5) of the interactions in the period.
+    - ``csat_share_4_5``: Share of the period's satisfaction ratings that are 4 or 5.
+    - ``nps``: Net Promoter Score of the period's 0..10 answers: % promoters (9-10) minus %
+      detractors (0-6), from -100 to 100.
+    - ``complaint_rate``: Interactions of kind 'complaint' in the period / active customers.
+    - ``median_resolution_hours``: Median resolution_hours of the period's interactions that
+      have one.
+    - ``acquisition_cost``: Acquisition cost recorded for the period (the costs table,
+      summed; costs dated after as_of are not read).
+    - ``cac``: Customer acquisition cost: acquisition_cost / new customers (NaN with no new
+      customer).
+    - ``clv_cac``: Mean CLV of the period's new customers / cac.
+    - ``suppressed``: Columns of this row set to NaN by the small-cell rule
+      (comma-separated; empty when none).
+
+    A ``satisfaction_<dimension>`` column adds ``csat_<dimension>_mean`` and
+    ``csat_<dimension>_share_4_5``, defined as the CSAT columns.
+
+    Small-cell suppression: A cell computed from fewer than min_customers customers (default
+    10) is suppressed: set to NaN and its column named in that row's `suppressed` column.
+    The group a cell describes is: the active customers for active, orders, orders per
+    customer, average order value, revenue, repeat-purchase rate, mean CLV and complaint
+    rate; the new customers for new, CAC and CLV:CAC; the customers active in the previous
+    period for lost, churn rate and retention rate; the customers who gave a rating for
+    CSAT, an NPS score for NPS, and who had an interaction with a resolution time for median
+    resolution hours. A cell with 0 customers is not suppressed (it describes nobody). Ten
+    is a common, cautious threshold in statistical disclosure control: a figure about fewer
+    people (a region with 3 customers in a month) can reveal one person's purchases or
+    complaints to a reader who knows who they are. Suppression protects each cell on its
+    own; it does not stop differencing between cells (e.g. a total minus the other
+    segments), so publish segments only as fine as needed.
+    """
     check_freq(freq)
     k = _check_min_customers(min_customers)
     past, day = check_transactions(tx, as_of)
@@ -356,63 +464,3 @@ def kpi_table(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = 
     if cost_note:
         out.attrs["notes"] = [cost_note]
     return out
-
-
-kpi_table.__doc__ = f"""KPIs per period (and segment): customers, retention, orders, revenue,
-CLV, satisfaction, NPS, complaints, resolution time, CAC and CLV:CAC.
-
-Parameters
-----------
-tx : DataFrame
-    Canonical transactions (``customer_id``, ``timestamp``, ``amount``; optional
-    ``order_id`` and any column named in ``by``). Negative amounts are returns.
-as_of : date-like, optional
-    Last day read (default: the day of the last transaction). Nothing dated after it is
-    read, in any input; the last row is the period that contains it.
-interactions : DataFrame, optional
-    ``customer_id``, ``timestamp``; optional ``kind`` ("complaint" rows count as
-    complaints), ``satisfaction`` (1..5) and further ``satisfaction_<dimension>``
-    columns (one pair of CSAT columns each), ``nps`` (0..10), ``resolution_hours``.
-customers : DataFrame, optional
-    ``customer_id`` plus attributes; used for ``by``.
-costs : DataFrame, optional
-    ``period`` (or ``timestamp``), ``acquisition_cost`` (>= 0), and the ``by`` column to
-    split costs by segment. Costs are summed per period.
-clv : Series or CLVModel, optional
-    CLV per customer (index ``customer_id``), or a fitted :class:`crm_ml.clv.CLVModel`
-    (its ``predict()["clv"]``; refused when fitted after ``as_of``).
-freq : {{"M", "Q", "W"}}
-    Period length (weeks start on Monday).
-by : str, optional
-    A column of ``customers`` (looked up first) or of ``tx`` (the value on the customer's
-    first transaction): one row per period and segment. Customers without a value form the
-    segment ``"unknown"``.
-min_customers : int, default {defs.DEFAULT_MIN_CUSTOMERS}
-    Small-cell suppression threshold (0 or 1: none); see Notes.
-
-Returns
--------
-DataFrame
-    One row per period (x segment), columns in the order below (optional ones only when
-    their input is given). ``attrs["definitions"]`` maps every column to its definition;
-    ``attrs`` also holds ``as_of``, ``freq``, ``by``, ``min_customers``,
-    ``suppression_rule``, ``suppressed_cells`` and ``data_start``.
-
-Raises
-------
-DataValidationError
-    Missing columns, missing or infinite values, satisfaction outside 1..5, nps outside
-    0..10 or not whole, negative costs or resolution hours, a ``by`` column that exists
-    nowhere, unknown ``freq``, a CLV model fitted after ``as_of``.
-
-Notes
------
-Definitions (a purchase is a transaction with a positive amount):
-
-{defs.definitions_text(indent="")}
-
-A ``satisfaction_<dimension>`` column adds ``csat_<dimension>_mean`` and
-``csat_<dimension>_share_4_5``, defined as the CSAT columns.
-
-Small-cell suppression: {defs.SUPPRESSION_RULE}
-"""
