@@ -351,6 +351,9 @@ def _train(args: argparse.Namespace, data) -> int:
     result = train_all(data, output_dir=args.output, models_dir=args.models_dir,
                        allow_columns=args.allow_column, config=args.train_config)
     for module, out in result["modules"].items():
+        if "registered_version" not in out:  # a step without a model (kpi)
+            print(f"  {module}: done, no model")
+            continue
         print(f"  {module}: version {out.get('registered_version')}, "
               f"promoted={out.get('promoted')}, grade {out.get('grade')}")
     return 0
