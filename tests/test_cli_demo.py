@@ -114,3 +114,12 @@ def test_champions_reload_in_a_fresh_process_and_match_the_in_memory_models(demo
     got = predict_in_fresh_process("models:/crm-segments@champion", feats.reset_index(drop=True))
     expected = pd.read_csv(out / "segments.csv", **read).set_index("customer_id")
     assert (got["segment"].to_numpy() == expected.loc[ids, "segment"].to_numpy()).all()
+
+
+def test_demo_writes_the_kpi_report_and_table(demo_workspace):
+    out = demo_workspace["output"]
+    html = (out / "kpi_report.html").read_text(encoding="utf-8")
+    assert "<h2>Segment mix by region</h2>" in html and "<script" not in html.lower()
+    table = pd.read_csv(out / "kpi_table.csv", parse_dates=["period"])
+    assert table["period"].max() == pd.Timestamp("2024-12-01") and table["active"].max() > 100
+    assert demo_workspace["summary"]["modules"]["kpi"]["last_complete_period"] == "2024-12-01"
