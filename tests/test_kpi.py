@@ -226,7 +226,9 @@ def test_the_as_of_day_itself_is_history():
 # ------------------------------------------------------------------ suppression
 def test_small_cells_are_suppressed_and_named():
     t = kpi_table(_tx(), AS_OF, by="region", min_customers=2)
-    jan_s = t.loc[(t["period"] == "2024-01-01") & (t["region"] == "S")].iloc[0]
+    assert set(t["region"]) == {"N", "other"}  # S has one customer: pooled, name not shown
+    assert "fewer than 2 customers are pooled into 'other'" in t.attrs["notes"][0]
+    jan_s = t.loc[(t["period"] == "2024-01-01") & (t["region"] == "other")].iloc[0]
     assert np.isnan(jan_s["revenue"]) and np.isnan(jan_s["active"])  # b alone
     assert {"active", "revenue", "new"} <= set(jan_s["suppressed"].split(","))
     feb_n = t.loc[(t["period"] == "2024-02-01") & (t["region"] == "N")].iloc[0]
@@ -235,6 +237,17 @@ def test_small_cells_are_suppressed_and_named():
     for _, row in t.iterrows():  # every suppressed name is NaN, every NaN count is named
         for col in filter(None, row["suppressed"].split(",")):
             assert np.isnan(row[col])
+
+
+def test_pooled_segments_take_their_costs_and_interactions_along():
+    costs = pd.DataFrame({"period": ["2024-01", "2024-01"], "acquisition_cost": [40.0, 60.0],
+                          "region": ["N", "S"]})
+    t = kpi_table(_tx(), AS_OF, costs=costs, interactions=_interactions(), by="region",
+                  min_customers=2)
+    jan = t.loc[t["period"] == "2024-01-01"].set_index("region")
+    assert jan.loc["other", "acquisition_cost"] == 60.0 and jan.loc["N", "acquisition_cost"] == 40
+    assert np.isnan(jan.loc["N", "cac"])  # one new customer: suppressed
+    assert "S" not in set(t["region"])
 
 
 def test_default_threshold_is_10_and_hides_a_tiny_business():

@@ -62,10 +62,35 @@ def _segments(past: pd.DataFrame, customers, by) -> pd.Series | None:
                               column=str(by), rule="by column exists")
 
 
-def _label(ids: pd.Series, seg: pd.Series | None) -> np.ndarray:
+#: The segment that pools segments of fewer than ``min_customers`` customers.
+OTHER = "other"
+
+
+def _pool_small_segments(seg: pd.Series | None, past: pd.DataFrame,
+                         k: int) -> tuple[pd.Series | None, list[str]]:
+    """Segments with fewer than ``k`` purchasing customers merged into :data:`OTHER`, so a
+    segment name (a company, a tiny town) never labels a row about a handful of people."""
+    if seg is None or k <= 1:
+        return seg, []
+    buyers = past.loc[past["amount"] > 0, "customer_id"].unique()
+    sizes = seg.reindex(buyers).fillna("unknown").value_counts()
+    small = sorted(str(v) for v in sizes.index[sizes < k]) + \
+        sorted(str(v) for v in set(seg) - set(sizes.index))
+    return seg, small
+
+
+def _label(ids: pd.Series, seg: pd.Series | None, pooled=()) -> np.ndarray:
+    """The segment of each customer id (``unknown`` when unmapped, pooled ones ``other``)."""
     if seg is None:
         return np.full(len(ids), _ALL, dtype=object)
-    return ids.map(seg).astype("string").fillna("unknown").to_numpy(dtype=object)
+    return _pooled(ids.map(seg).astype("string").fillna("unknown"), pooled)
+
+
+def _pooled(labels: pd.Series, pooled) -> np.ndarray:
+    labels = labels.astype("string").fillna("unknown")
+    if len(pooled):
+        labels = labels.where(~labels.isin(list(pooled)), OTHER)
+    return labels.to_numpy(dtype=object)
 
 
 def _clv_per_customer(clv, as_of: pd.Timestamp) -> pd.Series | None:
@@ -95,10 +120,10 @@ def _clv_per_customer(clv, as_of: pd.Timestamp) -> pd.Series | None:
                               rule="type")
 
 
-def _purchase_kpis(past, freq, seg, clv) -> tuple[pd.DataFrame, dict]:
+def _purchase_kpis(past, freq, seg, clv, pooled) -> tuple[pd.DataFrame, dict]:
     """Transaction KPIs per (segment, period) and the customer counts behind them."""
     frame = pd.DataFrame({"customer_id": past["customer_id"].to_numpy(),
-                          "segment": _label(past["customer_id"], seg),
+                          "segment": _label(past["customer_id"], seg, pooled),
                           "amount": past["amount"].to_numpy(dtype=float)})
     frame["p"] = ordinals(past["timestamp"], freq)
     keys = ["segment", "p"]
@@ -155,13 +180,13 @@ def _check_interactions(interactions: pd.DataFrame) -> list[str]:
     return dims
 
 
-def _service_kpis(interactions, as_of, freq, seg) -> tuple[pd.DataFrame, dict, list[str]]:
+def _service_kpis(interactions, as_of, freq, seg, pooled) -> tuple[pd.DataFrame, dict, list[str]]:
     """CSAT, NPS, complaints and resolution time per (segment, period), and the number of
     customers behind each."""
     dims = _check_interactions(interactions)
     it = history(interactions, as_of)
     frame = pd.DataFrame({"customer_id": it["customer_id"].to_numpy(),
-                          "segment": _label(it["customer_id"], seg),
+                          "segment": _label(it["customer_id"], seg, pooled),
                           "p": ordinals(it["timestamp"], freq)})
     keys = ["segment", "p"]
     out = pd.DataFrame(index=pd.MultiIndex.from_arrays([[], []], names=keys))
@@ -199,7 +224,7 @@ def _service_kpis(interactions, as_of, freq, seg) -> tuple[pd.DataFrame, dict, l
     return out, bases, dims
 
 
-def _costs_per_period(costs, as_of, freq, by) -> tuple[pd.Series, str | None]:
+def _costs_per_period(costs, as_of, freq, by, pooled) -> tuple[pd.Series, str | None]:
     """Acquisition cost per (segment, period) up to as_of, and a note when it cannot be split
     by segment."""
     if not isinstance(costs, pd.DataFrame):
@@ -232,7 +257,7 @@ def _costs_per_period(costs, as_of, freq, by) -> tuple[pd.Series, str | None]:
     p = ordinals(stamps[keep], freq)
     note = None
     if by is not None and by in costs.columns:
-        segment = costs.loc[keep, by].astype("string").fillna("unknown").to_numpy(dtype=object)
+        segment = _pooled(costs.loc[keep, by], pooled)
     elif by is not None:
         segment = None
         note = (f"The costs table has no {by!r} column, so acquisition cost, CAC and CLV:CAC "
@@ -269,7 +294,9 @@ def kpi_table(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = 
         ``customer_id`` plus attributes; used for ``by``.
     costs : DataFrame, optional
         ``period`` (or ``timestamp``), ``acquisition_cost`` (>= 0), and the ``by`` column to
-        split costs by segment. Costs are summed per period.
+        split costs by segment. Costs are summed per period of their date (a monthly cost
+        dated on the 1st goes to the week of the 1st with ``freq="W"``: give costs at the
+        table's period or finer).
     clv : Series or CLVModel, optional
         CLV per customer (index ``customer_id``), or a fitted :class:`crm_ml.clv.CLVModel`
         (its ``predict()["clv"]``; refused when fitted after ``as_of``).
@@ -278,7 +305,9 @@ def kpi_table(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = 
     by : str, optional
         A column of ``customers`` (looked up first) or of ``tx`` (the value on the customer's
         first transaction): one row per period and segment. Customers without a value form the
-        segment ``"unknown"``.
+        segment ``"unknown"``; values with fewer than ``min_customers`` purchasing customers
+        are pooled into ``"other"`` (listed in ``attrs["notes"]``), so a segment's name never
+        labels a handful of people.
     min_customers : int, default 10
         Small-cell suppression threshold (0 or 1: none); see Notes.
 
@@ -352,22 +381,26 @@ def kpi_table(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = 
     rate; the new customers for new, CAC and CLV:CAC; the customers active in the previous
     period for lost, churn rate and retention rate; the customers who gave a rating for
     CSAT, an NPS score for NPS, and who had an interaction with a resolution time for median
-    resolution hours. A cell with 0 customers is not suppressed (it describes nobody). Ten
-    is a common, cautious threshold in statistical disclosure control: a figure about fewer
-    people (a region with 3 customers in a month) can reveal one person's purchases or
-    complaints to a reader who knows who they are. Suppression protects each cell on its
-    own; it does not stop differencing between cells (e.g. a total minus the other
-    segments), so publish segments only as fine as needed.
+    resolution hours. A cell with 0 customers is not suppressed (it describes nobody). With
+    `by`, segment values with fewer than min_customers purchasing customers in all are
+    pooled into one segment 'other', so a value's name (a company, a small town) never
+    labels a handful of people. Ten is a common, cautious threshold in statistical
+    disclosure control: a figure about fewer people (a region with 3 customers in a month)
+    can reveal one person's purchases or complaints to a reader who knows who they are.
+    Suppression protects each cell on its own; it does not stop differencing between cells
+    (e.g. a total minus the other segments), so publish segments only as fine as needed.
     """
     check_freq(freq)
     k = _check_min_customers(min_customers)
     past, day = check_transactions(tx, as_of)
     seg = _segments(past, customers, by)
+    seg, pooled = _pool_small_segments(seg, past, k)
+    pooled_set = frozenset(pooled)
     clv_values = _clv_per_customer(clv, day)
-    kpis, extra = _purchase_kpis(past, freq, seg, clv_values)
-    service, bases, dims = (_service_kpis(interactions, day, freq, seg)
+    kpis, extra = _purchase_kpis(past, freq, seg, clv_values, pooled_set)
+    service, bases, dims = (_service_kpis(interactions, day, freq, seg, pooled_set)
                             if interactions is not None else (None, {}, []))
-    cost, cost_note = (_costs_per_period(costs, day, freq, by) if costs is not None
+    cost, cost_note = (_costs_per_period(costs, day, freq, by, pooled_set) if costs is not None
                        else (None, None))
 
     # every segment and period any input has, so no interaction or cost is left out
@@ -461,6 +494,10 @@ def kpi_table(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = 
                                                                     f"(here {k})"),
                      suppressed_cells=n_suppressed,
                      data_start=str(utc_naive(past["timestamp"]).min().date()))
-    if cost_note:
-        out.attrs["notes"] = [cost_note]
+    notes = [cost_note] if cost_note else []
+    if pooled:
+        notes.append(f"{len(pooled)} {by} value(s) with fewer than {k} customers are pooled "
+                     f"into {OTHER!r}.")
+    if notes:
+        out.attrs["notes"] = notes
     return out
