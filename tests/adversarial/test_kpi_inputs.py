@@ -125,14 +125,20 @@ def test_clv_with_infinite_values_or_duplicate_ids_is_refused():
         kpi_table(_tx(), AS_OF, clv={"c00": 1.0})
 
 
-@pytest.mark.parametrize("name", ["$\\frac{$", "=HYPERLINK(\"http://x\")", "a\nb", "<img src=x "
-                                  "onerror=alert(1)>", "", "   "])
-def test_hostile_segment_names_are_drawn_escaped_and_neutralised(name, tmp_path):
+HOSTILE = ["$\\frac{$", '=HYPERLINK("http://x")', "a\nb", "<img src=x onerror=alert(1)>",
+           "", "   ", "-1+2"]
+
+
+def test_hostile_segment_names_are_drawn_escaped_and_neutralised(tmp_path):
     from crm_ml.output_files import write_atomic
 
-    tx = _tx(24).assign(region=lambda d: np.where(d.index % 2 == 0, name, "S"))
-    html = report(tx, AS_OF, by="region", min_customers=1)
-    assert "<img src=x" not in html and "onerror=alert" not in html.replace("onerror=alert(1)&gt;", "")
+    tx = _tx(28)
+    tx["region"] = [HOSTILE[i % len(HOSTILE)] for i in range(len(tx))]
+    tx = tx.sort_values("timestamp")
+    html = report(tx, AS_OF, by="region", min_customers=1)  # draws every name in a legend
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     t = kpi_table(tx, AS_OF, by="region", min_customers=1)
+    assert set(t["region"]) == set(HOSTILE)  # every name is a segment of its own
     write_atomic(t, tmp_path / "t.csv", index=False)
-    assert "\n=HYPERLINK" not in (tmp_path / "t.csv").read_text()
+    written = (tmp_path / "t.csv").read_text()
+    assert "'=HYPERLINK" in written and ",=HYPERLINK" not in written
