@@ -57,9 +57,6 @@ def fmt(column: str, value) -> str:
             return f"{value:,.0f}"
         if is_rate(column):
             return f"{100 * value:.1f} %"
-        if column in ("csat_mean", "nps", "median_resolution_hours", "orders_per_customer",
-                      "clv_cac") or column.endswith("_mean"):
-            return f"{value:,.2f}"
         return f"{value:,.2f}"
     return str(value)
 

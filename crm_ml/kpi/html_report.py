@@ -170,10 +170,9 @@ def report(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = Non
     ValueError
         ``path`` is not an ``.html`` file in a writable folder.
     """
-    if path is not None:
-        Path(path)  # checked before the work, written after
-        if Path(path).suffix.lower() not in HTML_SUFFIXES:
-            raise ValueError(f"{path}: the report must be an .html file")
+    if path is not None and Path(path).suffix.lower() not in HTML_SUFFIXES:
+        # refused before the work; the folder is checked when writing
+        raise ValueError(f"{path}: the report must be an .html file")
     args = dict(interactions=interactions, customers=customers, costs=costs, clv=clv,
                 freq=freq, min_customers=min_customers)
     total = kpi_table(tx, as_of, **args)
