@@ -54,8 +54,20 @@ def read_costs(path, sep: str | None = None, encoding: str = "utf-8") -> pd.Data
 
 
 def run_report(args, data) -> int:
-    """Build the report of ``crm-ml report`` from the loaded inputs and write it (and the
-    table with ``--table``); the arguments were checked before the inputs were read."""
+    """Build the report of ``crm-ml report`` and write it (and the table with ``--table``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``crm-ml report`` arguments, already checked (output paths, threshold).
+    data : CRMData
+        The inputs, read and standardized by :func:`crm_ml.scoring.load_inputs`.
+
+    Returns
+    -------
+    int
+        The exit code (0).
+    """
     from crm_ml.kpi.html_report import report
     from crm_ml.kpi.table import kpi_table
     from crm_ml.output_files import write_atomic

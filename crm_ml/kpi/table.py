@@ -5,21 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crm_ml.data.windows import history, utc_naive
+from crm_ml.data.windows import utc_naive
 from crm_ml.errors import DataValidationError
+from crm_ml.kpi import _segments as segments
 from crm_ml.kpi import definitions as defs
+from crm_ml.kpi._costs import costs_per_period
 from crm_ml.kpi._data import (
     FREQS,
     check_freq,
-    check_range,
     check_transactions,
     order_keys,
     ordinals,
     period_complete,
-    require_columns,
 )
-
-_ALL = "all"
+from crm_ml.kpi._segments import label
+from crm_ml.kpi._service import service_kpis
 
 
 def _check_min_customers(min_customers) -> int:
@@ -29,68 +29,6 @@ def _check_min_customers(min_customers) -> int:
                                   f"{min_customers!r}", column="min_customers",
                                   rule="integer >= 0")
     return int(min_customers)
-
-
-def _segments(past: pd.DataFrame, customers, by) -> pd.Series | None:
-    """customer_id -> segment label (str), or None without ``by``."""
-    if by is None:
-        return None
-    if not isinstance(by, str):
-        raise DataValidationError(f"by: must be a column name (str), got {type(by).__name__}",
-                                  column="by", rule="column name")
-    if by in defs.DEFINITIONS or by.startswith("csat_"):
-        raise DataValidationError(f"{by}: `by` names a column of the KPI table itself; rename "
-                                  "the segment column", column=by, rule="by is not a KPI name")
-    if customers is not None:
-        require_columns(customers, ("customer_id",), "customers")
-    if customers is not None and by in customers.columns:
-        dup = customers["customer_id"].duplicated(keep=False).to_numpy()
-        if dup.any():
-            rows = customers.index[dup][:5].tolist()
-            raise DataValidationError(f"customer_id: {int(dup.sum())} customers rows repeat a "
-                                      f"customer_id, so their {by!r} is ambiguous (rows {rows})",
-                                      column="customer_id", rule="unique", rows=rows)
-        return pd.Series(customers[by].astype("string").fillna("unknown").to_numpy(),
-                         index=customers["customer_id"].to_numpy())
-    if by in past.columns:  # a transaction column: the value on the customer's first row
-        first = past.sort_values("timestamp", kind="stable").drop_duplicates("customer_id")
-        return pd.Series(first[by].astype("string").fillna("unknown").to_numpy(),
-                         index=first["customer_id"].to_numpy())
-    where = "customers or transactions" if customers is not None else \
-        "transactions (and no customers table was given)"
-    raise DataValidationError(f"{by}: column named in `by` is missing from {where}",
-                              column=str(by), rule="by column exists")
-
-
-#: The segment that pools segments of fewer than ``min_customers`` customers.
-OTHER = "other"
-
-
-def _pool_small_segments(seg: pd.Series | None, past: pd.DataFrame,
-                         k: int) -> tuple[pd.Series | None, list[str]]:
-    """Segments with fewer than ``k`` purchasing customers merged into :data:`OTHER`, so a
-    segment name (a company, a tiny town) never labels a row about a handful of people."""
-    if seg is None or k <= 1:
-        return seg, []
-    buyers = past.loc[past["amount"] > 0, "customer_id"].unique()
-    sizes = seg.reindex(buyers).fillna("unknown").value_counts()
-    small = sorted(str(v) for v in sizes.index[sizes < k]) + \
-        sorted(str(v) for v in set(seg) - set(sizes.index))
-    return seg, small
-
-
-def _label(ids: pd.Series, seg: pd.Series | None, pooled=()) -> np.ndarray:
-    """The segment of each customer id (``unknown`` when unmapped, pooled ones ``other``)."""
-    if seg is None:
-        return np.full(len(ids), _ALL, dtype=object)
-    return _pooled(ids.map(seg).astype("string").fillna("unknown"), pooled)
-
-
-def _pooled(labels: pd.Series, pooled) -> np.ndarray:
-    labels = labels.astype("string").fillna("unknown")
-    if len(pooled):
-        labels = labels.where(~labels.isin(list(pooled)), OTHER)
-    return labels.to_numpy(dtype=object)
 
 
 def _clv_per_customer(clv, as_of: pd.Timestamp) -> pd.Series | None:
@@ -123,7 +61,7 @@ def _clv_per_customer(clv, as_of: pd.Timestamp) -> pd.Series | None:
 def _purchase_kpis(past, freq, seg, clv, pooled) -> tuple[pd.DataFrame, dict]:
     """Transaction KPIs per (segment, period) and the customer counts behind them."""
     frame = pd.DataFrame({"customer_id": past["customer_id"].to_numpy(),
-                          "segment": _label(past["customer_id"], seg, pooled),
+                          "segment": label(past["customer_id"], seg, pooled),
                           "amount": past["amount"].to_numpy(dtype=float)})
     frame["p"] = ordinals(past["timestamp"], freq)
     keys = ["segment", "p"]
@@ -155,120 +93,6 @@ def _purchase_kpis(past, freq, seg, clv, pooled) -> tuple[pd.DataFrame, dict]:
         new = pairs.loc[pairs["p"] == pairs.groupby("customer_id")["p"].transform("min")]
         extra["new_clv"] = new.groupby(keys)["clv"].mean()
     return out, extra
-
-
-def _check_interactions(interactions: pd.DataFrame) -> list[str]:
-    require_columns(interactions, ("customer_id", "timestamp"), "interactions")
-    if not pd.api.types.is_datetime64_any_dtype(interactions["timestamp"]):
-        raise DataValidationError("timestamp: interactions timestamps must be datetime64 (use "
-                                  "crm_ml.data.standardize)", column="timestamp",
-                                  rule="datetime dtype")
-    missing = interactions["timestamp"].isna().to_numpy()
-    if missing.any():
-        rows = interactions.index[missing][:5].tolist()
-        raise DataValidationError(f"timestamp: {int(missing.sum())} interactions have no "
-                                  f"timestamp (rows {rows})", column="timestamp",
-                                  rule="not null", rows=rows)
-    dims = [c for c in interactions.columns
-            if isinstance(c, str) and (c == "satisfaction" or c.startswith("satisfaction_"))]
-    for col in dims:
-        check_range(interactions, col, 1, 5, "interactions")
-    if "nps" in interactions.columns:
-        check_range(interactions, "nps", 0, 10, "interactions", integer=True)
-    if "resolution_hours" in interactions.columns:
-        check_range(interactions, "resolution_hours", 0, np.inf, "interactions")
-    return dims
-
-
-def _service_kpis(interactions, as_of, freq, seg, pooled) -> tuple[pd.DataFrame, dict, list[str]]:
-    """CSAT, NPS, complaints and resolution time per (segment, period), and the number of
-    customers behind each."""
-    dims = _check_interactions(interactions)
-    it = history(interactions, as_of)
-    frame = pd.DataFrame({"customer_id": it["customer_id"].to_numpy(),
-                          "segment": _label(it["customer_id"], seg, pooled),
-                          "p": ordinals(it["timestamp"], freq)})
-    keys = ["segment", "p"]
-    out = pd.DataFrame(index=pd.MultiIndex.from_arrays([[], []], names=keys))
-    bases: dict[str, pd.Series] = {}
-
-    def rated(col: str) -> pd.DataFrame:
-        values = pd.to_numeric(it[col], errors="coerce").to_numpy(dtype=float)
-        return frame.assign(v=values).loc[~np.isnan(values)]
-
-    for col in dims:
-        name = "csat" if col == "satisfaction" else f"csat_{col[len('satisfaction_'):]}"
-        r = rated(col)
-        g = r.groupby(keys)
-        out = out.join(pd.DataFrame({f"{name}_mean": g["v"].mean(),
-                                     f"{name}_share_4_5": g["v"].apply(lambda v: (v >= 4).mean())}),
-                       how="outer")
-        bases[name] = g["customer_id"].nunique()
-    if "nps" in it.columns:
-        r = rated("nps")
-        g = r.groupby(keys)["v"]
-        out = out.join((100.0 * (g.apply(lambda v: (v >= 9).mean())
-                                 - g.apply(lambda v: (v <= 6).mean()))).rename("nps"),
-                       how="outer")
-        bases["nps"] = r.groupby(keys)["customer_id"].nunique()
-    if "kind" in it.columns:
-        is_complaint = it["kind"].astype("string").str.strip().str.lower() \
-            .eq("complaint").fillna(False).to_numpy(dtype=bool)
-        out = out.join(frame.loc[is_complaint].groupby(keys).size().rename("complaints"),
-                       how="outer")
-    if "resolution_hours" in it.columns:
-        r = rated("resolution_hours")
-        out = out.join(r.groupby(keys)["v"].median().rename("median_resolution_hours"),
-                       how="outer")
-        bases["resolution"] = r.groupby(keys)["customer_id"].nunique()
-    return out, bases, dims
-
-
-def _costs_per_period(costs, as_of, freq, by, pooled) -> tuple[pd.Series, str | None]:
-    """Acquisition cost per (segment, period) up to as_of, and a note when it cannot be split
-    by segment."""
-    if not isinstance(costs, pd.DataFrame):
-        raise DataValidationError(f"costs: must be a pandas DataFrame, got {type(costs).__name__}",
-                                  column="costs", rule="DataFrame")
-    when = "period" if "period" in costs.columns else "timestamp"
-    require_columns(costs, (when, "acquisition_cost"), "costs")
-    cost = pd.to_numeric(costs["acquisition_cost"], errors="coerce")
-    bad = ~np.isfinite(cost.to_numpy(dtype=float))
-    if bad.any():
-        rows = costs.index[bad][:5].tolist()
-        raise DataValidationError(f"acquisition_cost: {int(bad.sum())} costs rows are missing "
-                                  f"or not finite numbers (rows {rows})",
-                                  column="acquisition_cost", rule="finite number", rows=rows)
-    check_range(costs.assign(acquisition_cost=cost), "acquisition_cost", 0, np.inf, "costs")
-    raw = costs[when]
-    if isinstance(raw.dtype, pd.PeriodDtype):
-        stamps = raw.dt.start_time
-    else:
-        stamps = pd.to_datetime(raw.map(lambda v: v.start_time if isinstance(v, pd.Period)
-                                        else v), errors="coerce")
-    bad = stamps.isna().to_numpy()
-    if bad.any():
-        rows = costs.index[bad][:5].tolist()
-        raise DataValidationError(f"{when}: {int(bad.sum())} costs rows have no readable date "
-                                  f"(rows {rows}; write e.g. 2024-03 or 2024-03-01)",
-                                  column=when, rule="date", rows=rows)
-    stamps = utc_naive(stamps)
-    keep = (stamps < as_of + pd.Timedelta(days=1)).to_numpy()  # nothing after as_of
-    p = ordinals(stamps[keep], freq)
-    note = None
-    if by is not None and by in costs.columns:
-        segment = _pooled(costs.loc[keep, by], pooled)
-    elif by is not None:
-        segment = None
-        note = (f"The costs table has no {by!r} column, so acquisition cost, CAC and CLV:CAC "
-                "are not split by segment (left empty).")
-    else:
-        segment = np.full(int(keep.sum()), _ALL, dtype=object)
-    if segment is None:
-        return pd.Series(dtype=float), note
-    frame = pd.DataFrame({"segment": segment, "p": p,
-                          "cost": cost[keep].to_numpy(dtype=float)})
-    return frame.groupby(["segment", "p"])["cost"].sum(), note
 
 
 def kpi_table(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = None,
@@ -393,22 +217,22 @@ def kpi_table(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = 
     check_freq(freq)
     k = _check_min_customers(min_customers)
     past, day = check_transactions(tx, as_of)
-    seg = _segments(past, customers, by)
-    seg, pooled = _pool_small_segments(seg, past, k)
+    seg = segments.segments(past, customers, by)
+    seg, pooled = segments.pool_small_segments(seg, past, k)
     pooled_set = frozenset(pooled)
     clv_values = _clv_per_customer(clv, day)
     kpis, extra = _purchase_kpis(past, freq, seg, clv_values, pooled_set)
-    service, bases, dims = (_service_kpis(interactions, day, freq, seg, pooled_set)
+    service, bases, dims = (service_kpis(interactions, day, freq, seg, pooled_set)
                             if interactions is not None else (None, {}, []))
-    cost, cost_note = (_costs_per_period(costs, day, freq, by, pooled_set) if costs is not None
+    cost, cost_note = (costs_per_period(costs, day, freq, by, pooled_set) if costs is not None
                        else (None, None))
 
     # every segment and period any input has, so no interaction or cost is left out
     indexes = [x.index for x in (kpis, service, cost) if x is not None and len(x)]
     first = min(int(i.get_level_values("p").min()) for i in indexes)
     last = pd.Period(day, FREQS[freq]).ordinal
-    segments = sorted(set().union(*(i.get_level_values("segment") for i in indexes)))
-    grid = pd.MultiIndex.from_product([segments, range(first, last + 1)],
+    groups = sorted(set().union(*(i.get_level_values("segment") for i in indexes)))
+    grid = pd.MultiIndex.from_product([groups, range(first, last + 1)],
                                       names=["segment", "p"])
     t = kpis.reindex(grid)
     for col in ("revenue", "active", "orders", "gross", "new", "retained", "repeaters"):
@@ -497,7 +321,7 @@ def kpi_table(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = 
     notes = [cost_note] if cost_note else []
     if pooled:
         notes.append(f"{len(pooled)} {by} value(s) with fewer than {k} customers are pooled "
-                     f"into {OTHER!r}.")
+                     f"into {segments.OTHER!r}.")
     if notes:
         out.attrs["notes"] = notes
     return out
