@@ -190,6 +190,10 @@ def test_cohorts_leave_out_the_partial_period_and_suppress_small_cohorts():
     assert r.active_share.loc["2024-02-01"].isna().all()  # c alone
     assert r.cohort_size.loc["2024-02-01"] == 1
     assert r.active_share.loc["2024-01-01"].notna().all()
+    long = r.to_frame()
+    assert long.loc[long["cohort"] == "2024-02-01", "cohort_size"].isna().all()
+    labels = [t.get_text() for t in r.plot().axes[0].get_yticklabels()]
+    assert labels == ["2024-01 (n=2)", "2024-02 (n<2)"]  # the size is not drawn either
 
 
 def test_a_return_is_not_a_purchase_in_cohorts():

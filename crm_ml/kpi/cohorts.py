@@ -42,7 +42,8 @@ class CohortResult:
         Same shape: the cohort's revenue (net of returns) in that period divided by its
         revenue in period 0 (NaN when period-0 revenue is not positive).
     cohort_size : Series
-        Customers acquired in each cohort (kept for suppressed cohorts).
+        Customers acquired in each cohort (the true size, also for suppressed cohorts; the
+        plot and :meth:`to_frame` hide it for those).
     freq : str
         ``"W"``, ``"M"`` or ``"Q"``.
     as_of : Timestamp
@@ -84,7 +85,8 @@ class CohortResult:
         out.insert(1, "period", [(pd.Period(c, FREQS[self.freq]) + int(k)).start_time
                                  for c, k in zip(out["cohort"], out["periods_since"],
                                                  strict=True)])
-        out.insert(3, "cohort_size", out["cohort"].map(self.cohort_size).astype(int))
+        size = self.cohort_size.where(self.cohort_size >= self.min_customers)
+        out.insert(3, "cohort_size", out["cohort"].map(size))  # suppressed: NaN
         return out
 
     def _observed(self, long: pd.DataFrame) -> pd.Series:
@@ -133,7 +135,9 @@ class CohortResult:
                         ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=7,
                                 color="white" if v > 0.6 * vmax else "black")
         fmt = {"W": "%Y-%m-%d", "M": "%Y-%m", "Q": "%Y-%m"}[self.freq]
-        labels = [f"{pd.Timestamp(c).strftime(fmt)} (n={int(self.cohort_size[c])})"
+        labels = [f"{pd.Timestamp(c).strftime(fmt)} "
+                  + (f"(n={int(self.cohort_size[c])})" if self.cohort_size[c] >= self.min_customers
+                     else f"(n<{self.min_customers})")
                   for c in m.index]
         step = max(1, n_rows // 40)
         ax.set_yticks(range(0, n_rows, step), labels[::step], fontsize=7)
@@ -172,18 +176,18 @@ def retention_cohorts(tx: pd.DataFrame, freq: str = "M", as_of=None, metric: str
     -------
     CohortResult
 
+    Raises
+    ------
+    DataValidationError
+        Missing columns, missing values, unknown ``freq`` or ``metric``, no purchase in a
+        complete period up to as_of.
+
     Notes
     -----
     Cohort = period of a customer's first purchase (positive amount; a return is not a
     purchase, so a customer whose only rows are returns is in no cohort). Active = at least
     one purchase in the period. Revenue is net of returns: a return lowers the revenue of
     the period it happens in.
-
-    Raises
-    ------
-    DataValidationError
-        Missing columns, missing values, unknown ``freq`` or ``metric``, no purchase in a
-        complete period up to as_of.
     """
     from crm_ml.errors import DataValidationError
 
