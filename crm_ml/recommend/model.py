@@ -61,7 +61,8 @@ class Recommender(BaseEstimator):
     alpha : float
         ALS confidence ``1 + alpha * weight``.
     shrinkage : float
-        item_knn similarity shrinkage (``dot / (|a| |b| + shrinkage)``).
+        item_knn similarity shrinkage (``dot / (|a| |b| + shrinkage)``, on 0/1 columns: in
+        customers); see :mod:`crm_ml.recommend.item_knn`.
     min_segment_customers : int
         Segments with fewer customers use the overall popularity.
     batch_size : int
@@ -93,7 +94,7 @@ class Recommender(BaseEstimator):
                  half_life_days: float | None = 180, factors: int = 64,
                  regularization: float = 0.05, iterations: int = 15,
                  segment_column: str | None = None, backtest_days: int = 90,
-                 random_state: int = 0, alpha: float = 10.0, shrinkage: float = 10.0,
+                 random_state: int = 0, alpha: float = 10.0, shrinkage: float = 5.0,
                  min_segment_customers: int = 20, batch_size: int = 2000):
         self.method = method
         self.k_neighbors = k_neighbors
