@@ -19,12 +19,14 @@ from crm_ml.recommend import item_knn as _knn
 from crm_ml.recommend import reasons as _reasons
 from crm_ml.recommend._topk import top_k
 from crm_ml.recommend.baskets import purchase_lines
-from crm_ml.recommend.evaluation import lists_by_customer, ranking_metrics
+from crm_ml.recommend.evaluation import holdout_last, lists_by_customer, ranking_metrics
 from crm_ml.recommend.popular import buyer_weights, popularity, segment_table
 
 METHODS = ("popular", "item_knn", "als")  # in order of simplicity: ties go to the first
 RECOMMEND_COLUMNS = ["customer_id", "rank", "product_id", "score", "reason"]
 METRICS = ("recall_at_k", "precision_at_k", "ndcg_at_k", "map_at_k", "coverage")
+#: below this many customers in the auto time split, a last-20 % holdout is pooled in
+MIN_BACKTEST_CUSTOMERS = 500
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
@@ -81,7 +83,9 @@ class Recommender(BaseEstimator):
     segment_popular_ : DataFrame
         Segment x product popularity (segments with ``min_segment_customers`` or more).
     backtest_ : DataFrame or None
-        One row per candidate method with its backtest metrics (auto only).
+        One row per candidate method (auto only): the pooled ``recall_at_k, precision_at_k,
+        ndcg_at_k, map_at_k, coverage, n_customers``, the recall and customers of each test
+        (``recall_at_k_time_split``, ``recall_at_k_holdout_last``...) and ``chosen``.
     selection_ : dict
         Why ``method_`` was chosen.
     as_of_ : Timestamp
@@ -245,31 +249,61 @@ class Recommender(BaseEstimator):
                             columns=self.products_)
 
     def _backtest(self, lines: pd.DataFrame, day: pd.Timestamp, customers):
-        """Recall@10 of each method: lines up to ``day - backtest_days`` -> the rest."""
+        """Recall@10 of each method on the history's own future (see ``backtest_``).
+
+        The time split (history up to ``day - backtest_days`` predicts the new products of
+        the last ``backtest_days``) is the primary test. When it has fewer than
+        ``MIN_BACKTEST_CUSTOMERS`` customers, each customer's last 20 % of purchase lines
+        up to ``day`` is held out as a second test and the recalls are pooled over the
+        customers of both.
+        """
         cut = day - pd.Timedelta(days=int(self.backtest_days))
         ts = utc_naive(lines["timestamp"])
         past = lines[ts < history_end(cut)]
-        recent = lines[ts >= history_end(cut)]
-        truth = _truth(past, recent, exclude_purchased=True)
-        if past.empty or not truth:
+        splits = []
+        truth = _truth(past, lines[ts >= history_end(cut)], exclude_purchased=True)
+        if len(past) and truth:
+            splits.append(("time_split", past, cut, truth))
+        if sum(len(s[3]) for s in splits) < MIN_BACKTEST_CUSTOMERS:
+            train, test = holdout_last(lines, 0.2)
+            held = _truth(train, test, exclude_purchased=True)
+            if len(train) and held:
+                splits.append(("holdout_last", train, day, held))
+        if not splits:
             return "item_knn", None, (
                 f"no customer with a history before {cut.date()} bought a new product in the "
-                f"last {self.backtest_days} days, so nothing to backtest; item_knn is the "
-                "default")
+                f"last {self.backtest_days} days, and no customer has enough lines to hold "
+                "out their last 20 %, so nothing to backtest; item_knn is the default")
         rows = []
         for m in METHODS:
-            sub = self._copy_params()._fit_lines(past, cut, customers, m)
-            recs = sub._recommend_ids(list(truth), k=10, exclude_purchased=True)
-            scores = ranking_metrics(lists_by_customer(recs), truth, 10,
-                                     catalogue=sub.products_)
-            rows.append({"method": m, **scores})
+            row = {"method": m}
+            total = {name: 0.0 for name in METRICS}
+            n_all = 0
+            for name, train, end, truth in splits:
+                sub = self._copy_params()._fit_lines(train, end, customers, m)
+                recs = sub._recommend_ids(list(truth), k=10, exclude_purchased=True)
+                scores = ranking_metrics(lists_by_customer(recs), truth, 10,
+                                         catalogue=sub.products_)
+                n = scores["n_customers"]
+                for metric in METRICS:
+                    total[metric] += scores[metric] * n
+                n_all += n
+                row[f"recall_at_k_{name}"] = scores["recall_at_k"]
+                row[f"n_customers_{name}"] = n
+            row.update({metric: total[metric] / n_all for metric in METRICS})
+            row["n_customers"] = n_all
+            rows.append(row)
         table = pd.DataFrame(rows)
+        first = ["method", *METRICS, "n_customers"]
+        table = table[first + [c for c in table.columns if c not in first]]
         best = table["recall_at_k"].to_numpy()
         chosen = METHODS[int(np.nanargmax(best))] if np.isfinite(best).any() else "item_knn"
         table["chosen"] = table["method"] == chosen
-        reason = (f"best recall@10 on the backtest {cut.date()} -> {day.date()} "
-                  f"({table.loc[table.chosen, 'recall_at_k'].iloc[0]:.4f}; ties go to the "
-                  "simpler method)")
+        tests = " and ".join(
+            f"the time split {cut.date()} -> {day.date()}" if name == "time_split"
+            else "each customer's last 20 % of lines" for name, *_ in splits)
+        reason = (f"best recall@10 ({table.loc[table.chosen, 'recall_at_k'].iloc[0]:.4f}) on "
+                  f"{tests}, {n_all} customers; ties go to the simpler method")
         return chosen, table, reason
 
     def _copy_params(self) -> Recommender:
