@@ -337,3 +337,19 @@ def test_built_in_data_co_purchase_structure_is_found_and_a_shuffle_is_not():
     control = Recommender(method="item_knn").fit(shuffled, as_of).evaluate(
         shuffled, horizon_days=90)
     assert control["recall_at_k"] < 1.15 * control["baseline_recall_at_k"]
+
+
+def test_top_k_is_exact_with_ties_and_excluded_entries():
+    from crm_ml.recommend._topk import top_k
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, p, k = int(rng.integers(1, 20)), int(rng.integers(1, 30)), int(rng.integers(1, 35))
+        key = rng.integers(0, 4, size=(n, p)).astype(np.float32)  # many ties
+        key[rng.random((n, p)) < 0.3] = -np.inf                   # excluded products
+        rows, cols, ranks = top_k(key, k)
+        for i in range(n):
+            finite = [(-key[i, j], j) for j in range(p) if np.isfinite(key[i, j])]
+            expected = [j for _, j in sorted(finite)[:k]]
+            assert cols[rows == i].tolist() == expected
+            assert ranks[rows == i].tolist() == list(range(1, len(expected) + 1))

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -465,7 +467,8 @@ class Recommender(BaseEstimator):
         pop_table = np.vstack([pop[None, :], seg_pop.to_numpy(dtype=np.float64)]) \
             if len(seg_pop) else pop[None, :]
         # popularity as a fallback key in [-1, 0): below every positive model score
-        pop_key = -1.0 + pop_table / (pop_table.max(axis=1, keepdims=True) * 1.000001 + 1e-300)
+        pop_key = (-1.0 + pop_table / (pop_table.max(axis=1, keepdims=True) * 1.001 + 1e-300)
+                   ).astype(np.float32)
         parts = []
         step = int(self.batch_size)
         for start in range(0, len(ids), step):
@@ -497,14 +500,13 @@ class Recommender(BaseEstimator):
             if modelled.any():
                 m_rows, m_cols = rows[modelled], cols[modelled]
                 if self.method_ == "als":
+                    unit, table = self._als_cosines()
                     best, _ = _reasons.best_owned(
-                        h, m_rows, m_cols,
-                        lambda a, b: _als.pair_similarity(self.item_factors_, a, b),
+                        h, m_rows, m_cols, partial(_als.pair_similarity, unit, table=table),
                         use_weight=False)
                 else:
                     best, _ = _reasons.best_owned(
-                        h, m_rows, m_cols,
-                        lambda a, b: _knn.pair_similarity(self.similarity_, a, b))
+                        h, m_rows, m_cols, partial(_knn.pair_similarity, self.similarity_))
                 ok = best >= 0
                 idx = np.flatnonzero(modelled)
                 owned_pid[idx[ok]] = self.products_.to_numpy()[h.indices[best[ok]]]
@@ -530,6 +532,15 @@ class Recommender(BaseEstimator):
                                  "score": pd.Series(dtype=float),
                                  "reason": pd.Series(dtype=object)})
         return pd.concat(parts, ignore_index=True)[RECOMMEND_COLUMNS]
+
+    def _als_cosines(self):
+        """Unit product factors and their cosine table (computed once, not saved)."""
+        cached = getattr(self, "_cosines", None)
+        if cached is None or cached[0] is not self.item_factors_:
+            unit = _als.normalized(self.item_factors_)
+            cached = (self.item_factors_, unit, _als.cosine_table(unit))
+            self._cosines = cached
+        return cached[1], cached[2]
 
     def _scores(self, h: sp.csr_matrix) -> np.ndarray | None:
         if self.method_ == "item_knn":
