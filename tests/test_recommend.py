@@ -353,3 +353,27 @@ def test_top_k_is_exact_with_ties_and_excluded_entries():
             expected = [j for _, j in sorted(finite)[:k]]
             assert cols[rows == i].tolist() == expected
             assert ranks[rows == i].tolist() == list(range(1, len(expected) + 1))
+
+
+def test_customers_without_purchases_get_their_segments_popular_products(data, tmp_path):
+    tx, customers = data
+    newcomer = pd.DataFrame({"customer_id": ["NEW"], "region": ["North"]})
+    model = Recommender(method="item_knn", segment_column="region").fit(
+        tx, AS_OF, customers=pd.concat([customers, newcomer], ignore_index=True))
+    recs = model.recommend(["NEW"], k=3)
+    north = model.segment_popular_.loc["North"].sort_values(ascending=False, kind="stable")
+    assert recs["product_id"].tolist() == north.index[:3].tolist()
+    assert (recs["reason"] == "popular in your segment (region North)").all()
+    model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(Recommender.load(tmp_path / "m").recommend(["NEW"], k=3),
+                                  recs)
+
+
+def test_evaluate_at_another_date_leaves_the_model_unchanged(fitted, data):
+    tx, _ = data
+    model = fitted["item_knn"]
+    before = model.recommend(k=3)
+    ev = model.evaluate(tx, as_of="2024-04-30", horizon_days=60)
+    assert ev["method"] == "item_knn" and ev["n_customers"] > 0
+    pd.testing.assert_frame_equal(before, model.recommend(k=3))
+    assert model.as_of_ == AS_OF

@@ -225,8 +225,10 @@ class Recommender(BaseEstimator):
         self.popular_ = pd.Series(popularity(rows, cols, buyer_w, n_p), index=self.products_,
                                   name="popularity")
         seg = segment_table(self.customer_ids_, customers, self.segment_column)
-        self.customer_segments_ = seg
         self.segment_popular_ = self._segment_popularity(seg, rows, cols, buyer_w, n_p)
+        # customers without a purchase yet keep their segment: they get popular-in-segment
+        self.customer_segments_ = _with_customers_without_purchases(
+            seg, customers, self.segment_column)
         self.similarity_ = None
         self.item_factors_ = None
         if method == "item_knn":
@@ -571,7 +573,8 @@ class Recommender(BaseEstimator):
             Transactions covering the history and the horizon.
         as_of : date-like, optional
             End of history; default the model's ``as_of_``. Another date refits a copy of
-            the model on the history up to it (the fitted model is unchanged).
+            the model (its chosen ``method_``) on the history up to it; the fitted model is
+            unchanged.
         horizon_days : int
         k : int
         exclude_purchased : bool
@@ -591,7 +594,7 @@ class Recommender(BaseEstimator):
         truth = _truth(past, window, exclude_purchased)
         seg_frame = self._segment_frame()
         model = self if day == self.as_of_ else \
-            self._copy_params().fit(past, day, customers=seg_frame)
+            self._copy_params()._fit_lines(past, day, seg_frame, self.method_)
         baseline = self._copy_params().set_params(method="popular")._fit_lines(
             past, day, seg_frame, "popular")
         ids = list(truth)
@@ -661,6 +664,18 @@ class Recommender(BaseEstimator):
         from crm_ml.recommend._persist import load
 
         return load(cls, path)
+
+
+def _with_customers_without_purchases(seg: pd.Series, customers, segment_column) -> pd.Series:
+    """``seg`` (purchasers) plus the other customers of ``customers`` with their segment."""
+    if customers is None or segment_column is None:
+        return seg
+    ids = customers["customer_id"] if "customer_id" in customers.columns else customers.index
+    ids = pd.Index(pd.unique(pd.Series(ids).dropna()), dtype=object)
+    extra = ids[~ids.isin(seg.index)]
+    if not len(extra):
+        return seg
+    return pd.concat([seg, segment_table(extra, customers, segment_column)])
 
 
 def _id_list(customers) -> list:
