@@ -14,6 +14,14 @@ _EXPORTS = {
     "purchase_lines": "crm_ml.recommend.baskets",
     "basket_matrix": "crm_ml.recommend.baskets",
     "customer_product_matrix": "crm_ml.recommend.baskets",
+    "Recommender": "crm_ml.recommend.model",
+    "recall_at_k": "crm_ml.recommend.evaluation",
+    "precision_at_k": "crm_ml.recommend.evaluation",
+    "ndcg_at_k": "crm_ml.recommend.evaluation",
+    "map_at_k": "crm_ml.recommend.evaluation",
+    "coverage": "crm_ml.recommend.evaluation",
+    "ranking_metrics": "crm_ml.recommend.evaluation",
+    "holdout_last": "crm_ml.recommend.evaluation",
 }
 
 __all__ = sorted(_EXPORTS)
