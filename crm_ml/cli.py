@@ -125,13 +125,18 @@ TRAIN_FLAGS = {
     "--forecast-h": ("forecast.h", int, "forecast periods ahead (default 12)"),
     "--segments": ("segmentation.n_segments", lambda v: v if v == "auto" else int(v),
                    "number of clustering segments, or auto (default auto)"),
+    "--rec-method": ("recommend.method", str, "recommendations: auto, popular, item_knn or "
+                     "als (default auto: chosen by a backtest)"),
+    "--rec-k": ("recommend.k", int, "recommendations per customer in recommendations.csv "
+                "(default 10)"),
 }
 
 
 def _config_flags(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("training settings (override --config)")
     group.add_argument("--config", metavar="TOML", help="training settings: a TOML file with "
-                       "[churn], [clv], [forecast], [segmentation] and [rfm] tables")
+                       "[churn], [clv], [forecast], [segmentation], [rfm] and [recommend] "
+                       "tables")
     for flag, (key, _, text) in TRAIN_FLAGS.items():
         group.add_argument(flag, metavar=key.split(".")[1].upper(), help=f"{text} [{key}]")
 
@@ -334,6 +339,7 @@ def _score(args: argparse.Namespace, data) -> int:
         print(f"  {kind}: {n:,} rows read, dropped {dict(dropped) or 'none'}")
     print(f"  rejected {s['customers_rejected']:,} customers -> {rejects}: "
           f"{s['rejects_by_reason'] or 'none'}")
+    print(f"  recommendations: {s['recommendations']}")
     print(f"  models: {s['models']}; scoring_run {run} (in both files)")
     return 0
 

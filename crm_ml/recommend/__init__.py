@@ -13,6 +13,9 @@ _EXPORTS = {
     "purchase_lines": "crm_ml.recommend.baskets",
     "basket_matrix": "crm_ml.recommend.baskets",
     "customer_product_matrix": "crm_ml.recommend.baskets",
+    "log_model": "crm_ml.recommend.tracking",
+    "model_card": "crm_ml.recommend.card",
+    "holdout_evaluation": "crm_ml.recommend.report",
 }
 
 __all__ = sorted(_EXPORTS)
