@@ -82,6 +82,12 @@ def _cases() -> list[Case]:
              lambda **p: cm.forecast.CombinationForecaster(**p),
              {"season_length": 12}, lambda d: (d["sales"],),
              lambda m, d: m.predict(h=3), lambda d: (d["sales_future"],), RegressorMixin),
+        Case("Recommender",
+             lambda **p: cm.recommend.Recommender(**{"factors": 8, "iterations": 3, **p}),
+             {"method": "item_knn", "k_neighbors": 20},
+             lambda d: (d["ds"].transactions, d["as_of"]),
+             lambda m, d: m.recommend(k=5),
+             lambda d: (d["ds"].transactions, d["as_of"])),
     ]
 
 
@@ -178,6 +184,7 @@ class TestEveryEstimator:
 
 
     def test_autolog_logs_one_run_per_fit_with_the_model(self, case, data):
+        _skip_without_tracking(case)
         import mlflow
 
         client = mlflow.MlflowClient(cm.tracking.tracking_uri())
@@ -196,6 +203,7 @@ class TestEveryEstimator:
                                            output_format="list"), "model logged"
 
     def test_fit_inside_an_active_run_logs_a_nested_run_only(self, case, data):
+        _skip_without_tracking(case)
         import mlflow
 
         cm.tracking.configure()  # the session store
@@ -207,6 +215,16 @@ class TestEveryEstimator:
         children = [r for r in new if r.info.run_id != parent.run_id]
         assert len(children) == 1
         assert children[0].data.tags.get("mlflow.parentRunId") == parent.run_id
+
+
+def _skip_without_tracking(case) -> None:
+    # the Recommender's log_model (crm_ml/recommend/tracking.py) is built in another branch
+    # of issue #20; once merged this skips nothing
+    import importlib.util
+
+    if case.name == "Recommender" and importlib.util.find_spec(
+            "crm_ml.recommend.tracking") is None:
+        pytest.skip("crm_ml.recommend.tracking is not there yet")
 
 
 def _run_ids(client) -> set[str]:

@@ -6,7 +6,9 @@ fail by design is listed below with the reason. The other estimators cannot take
 
 - CLVModel fits on a transaction table and an ``as_of`` date, not on ``(X, y)`` arrays;
 - RFMScorer needs the named recency/frequency/monetary columns of an RFM table;
-- ARIMAForecaster fits one time series with a date index, not a feature matrix.
+- ARIMAForecaster fits one time series with a date index, not a feature matrix;
+- Recommender fits on a transaction table with product ids and an ``as_of`` date, and its
+  output is a ranked product list per customer, not a prediction per row of ``X``.
 
 Their scikit-learn behaviour (clone, params, repr, pickling, not-fitted errors) is checked in
 ``tests/test_estimators.py`` instead.
