@@ -28,8 +28,7 @@ def fitted(data):
     eval_at = data.as_of - pd.Timedelta(days=HORIZON)
     settings = {"method": "auto", "segment_column": "region", "backtest_days": 60}
     evaluated = Recommender(**settings).fit(data.transactions, eval_at, customers=data.customers)
-    evaluation = holdout_evaluation(evaluated, data.transactions, eval_at, horizon_days=HORIZON,
-                                    k=10, customers=data.customers)
+    evaluation = holdout_evaluation(evaluated, data.transactions, horizon_days=HORIZON, k=10)
     model = Recommender(**settings).fit(data.transactions, data.as_of, customers=data.customers)
     return model, evaluation
 
@@ -70,8 +69,7 @@ def test_evaluation_curve_agrees_with_evaluate_and_sees_nothing_after_the_window
         cut = tx[tx["timestamp"] <= end + pd.Timedelta(days=1)]
         again = Recommender(method="auto", segment_column="region", backtest_days=60).fit(
             cut, eval_at, customers=data.customers)
-        ev2 = holdout_evaluation(again, cut, eval_at, horizon_days=HORIZON, k=10,
-                                 customers=data.customers)
+        ev2 = holdout_evaluation(again, cut, horizon_days=HORIZON, k=10)
         assert ev2["recall_at_k"] == pytest.approx(evaluation["recall_at_k"], abs=1e-12)
 
 
@@ -215,13 +213,18 @@ def _pipeline_data(ds, drop_products=False):
 
 @pytest.fixture()
 def own_store(tmp_path, monkeypatch):
+    import mlflow
+
     from crm_ml.tracking import runs
 
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'rec.db'}")
     monkeypatch.chdir(tmp_path)
     runs._settings.tracking_uri = None
     yield tmp_path
     runs._settings.tracking_uri = None
+    mlflow.set_tracking_uri(before[0])  # MLflow's own global, set by the pipeline's runs
+    mlflow.set_registry_uri(before[1])
 
 
 def test_pipeline_step_registers_cards_and_writes_recommendations(data, own_store):
@@ -234,7 +237,7 @@ def test_pipeline_step_registers_cards_and_writes_recommendations(data, own_stor
                      output_dir=own_store / "out", models_dir=own_store / "models",
                      say=lambda *a: None)
     summary = done["modules"]["recommend"]
-    assert summary["registered_version"] == get_version(RECOMMEND, "challenger").version
+    assert summary["registered_version"] == str(get_version(RECOMMEND, "challenger").version)
     recs = pd.read_csv(own_store / "out" / "recommendations.csv", dtype=str)
     assert list(recs.columns) == ["customer_id", "rank", "product_id", "score", "reason"]
     assert recs.groupby("customer_id").size().max() == 5
@@ -243,22 +246,20 @@ def test_pipeline_step_registers_cards_and_writes_recommendations(data, own_stor
     assert summary["grade"] in {"A", "B", "C"}
 
 
-def test_pipeline_step_without_product_id_is_skipped_and_registers_nothing(data, own_store):
-    from crm_ml.errors import ModelNotFoundError
-    from crm_ml.model_names import RECOMMEND
+def test_pipeline_step_without_product_id_is_skipped_and_registers_nothing(data, tmp_path):
     from crm_ml.pipelines import run_steps
     from crm_ml.pipelines.recommend import NO_PRODUCTS
-    from crm_ml.tracking import get_version
 
     said = []
     done = run_steps(_pipeline_data(data, drop_products=True), ["recommend"],
-                     output_dir=own_store / "out", models_dir=own_store / "models",
+                     output_dir=tmp_path / "out", models_dir=tmp_path / "models",
                      say=said.append)
-    assert done["modules"]["recommend"]["skipped"] == NO_PRODUCTS
+    summary = done["modules"]["recommend"]
+    assert summary["skipped"] == NO_PRODUCTS
+    assert "registered_version" not in summary and "promoted" not in summary
     assert sum(NO_PRODUCTS in line for line in said) == 1
-    assert not (own_store / "out" / "recommendations.csv").exists()
-    with pytest.raises(ModelNotFoundError):
-        get_version(RECOMMEND, "challenger")
+    assert not (tmp_path / "out" / "recommendations.csv").exists()
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
 
 
 def test_score_rec_columns_come_from_the_customers_own_history(data, fitted, logged):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from crm_ml.model_names import RECOMMEND
@@ -42,12 +41,6 @@ def _segments(data, column: str | None, say) -> tuple[pd.DataFrame | None, str |
     return customers, column
 
 
-def _history(tx: pd.DataFrame, as_of) -> pd.DataFrame:
-    from crm_ml.recommend.baskets import purchase_lines
-
-    return purchase_lines(tx, as_of)[["customer_id", "product_id", "timestamp"]]
-
-
 def run(data, context) -> dict:
     """Fit, evaluate and document the recommender on ``data``; add it to ``context.plan``.
 
@@ -59,7 +52,8 @@ def run(data, context) -> dict:
         context.say(f"  recommend: {NO_PRODUCTS}")
         return {"skipped": NO_PRODUCTS}
     from crm_ml.recommend import Recommender, model_card
-    from crm_ml.recommend.report import holdout_evaluation
+    from crm_ml.recommend.evaluation import lists_by_customer, recall_at_k
+    from crm_ml.recommend.report import holdout_evaluation, window_truth
     from crm_ml.tracking import start_run
     from crm_ml.tracking.autologging import paused
 
@@ -71,25 +65,23 @@ def run(data, context) -> dict:
                 "backtest_days": rc.backtest_days, "segment_column": segment_column}
     with paused():
         evaluated = Recommender(**settings).fit(tx, eval_at, customers=customers)
-        evaluation = holdout_evaluation(evaluated, tx, eval_at, horizon_days=rc.horizon_days,
-                                        k=rc.k, customers=customers)
+        evaluation = holdout_evaluation(evaluated, tx, horizon_days=rc.horizon_days, k=rc.k)
         model = Recommender(**settings).fit(tx, as_of, customers=customers)
     recs = model.recommend(k=rc.k)
 
-    # champion/challenger: each version recommends from the histories up to the window's
-    # start; recall@k on the window's purchases
-    window = evaluation["per_customer_recall"]
-    history = _history(tx, eval_at)
-    truth = _truth_sets(tx, eval_at, rc.horizon_days)
-    history = history[history["customer_id"].isin(truth.index)]
+    # champion/challenger: each version recommends to the evaluated customers from their
+    # histories up to the window's start; recall@k on what they bought in the window. (The
+    # new version was refitted on data that includes the window, as a champion from an
+    # earlier run may have been: the comparison favours neither.)
+    _, history, truth = window_truth(tx, eval_at, rc.horizon_days)
+    history = history[["customer_id", "product_id", "timestamp"]]
     if segment_column is not None:
-        seg = customers.set_index("customer_id")[segment_column].astype(str)
+        seg = customers.drop_duplicates("customer_id").set_index("customer_id")[segment_column]
         history = history.assign(segment=history["customer_id"].map(seg))
 
     def score_fn(pyfunc_model) -> float:
-        out = pyfunc_model.unwrap_python_model().predict(None, history,
-                                                         params={"k": rc.k})
-        return _recall(out, truth)
+        out = pyfunc_model.unwrap_python_model().predict(None, history, params={"k": rc.k})
+        return recall_at_k(lists_by_customer(out), truth, rc.k)
 
     with start_run("recommend", run_name="recommend-model", data=tx) as run:
         logged = _logging.log_recommender(model, run, evaluation)
@@ -108,26 +100,9 @@ def run(data, context) -> dict:
         f"popular_recall_at_{rc.k}": round(float(evaluation["baseline_recall_at_k"]), 4),
         "recall_ratio_to_popular": None if ratio is None else round(float(ratio), 2),
         "coverage": round(float(evaluation["coverage"]), 3),
-        "customers_evaluated": int(len(window)),
+        "customers_evaluated": int(evaluation["n_customers"]),
         "grade": card.grade,
         "promoted": None,             # filled in by the runner's release
         "registered_version": None,
     }
 
-
-def _truth_sets(tx: pd.DataFrame, start, horizon_days: int) -> pd.Series:
-    from crm_ml.recommend.report import _truth
-
-    end = pd.Timestamp(start) + pd.Timedelta(days=int(horizon_days))
-    truth = _truth(tx, start, end)
-    seen = _history(tx, start)["customer_id"].unique()
-    return truth[truth.index.isin(seen)]
-
-
-def _recall(recs: pd.DataFrame, truth: pd.Series) -> float:
-    """Mean recall of ``recs`` (top k per customer) against ``truth`` (customer -> set)."""
-    if truth.empty:
-        return float("nan")
-    got = recs.groupby("customer_id")["product_id"].agg(set)
-    hits = [len(got.get(c, set()) & bought) / len(bought) for c, bought in truth.items()]
-    return float(np.mean(hits))

@@ -121,17 +121,16 @@ def recommend_rows(model, frame: pd.DataFrame, k: int = DEFAULT_K,
     df = check_history(frame)
     if df.empty:
         return _empty()
-    order = pd.unique(df["customer_id"])
     segments = None
     if "segment" in df.columns:
         seg = df.dropna(subset=["segment"]).drop_duplicates("customer_id")
         segments = pd.Series(seg["segment"].astype(str).to_numpy(),
                              index=pd.Index(seg["customer_id"], name="customer_id"),
                              name="segment")
-    history = df.loc[df["product_id"].notna(),
-                     [c for c in ("customer_id", "product_id", "timestamp") if c in df]]
+    # customers without a product keep a row (product None): they get popular items
+    history = df[[c for c in ("customer_id", "product_id", "timestamp") if c in df]]
     out = model.recommend_for(history, k=k, exclude_purchased=exclude_purchased,
-                              segments=segments, customers=order)
+                              segments=segments)
     out = out.reset_index(drop=True)[OUTPUT_COLUMNS]
     return out.astype({"rank": "int64", "score": "float64"})
 

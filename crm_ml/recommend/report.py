@@ -2,7 +2,7 @@
 
 :func:`holdout_evaluation` is :meth:`Recommender.evaluate` plus what the card and MLflow
 show besides: recall@k for k = 1..``max_k`` of the model and of popular items on the same
-customers, and each customer's recall@k (for bootstrap intervals; an array, no ids).
+customers, and each customer's recall@k (for bootstrap intervals; positional, no ids).
 """
 
 from __future__ import annotations
@@ -10,88 +10,97 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["holdout_evaluation", "plot_recall_curve", "plot_top_products", "recall_curve"]
+__all__ = ["holdout_evaluation", "plot_recall_curve", "plot_top_products", "recall_curve",
+           "window_truth"]
 
 
-def _truth(tx: pd.DataFrame, start, end) -> pd.Series:
-    """Products each customer bought in ``(start, end]`` (customer -> set of product ids)."""
-    from crm_ml.recommend.baskets import purchase_lines
+def _segment_frame(model) -> pd.DataFrame | None:
+    """The customers' segments the model was fitted with, as a ``customers`` frame."""
+    seg = getattr(model, "customer_segments_", None)
+    if model.segment_column is None or seg is None:
+        return None
+    return pd.DataFrame({"customer_id": seg.index, model.segment_column: seg.to_numpy()})
 
-    lines = purchase_lines(tx, as_of=end)
-    lines = lines[pd.to_datetime(lines["timestamp"]).dt.normalize() > pd.Timestamp(start)]
-    return lines.groupby("customer_id")["product_id"].agg(set)
 
-
-def _recall_matrix(recs: pd.DataFrame, truth: pd.Series, max_k: int) -> np.ndarray:
-    """customers x k: recall@k (hits in the top k / products bought) per customer."""
+def _per_customer_recall(lists: dict, truth: dict, max_k: int) -> np.ndarray:
+    """customers x k: ``hits in the top k / min(k, |truth|)`` (the definition of
+    :func:`crm_ml.recommend.recall_at_k`), customers in the order of ``truth``."""
     out = np.zeros((len(truth), max_k))
-    blocks = dict(tuple(recs.groupby("customer_id", sort=False)))
+    ks = np.arange(1, max_k + 1)
     for i, (customer, bought) in enumerate(truth.items()):
-        block = blocks.get(customer)
-        if block is None or not bought:
-            continue
-        ranked = block.sort_values("rank")["product_id"].astype(str).to_numpy()[:max_k]
-        hits = np.cumsum(np.isin(ranked, list(bought)))
+        ranked = list(lists.get(customer, []))[:max_k]
+        hits = np.cumsum([p in bought for p in ranked]) if ranked else np.zeros(0)
         hits = np.concatenate([hits, np.full(max_k - len(hits), hits[-1] if len(hits) else 0)])
-        out[i] = hits / len(bought)
+        out[i] = hits / np.minimum(ks, len(bought))
     return out
 
 
-def recall_curve(model, tx: pd.DataFrame, as_of=None, horizon_days: int = 90,
-                 max_k: int = 20, customers: pd.DataFrame | None = None) -> dict:
-    """Recall@k for k = 1..``max_k``, of ``model`` and of popular items, on one window.
+def window_truth(tx: pd.DataFrame, as_of, horizon_days: int = 90):
+    """The evaluation data of :meth:`Recommender.evaluate` for a window.
 
-    The customers are those with a purchase both on or before ``as_of`` (default the
-    model's) and in the ``horizon_days`` after it; the truth is what they bought in the
-    window. Popular items are a ``method="popular"`` recommender fitted on the same history.
+    Returns
+    -------
+    (DataFrame, DataFrame, dict)
+        The purchase lines up to ``as_of``; those of the evaluated customers (the history
+        they are recommended from); and the truth, customer -> set of products bought in
+        the ``horizon_days`` after ``as_of`` that they had not bought before (customers with
+        a history and a non-empty set only).
+    """
+    from crm_ml.data.windows import as_of_day, future, history_end, utc_naive
+    from crm_ml.recommend.baskets import purchase_lines
+    from crm_ml.recommend.model import _truth
+
+    day = as_of_day(as_of)
+    lines = purchase_lines(tx)
+    past = lines[utc_naive(lines["timestamp"]) < history_end(day)]
+    truth = _truth(past, future(lines, day, int(horizon_days)), exclude_purchased=True)
+    return past, past[past["customer_id"].isin(list(truth))], truth
+
+
+def recall_curve(model, tx: pd.DataFrame, horizon_days: int = 90, max_k: int = 20) -> dict:
+    """Recall@k for k = 1..``max_k`` of ``model`` and of popular items on the window after
+    the model's ``as_of_``, with the customers, truth and baseline of
+    :meth:`Recommender.evaluate` (default ``exclude_purchased=True``).
 
     Returns
     -------
     dict
-        ``curve``: DataFrame ``k, model, popular``; ``per_customer``: DataFrame
-        ``model, popular`` (recall@k at every k of the curve is its column mean... at
-        ``max_k``), positional, without ids; ``n_customers``.
+        ``curve``: DataFrame ``k, model, popular``; ``matrices``: ``{"model", "popular"}`` ->
+        customers x k array of each evaluated customer's recall@k (positional, no ids);
+        ``n_customers``.
     """
-    from crm_ml.recommend.baskets import purchase_lines
+    from crm_ml.recommend.evaluation import lists_by_customer
     from crm_ml.recommend.model import Recommender
 
-    as_of = pd.Timestamp(model.as_of_ if as_of is None else as_of)
-    end = as_of + pd.Timedelta(days=int(horizon_days))
-    truth = _truth(tx, as_of, end)
-    seen = pd.Index(purchase_lines(tx, as_of)["customer_id"].unique())
-    truth = truth[truth.index.isin(seen)]
-    popular = Recommender(method="popular", segment_column=model.segment_column,
-                          half_life_days=model.half_life_days)
-    popular.fit(tx, as_of, customers=customers)
-    ids = list(truth.index)
-    curves = {}
+    day = pd.Timestamp(model.as_of_)
+    past, history, truth = window_truth(tx, day, horizon_days)
+    popular = Recommender(**{**model.get_params(), "method": "popular"})
+    popular.fit(past, day, customers=_segment_frame(model))
+    matrices = {}
     for name, rec in (("model", model), ("popular", popular)):
-        recs = rec.recommend(customers=ids, k=max_k) if ids else None
-        curves[name] = (_recall_matrix(recs, truth, max_k) if ids
-                        else np.zeros((0, max_k)))
-    curve = pd.DataFrame({"k": np.arange(1, max_k + 1),
-                          "model": curves["model"].mean(axis=0) if ids else np.nan,
-                          "popular": curves["popular"].mean(axis=0) if ids else np.nan})
-    return {"curve": curve, "matrices": curves, "n_customers": len(ids)}
+        lists = lists_by_customer(rec.recommend_for(history, k=max_k)) if truth else {}
+        matrices[name] = _per_customer_recall(lists, truth, max_k)
+    mean = {name: m.mean(axis=0) if len(m) else np.full(max_k, np.nan)
+            for name, m in matrices.items()}
+    curve = pd.DataFrame({"k": np.arange(1, max_k + 1), **mean})
+    return {"curve": curve, "matrices": matrices, "n_customers": len(truth)}
 
 
-def holdout_evaluation(model, tx: pd.DataFrame, as_of=None, horizon_days: int = 90,
-                       k: int = 10, max_k: int = 20,
-                       customers: pd.DataFrame | None = None) -> dict:
-    """:meth:`Recommender.evaluate` on ``(as_of, as_of + horizon_days]``, plus the curve.
+def holdout_evaluation(model, tx: pd.DataFrame, horizon_days: int = 90, k: int = 10,
+                       max_k: int = 20) -> dict:
+    """:meth:`Recommender.evaluate` on the ``horizon_days`` after the model's ``as_of_``,
+    plus the recall@k curve and each customer's recall@k.
 
     Parameters
     ----------
     model : Recommender
-        Fitted at ``as_of`` (default its ``as_of_``); nothing after it was seen in fit.
+        Fitted on the history up to the window's start (nothing after it was seen).
     tx : DataFrame
         Transactions covering the window.
     horizon_days, k : int
         The window and the metrics' cut-off.
     max_k : int, default 20
         Length of the recall@k curve (at least ``k``).
-    customers : DataFrame, optional
-        The customer attributes the model was fitted with (segments of the baseline).
 
     Returns
     -------
@@ -101,14 +110,14 @@ def holdout_evaluation(model, tx: pd.DataFrame, as_of=None, horizon_days: int = 
         ``per_customer_recall`` (DataFrame ``model, popular``: each evaluated customer's
         recall@k, positional, no ids).
     """
-    as_of = pd.Timestamp(model.as_of_ if as_of is None else as_of)
     max_k = max(int(max_k), int(k))
-    out = dict(model.evaluate(tx, as_of=as_of, horizon_days=horizon_days, k=k))
-    rc = recall_curve(model, tx, as_of, horizon_days, max_k, customers=customers)
-    out.update(horizon_days=int(horizon_days), window_start=str(as_of.date()),
-               window_end=str((as_of + pd.Timedelta(days=int(horizon_days))).date()),
+    day = pd.Timestamp(model.as_of_)
+    out = dict(model.evaluate(tx, horizon_days=horizon_days, k=k))
+    rc = recall_curve(model, tx, horizon_days, max_k)
+    out.update(horizon_days=int(horizon_days), window_start=str(day.date()),
+               window_end=str((day + pd.Timedelta(days=int(horizon_days))).date()),
                recall_curve=rc["curve"],
-               per_customer_recall=pd.DataFrame({name: m[:, k - 1] if len(m) else []
+               per_customer_recall=pd.DataFrame({name: m[:, int(k) - 1]
                                                  for name, m in rc["matrices"].items()}))
     return out
 
