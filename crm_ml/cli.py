@@ -316,6 +316,9 @@ def _train(args: argparse.Namespace, data) -> int:
     result = train_all(data, output_dir=args.output, models_dir=args.models_dir,
                        allow_columns=args.allow_column, config=args.train_config)
     for module, out in result["modules"].items():
+        if out.get("skipped"):
+            print(f"  {module}: skipped, {out['skipped']}")
+            continue
         print(f"  {module}: version {out.get('registered_version')}, "
               f"promoted={out.get('promoted')}, grade {out.get('grade')}")
     return 0

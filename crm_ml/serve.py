@@ -310,15 +310,29 @@ def recommend_products(customer_id, recent_products, k: int = 10, segment=None, 
     crm_ml.ModelNotFoundError
         No such registered model or alias.
     """
-    from crm_ml.recommend.pyfunc import recommend_rows
+    from crm_ml.recommend.pyfunc import OUTPUT_COLUMNS, check_k
 
     if customer_id is None or str(customer_id).strip() == "":
         raise DataValidationError("customer_id: empty (rule: name the customer)",
                                   column="customer_id", rule="non-empty")
+    k = check_k(k)
     customer = str(to_object(to_id(pd.Series([customer_id]))[0])[0])
     rows = _recent_rows(customer, recent_products)
-    if segment is not None:
-        rows["segment"] = [str(segment)] * len(rows["product_id"])
+    rows["product_id"] = [None if p is None or p != p or str(p).strip() == "" else str(p)
+                          for p in rows["product_id"]]
+    if "timestamp" in rows:
+        stamps = pd.to_datetime(pd.Series(rows["timestamp"], dtype=object), errors="coerce")
+        bad = [i for i, (raw, ts) in enumerate(zip(rows["timestamp"], stamps, strict=True))
+               if raw is not None and ts is pd.NaT]
+        if bad:
+            raise DataValidationError(
+                f"timestamp: not a date in recent_products item(s) {bad[:5]}",
+                column="timestamp", rule="date", rows=bad[:5])
+        rows["timestamp"] = stamps
     model = get_model(name, alias)
-    return recommend_rows(_python_model(model).model, pd.DataFrame(rows), k=k,
-                          exclude_purchased=exclude_purchased)
+    # the pyfunc's own path (crm_ml.recommend.pyfunc.recommend_rows) without its frame checks,
+    # done above on the lists: they are most of a one-customer call's cost
+    segments = None if segment is None else pd.Series({customer: str(segment)})
+    out = _python_model(model).model.recommend_for(
+        pd.DataFrame(rows), k=k, exclude_purchased=exclude_purchased, segments=segments)
+    return out.reset_index(drop=True)[OUTPUT_COLUMNS]

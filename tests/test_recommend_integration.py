@@ -167,6 +167,9 @@ def test_serve_recommend_products(data, fitted, logged):
         recommend_products("x", "P001", name="crm-recommend-itest", alias=version)
     with pytest.raises(DataValidationError):
         recommend_products("x", ["P001"], k=0, name="crm-recommend-itest", alias=version)
+    with pytest.raises(DataValidationError) as err:
+        recommend_products("x", [("P001", "soon")], name="crm-recommend-itest", alias=version)
+    assert err.value.column == "timestamp"
 
 
 def _numbers(text: str) -> list[float]:

@@ -47,7 +47,8 @@ def _empty() -> pd.DataFrame:
                          "reason": pd.Series(dtype=object)})
 
 
-def _k(value) -> int:
+def check_k(value) -> int:
+    """``value`` as the number of recommendations (a whole number >= 1), else a typed error."""
     try:
         k = int(value)
     except (TypeError, ValueError):
@@ -117,7 +118,7 @@ def recommend_rows(model, frame: pd.DataFrame, k: int = DEFAULT_K,
         :data:`OUTPUT_COLUMNS`, one block of up to ``k`` rows per customer, customers in order
         of first appearance.
     """
-    k = _k(k)
+    k = check_k(k)
     df = check_history(frame)
     if df.empty:
         return _empty()
