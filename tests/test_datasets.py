@@ -36,9 +36,11 @@ def test_canonical_columns_and_dtypes(ds):
     assert (ds.interactions["resolution_hours"].dropna() >= 0).all()
 
 
-def test_about_ten_transactions_per_customer_and_everyone_buys(ds):
-    per_customer = len(ds.transactions) / len(ds.customers)
+def test_about_ten_orders_per_customer_and_everyone_buys(ds):
+    purchases = ds.transactions[ds.transactions["amount"] > 0]
+    per_customer = purchases["order_id"].nunique() / len(ds.customers)
     assert 7 <= per_customer <= 15
+    assert 1.3 <= len(purchases) / purchases["order_id"].nunique() <= 1.8  # lines per order
     assert set(ds.transactions["customer_id"]) == set(ds.customers["customer_id"])
     assert ds.truth.index.equals(pd.Index(ds.customers["customer_id"], name="customer_id"))
 

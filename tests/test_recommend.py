@@ -323,3 +323,17 @@ def test_holdout_last_takes_each_customers_last_fifth():
     assert test.loc[test.customer_id == "c", "product_id"].tolist() == ["p18"]
     with pytest.raises(cm.DataValidationError, match="fraction"):
         holdout_last(tx, 1.5)
+
+
+def test_built_in_data_co_purchase_structure_is_found_and_a_shuffle_is_not():
+    ds = cm.datasets.make_crm_dataset(n_customers=1500, seed=1)
+    tx = ds.transactions
+    as_of = ds.as_of - pd.Timedelta(days=90)
+    ev = Recommender(method="item_knn").fit(tx, as_of).evaluate(tx, horizon_days=90)
+    assert ev["n_customers"] > 300
+    assert ev["recall_at_k"] > 1.5 * ev["baseline_recall_at_k"]
+    rng = np.random.default_rng(0)
+    shuffled = tx.assign(product_id=rng.permutation(tx["product_id"].to_numpy()))
+    control = Recommender(method="item_knn").fit(shuffled, as_of).evaluate(
+        shuffled, horizon_days=90)
+    assert control["recall_at_k"] < 1.15 * control["baseline_recall_at_k"]

@@ -9,7 +9,10 @@ The generator follows the stories the models tell, so every model has real signa
 - customers silently drop out; the monthly dropout hazard rises with bad service experiences
   (unsatisfied tickets, complaints) in the last three months and falls with tenure;
 - sales have yearly seasonality (a December peak, a summer dip) and a mild upward trend;
-- customers have a region, an industry and a preferred channel; some orders are returned.
+- customers have a region, an industry and a preferred channel; some orders are returned;
+- products come in categories; customers favour a few categories, products have complements
+  bought with them, and an order has one to three product lines (see
+  :mod:`crm_ml.datasets._products`).
 
 Time advances month by month, vectorised over all customers, so one million customers and
 about ten million transactions take well under a minute.
@@ -21,6 +24,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from crm_ml.datasets._products import (
+    CATEGORIES,
+    customer_tastes,
+    make_catalogue,
+    order_lines,
+    product_rng,
+)
 
 GROUPS = {
     # name: (share, purchases per month, mean order value, base monthly dropout hazard)
@@ -52,18 +63,29 @@ class CRMDataset:
     transactions : DataFrame
         Canonical transactions: ``customer_id``, ``timestamp``, ``amount`` (negative = return),
         ``order_id`` (int; a return carries the id of the order it returns), ``product_id``,
-        ``quantity``, ``channel``, ``region``. Sorted by customer and time.
+        ``quantity``, ``channel``, ``region``. Sorted by customer and time. An order has one
+        to three lines (distinct products, same ``order_id``, timestamp, channel and region;
+        its amount split over them); a return is one row naming one product of its order.
     interactions : DataFrame
         ``customer_id``, ``timestamp``, ``kind`` (ticket, complaint, marketing),
         ``satisfaction`` (1..5, tickets only), ``resolution_hours`` (tickets and complaints).
     truth : DataFrame
         Indexed by ``customer_id``: ``group``, ``purchase_rate`` (per month), ``spend_level``
         (mean order value), ``dropout_date`` (NaT if still active at ``as_of``),
-        ``service_quality`` (0..1), ``bad_experiences`` (count over the whole history).
+        ``service_quality`` (0..1), ``bad_experiences`` (count over the whole history),
+        ``favourite_category`` (the category the customer's tastes weigh most) and
+        ``favourite_share`` (its weight; the full tastes are ``meta["category_tastes"]``).
     as_of : Timestamp
         The last day of observed history.
     seed : int
         The seed that made it.
+    meta : dict
+        ``start``, ``end``, ``groups``, ``categories`` and ``category_tastes`` (DataFrame
+        indexed by ``customer_id``, one column per category, rows sum to 1).
+    products : DataFrame
+        The catalogue's truth: ``product_id``, ``category``, ``base_price`` and
+        ``complements`` (comma-separated ids of the one or two products often bought with it,
+        in the same order or a later one).
     """
 
     customers: pd.DataFrame
@@ -73,6 +95,7 @@ class CRMDataset:
     as_of: pd.Timestamp
     seed: int
     meta: dict = field(default_factory=dict)
+    products: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __repr__(self) -> str:
         return (f"CRMDataset(customers={len(self.customers):,}, "
@@ -224,7 +247,7 @@ def make_crm_dataset(n_customers: int = 10_000, start="2022-01-01", end="2024-12
     chan_code = pd.Categorical(channel, categories=pref_channel).codes[cust]
     other = rng.random(n_tx) < 0.2
     chan_code = np.where(other, rng.integers(0, len(pref_channel), n_tx), chan_code)
-    product = rng.zipf(1.3, n_tx) % N_PRODUCTS
+    rng.zipf(1.3, n_tx)  # the old product draw: consumed so the later draws do not move
 
     returned = rng.random(n_tx) < RETURN_SHARE
     r_src = np.flatnonzero(returned)
@@ -233,24 +256,38 @@ def make_crm_dataset(n_customers: int = 10_000, start="2022-01-01", end="2024-12
     r_src, r_day = r_src[keep], r_day[keep]
     r_amount = -np.round(order_value[r_src] * rng.choice([0.5, 1.0], len(r_src)), 2)
 
-    all_src = np.concatenate([np.arange(n_tx), r_src])
-    all_day = np.concatenate([day, r_day])
-    all_amount = np.concatenate([np.round(order_value, 2), r_amount])
+
+    # Products, from their own random stream: each order becomes one to three lines whose
+    # amounts sum to the order's total; a return names one product of its order.
+    prng = product_rng(seed)
+    catalogue = make_catalogue(prng, N_PRODUCTS)
+    tastes = customer_tastes(prng, industry)
+    lines = order_lines(prng, catalogue, tastes, cust, day,
+                        np.rint(order_value * 100).astype(np.int64), quantity)
+    first_line = np.searchsorted(lines.order, r_src)
+    n_lines = np.bincount(lines.order, minlength=n_tx)[r_src]
+    r_line = first_line + (prng.random(len(r_src)) * n_lines).astype(np.int64)
+    all_src = np.concatenate([lines.order, r_src])
+    all_day = np.concatenate([day[lines.order], r_day])
+    all_amount = np.concatenate([lines.cents / 100.0, r_amount])
+    all_product = np.concatenate([lines.product, lines.product[r_line]])
+    all_quantity = np.concatenate([lines.quantity, quantity[r_src]])
+
     order_no = all_src  # a return carries the id of the order it returns
-    order = np.lexsort((all_day, cust[all_src]))
+    order = np.lexsort((all_day, cust[all_src]))  # stable: an order's lines stay in order
 
     cust_ids = _ids("C", n)
     src = all_src[order]
-    product_names = np.array([f"P{i:03d}" for i in range(N_PRODUCTS)], dtype=object)
     transactions = pd.DataFrame({
         "customer_id": cust_ids[cust[src]],
         "timestamp": _timestamps(start, all_day[order]),
         "amount": all_amount[order],
         "order_id": order_no[order] + 1,
-        "product_id": product_names[product[src]],
-        "quantity": quantity[src].astype(np.int64),
-        "channel": pref_channel[chan_code[src]],
-        "region": region[cust[src]],
+        "product_id": catalogue.ids[all_product[order]],
+        "quantity": all_quantity[order].astype(np.int64),
+        # object lookups: indexing a str array would make one Python string per row
+        "channel": pref_channel.astype(object)[chan_code[src]],
+        "region": region.astype(object)[cust[src]],
     })
 
     ix_all = np.concatenate(ix_cust)
@@ -282,7 +319,12 @@ def make_crm_dataset(n_customers: int = 10_000, start="2022-01-01", end="2024-12
         "dropout_date": dropout.to_numpy(),
         "service_quality": quality,
         "bad_experiences": bad_total,
+        "favourite_category": np.array(CATEGORIES, dtype=object)[tastes.argmax(axis=1)],
+        "favourite_share": tastes.max(axis=1),
     }, index=pd.Index(cust_ids, name="customer_id"))
+    category_tastes = pd.DataFrame(tastes, index=truth.index, columns=list(CATEGORIES))
     return CRMDataset(customers=customers, transactions=transactions,
                       interactions=interactions, truth=truth, as_of=end, seed=seed,
-                      meta={"start": start, "end": end, "groups": dict(GROUPS)})
+                      meta={"start": start, "end": end, "groups": dict(GROUPS),
+                            "categories": list(CATEGORIES), "category_tastes": category_tastes},
+                      products=catalogue.frame())

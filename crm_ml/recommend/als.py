@@ -29,8 +29,8 @@ def confidence(history: sp.csr_matrix, alpha: float) -> sp.csr_matrix:
     return c
 
 
-def fit_item_factors(history: sp.csr_matrix, factors: int = 64, regularization: float = 0.05,
-                     iterations: int = 15, alpha: float = 10.0, random_state=0,
+def fit_item_factors(history: sp.csr_matrix, factors: int = 64, regularization: float = 10.0,
+                     iterations: int = 15, alpha: float = 1.0, random_state=0,
                      num_threads: int = 1, show_progress: bool = False) -> np.ndarray:
     """Product factors of an ALS model fitted on ``history`` (customers x products).
 
