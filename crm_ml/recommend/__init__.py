@@ -10,6 +10,7 @@ from __future__ import annotations
 from crm_ml._lazy import lazy_dir, lazy_exports
 
 _EXPORTS = {
+    "association_rules": "crm_ml.recommend.rules",
     "purchase_lines": "crm_ml.recommend.baskets",
     "basket_matrix": "crm_ml.recommend.baskets",
     "customer_product_matrix": "crm_ml.recommend.baskets",
