@@ -318,3 +318,17 @@ def test_score_summary_says_why_rec_columns_are_absent():
                                           "model_crm_recommend"]
     assert withrec.loc["a", "rec_1"] == "P1" and withrec.loc["a", "rec_3"] is None
     assert withrec.loc["a", "model_crm_recommend"] == "crm-recommend@champion=v4"
+
+
+def test_autolog_finds_the_recommend_tracking_by_convention(data):
+    import mlflow
+
+    import crm_ml as cm
+    from crm_ml.recommend import Recommender
+
+    cm.tracking.autolog(log_models=False)
+    model = Recommender(method="popular").fit(data.transactions, data.as_of)
+    run = mlflow.last_active_run()
+    assert run.data.tags["module"] == "recommend"
+    assert run.data.params["chosen_method"] == "popular"
+    assert run.data.params["n_customers"] == str(model.n_customers_)
