@@ -201,6 +201,13 @@ def test_card_statements_are_computed_from_the_numbers_beside_them(fitted):
     assert bool(below) == (ratio < 1.5)
     if below:
         assert f"{ratio:.2f}" in below[0]
+    per = evaluation["per_customer_recall"]
+    slices = card.slices.set_index("slice")
+    assert slices["customers"].sum() == len(per) == evaluation["n_customers"]
+    one = per[per["history_products"] == 1]
+    if len(one):
+        assert slices.loc["history of 1 product", "recall@10 (model)"] == \
+            pytest.approx(one["model"].mean())
     md = card.to_markdown()
     assert f"Product recommendations ({model.method_})" in md
     assert str(pd.Timestamp(model.as_of_).date()) in md

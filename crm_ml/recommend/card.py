@@ -81,6 +81,27 @@ def _metrics(evaluation: dict, n_boot: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: History sizes (distinct products bought before the window) of the card's slices.
+SLICES = ((1, 1, "1 product"), (2, 4, "2-4 products"), (5, None, "5+ products"))
+
+
+def slice_table(evaluation: dict) -> pd.DataFrame | None:
+    """Recall@k of the model and of popular items per history size (customers evaluated)."""
+    per = evaluation.get("per_customer_recall")
+    if per is None or "history_products" not in per or not len(per):
+        return None
+    k = int(evaluation["k"])
+    rows = []
+    for low, high, label in SLICES:
+        n = per["history_products"]
+        part = per[(n >= low) & ((n <= high) if high is not None else True)]
+        if len(part):
+            rows.append({"slice": f"history of {label}", "customers": int(len(part)),
+                         f"recall@{k} (model)": float(part["model"].mean()),
+                         f"recall@{k} (popular items)": float(part["popular"].mean())})
+    return pd.DataFrame(rows)
+
+
 def model_card(model, evaluation: dict, *, name: str = RECOMMEND, run_id: str | None = None,
                registered_version: str | None = None, n_boot: int = 200):
     """The :class:`crm_ml.cards.ModelCard` of a fitted :class:`Recommender`.
@@ -109,7 +130,6 @@ def model_card(model, evaluation: dict, *, name: str = RECOMMEND, run_id: str | 
     from crm_ml.recommend.tracking import backtest_table
 
     k = int(evaluation["k"])
-    comparison = comparison_table(evaluation)
     extra = {SECTION_COMPARISON: comparison_text(evaluation),
              SECTION_PROTOCOL: protocol_text(model, evaluation)}
     table = backtest_table(model)
@@ -148,7 +168,7 @@ def model_card(model, evaluation: dict, *, name: str = RECOMMEND, run_id: str | 
         baseline={"metric": f"recall@{k}", "model": float(evaluation["recall_at_k"]),
                   "baseline": float(evaluation["baseline_recall_at_k"]),
                   "baseline_rule": BASELINE_RULE, "higher_is_better": True},
-        slices=comparison,
+        slices=slice_table(evaluation),
         caveats=caveats(model, evaluation),
         figures=figures,
         extra_sections=extra,

@@ -108,9 +108,20 @@ def recommend_rows(model, frame: pd.DataFrame, k: int = DEFAULT_K,
                    exclude_purchased: bool = True) -> pd.DataFrame:
     """Top-``k`` recommendations for the customers of a long-form history frame.
 
-    The one path the pyfunc, :func:`crm_ml.serve.recommend_products` and ``crm-ml score``
-    share. ``frame`` is as described in the module docstring (checked by
-    :func:`check_history`).
+    The path of the pyfunc and of ``crm-ml score`` (:func:`crm_ml.serve.recommend_products`
+    makes the same checks on its lists, then calls ``recommend_for`` the same way).
+
+    Parameters
+    ----------
+    model : Recommender
+        Fitted (typically loaded without histories).
+    frame : DataFrame
+        As described in the module docstring (checked by :func:`check_history`); the
+        ``segment`` of a customer is taken from their first row that has one.
+    k : int
+        Recommendations per customer (>= 1).
+    exclude_purchased : bool
+        Leave out the products in the customer's rows.
 
     Returns
     -------

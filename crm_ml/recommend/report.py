@@ -83,7 +83,10 @@ def recall_curve(model, tx: pd.DataFrame, horizon_days: int = 90, max_k: int = 2
     mean = {name: m.mean(axis=0) if len(m) else np.full(max_k, np.nan)
             for name, m in matrices.items()}
     curve = pd.DataFrame({"k": np.arange(1, max_k + 1), **mean})
-    return {"curve": curve, "matrices": matrices, "n_customers": len(truth)}
+    sizes = history.groupby("customer_id")["product_id"].nunique()
+    n_products = sizes.reindex(list(truth)).fillna(0).to_numpy(dtype=np.int64)
+    return {"curve": curve, "matrices": matrices, "n_customers": len(truth),
+            "history_products": n_products}
 
 
 def holdout_evaluation(model, tx: pd.DataFrame, horizon_days: int = 90, k: int = 10,
@@ -107,8 +110,9 @@ def holdout_evaluation(model, tx: pd.DataFrame, horizon_days: int = 90, k: int =
     dict
         The keys of :meth:`Recommender.evaluate` and ``horizon_days``, ``window_start``,
         ``window_end``, ``recall_curve`` (DataFrame ``k, model, popular``) and
-        ``per_customer_recall`` (DataFrame ``model, popular``: each evaluated customer's
-        recall@k, positional, no ids).
+        ``per_customer_recall`` (DataFrame ``model, popular, history_products``: each
+        evaluated customer's recall@k and number of distinct products bought before the
+        window; positional, no ids).
     """
     max_k = max(int(max_k), int(k))
     day = pd.Timestamp(model.as_of_)
@@ -117,8 +121,9 @@ def holdout_evaluation(model, tx: pd.DataFrame, horizon_days: int = 90, k: int =
     out.update(horizon_days=int(horizon_days), window_start=str(day.date()),
                window_end=str((day + pd.Timedelta(days=int(horizon_days))).date()),
                recall_curve=rc["curve"],
-               per_customer_recall=pd.DataFrame({name: m[:, int(k) - 1]
-                                                 for name, m in rc["matrices"].items()}))
+               per_customer_recall=pd.DataFrame(
+                   {**{name: m[:, int(k) - 1] for name, m in rc["matrices"].items()},
+                    "history_products": rc["history_products"]}))
     return out
 
 
