@@ -213,10 +213,11 @@ def test_card_statements_are_computed_from_the_numbers_beside_them(fitted):
     assert str(pd.Timestamp(model.as_of_).date()) in md
 
 
-def _pipeline_data(ds, drop_products=False):
+def _pipeline_data(ds, drop_products=False, tx=None):
     from types import SimpleNamespace
 
-    tx = ds.transactions.drop(columns="product_id") if drop_products else ds.transactions
+    tx = ds.transactions if tx is None else tx
+    tx = tx.drop(columns="product_id") if drop_products else tx
     return SimpleNamespace(transactions=tx, customers=ds.customers, interactions=None,
                            as_of=ds.as_of, seed=3)
 
@@ -339,3 +340,16 @@ def test_autolog_finds_the_recommend_tracking_by_convention(data):
     assert run.data.tags["module"] == "recommend"
     assert run.data.params["chosen_method"] == "popular"
     assert run.data.params["n_customers"] == str(model.n_customers_)
+
+
+def test_pipeline_step_without_products_before_the_window_is_skipped(data, tmp_path):
+    from crm_ml.pipelines import run_steps
+
+    tx = data.transactions
+    late = tx.assign(product_id=tx["product_id"].where(
+        tx["timestamp"] > data.as_of - pd.Timedelta(days=30)))
+    said = []
+    done = run_steps(_pipeline_data(data, tx=late), ["recommend"], output_dir=tmp_path / "out",
+                     models_dir=tmp_path / "models", say=said.append)
+    assert "cannot be evaluated" in done["modules"]["recommend"]["skipped"]
+    assert not (tmp_path / "out" / "recommendations.csv").exists()

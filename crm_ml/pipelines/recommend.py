@@ -60,6 +60,14 @@ def run(data, context) -> dict:
     rc = context.config.recommend
     as_of = pd.Timestamp(data.as_of)
     eval_at = as_of - pd.Timedelta(days=rc.horizon_days)
+    from crm_ml.recommend.baskets import purchase_lines
+
+    if purchase_lines(tx, eval_at).empty:
+        why = (f"no purchase line names a product on or before {eval_at.date()} (as_of minus "
+               f"recommend.horizon_days = {rc.horizon_days}), so the recommender cannot be "
+               "evaluated; nothing registered as crm-recommend")
+        context.say(f"  recommend: {why}")
+        return {"skipped": why}
     customers, segment_column = _segments(data, rc.segment_column, context.say)
     settings = {"method": rc.method, "half_life_days": rc.half_life_days,
                 "backtest_days": rc.backtest_days, "segment_column": segment_column}
