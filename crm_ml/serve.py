@@ -321,7 +321,11 @@ def recommend_products(customer_id, recent_products, k: int = 10, segment=None, 
     rows["product_id"] = [None if p is None or p != p or str(p).strip() == "" else str(p)
                           for p in rows["product_id"]]
     if "timestamp" in rows:
-        stamps = pd.to_datetime(pd.Series(rows["timestamp"], dtype=object), errors="coerce")
+        raw = pd.Series(rows["timestamp"], dtype=object)
+        try:  # the common case, ISO dates or datetimes: no format guessing
+            stamps = pd.to_datetime(raw, format="ISO8601")
+        except (TypeError, ValueError):
+            stamps = pd.to_datetime(raw, errors="coerce")
         bad = [i for i, (raw, ts) in enumerate(zip(rows["timestamp"], stamps, strict=True))
                if raw is not None and ts is pd.NaT]
         if bad:
