@@ -248,7 +248,11 @@ def test_pipeline_step_registers_cards_and_writes_recommendations(data, own_stor
                      output_dir=own_store / "out", models_dir=own_store / "models",
                      say=lambda *a: None)
     summary = done["modules"]["recommend"]
-    assert summary["registered_version"] == str(get_version(RECOMMEND, "challenger").version)
+    version = get_version(RECOMMEND, "challenger")
+    assert summary["registered_version"] == str(version.version)
+    # the champion/challenger score: recall@k of the registered pyfunc on the window
+    score = float(version.tags["promotion.challenger_score"])
+    assert 0 < score <= 1
     recs = pd.read_csv(own_store / "out" / "recommendations.csv", dtype=str)
     assert list(recs.columns) == ["customer_id", "rank", "product_id", "score", "reason"]
     assert recs.groupby("customer_id").size().max() == 5
@@ -353,3 +357,20 @@ def test_pipeline_step_without_products_before_the_window_is_skipped(data, tmp_p
                      models_dir=tmp_path / "models", say=said.append)
     assert "cannot be evaluated" in done["modules"]["recommend"]["skipped"]
     assert not (tmp_path / "out" / "recommendations.csv").exists()
+
+
+def test_pyfunc_hostile_but_valid_input(logged):
+    import mlflow
+
+    wrapper = mlflow.pyfunc.load_model(logged.model_uri).unwrap_python_model()
+    empty = wrapper.predict(None, pd.DataFrame({"customer_id": [], "product_id": []}))
+    assert list(empty.columns) == ["customer_id", "rank", "product_id", "score", "reason"]
+    assert empty.empty
+    # unknown products only, the same product twice, ids that are numbers
+    frame = pd.DataFrame({"customer_id": [7, 7, 8, 8],
+                          "product_id": ["NOT-A-PRODUCT", "NOT-A-PRODUCT", "P001", "P001"]})
+    out = wrapper.predict(None, frame, params={"k": 2})
+    assert list(out["customer_id"]) == ["7", "7", "8", "8"]
+    assert out.loc[out["customer_id"] == "7", "reason"].str.contains("popular").all()
+    assert "P001" not in set(out.loc[out["customer_id"] == "8", "product_id"])
+    assert "NOT-A-PRODUCT" not in set(out["product_id"])
