@@ -337,3 +337,43 @@ def test_built_in_data_co_purchase_structure_is_found_and_a_shuffle_is_not():
     control = Recommender(method="item_knn").fit(shuffled, as_of).evaluate(
         shuffled, horizon_days=90)
     assert control["recall_at_k"] < 1.15 * control["baseline_recall_at_k"]
+
+
+def test_top_k_is_exact_with_ties_and_excluded_entries():
+    from crm_ml.recommend._topk import top_k
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, p, k = int(rng.integers(1, 20)), int(rng.integers(1, 30)), int(rng.integers(1, 35))
+        key = rng.integers(0, 4, size=(n, p)).astype(np.float32)  # many ties
+        key[rng.random((n, p)) < 0.3] = -np.inf                   # excluded products
+        rows, cols, ranks = top_k(key, k)
+        for i in range(n):
+            finite = [(-key[i, j], j) for j in range(p) if np.isfinite(key[i, j])]
+            expected = [j for _, j in sorted(finite)[:k]]
+            assert cols[rows == i].tolist() == expected
+            assert ranks[rows == i].tolist() == list(range(1, len(expected) + 1))
+
+
+def test_customers_without_purchases_get_their_segments_popular_products(data, tmp_path):
+    tx, customers = data
+    newcomer = pd.DataFrame({"customer_id": ["NEW"], "region": ["North"]})
+    model = Recommender(method="item_knn", segment_column="region").fit(
+        tx, AS_OF, customers=pd.concat([customers, newcomer], ignore_index=True))
+    recs = model.recommend(["NEW"], k=3)
+    north = model.segment_popular_.loc["North"].sort_values(ascending=False, kind="stable")
+    assert recs["product_id"].tolist() == north.index[:3].tolist()
+    assert (recs["reason"] == "popular in your segment (region North)").all()
+    model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(Recommender.load(tmp_path / "m").recommend(["NEW"], k=3),
+                                  recs)
+
+
+def test_evaluate_at_another_date_leaves_the_model_unchanged(fitted, data):
+    tx, _ = data
+    model = fitted["item_knn"]
+    before = model.recommend(k=3)
+    ev = model.evaluate(tx, as_of="2024-04-30", horizon_days=60)
+    assert ev["method"] == "item_knn" and ev["n_customers"] > 0
+    pd.testing.assert_frame_equal(before, model.recommend(k=3))
+    assert model.as_of_ == AS_OF

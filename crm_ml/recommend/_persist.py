@@ -61,6 +61,7 @@ def save(model, path, include_histories: bool = True) -> dict:
         arrays.update(_csr_arrays("last_bought", model.last_bought_))
         arrays["customer_ids"] = np.asarray(model.customer_ids_.astype(str), dtype=str)
         seg = model.customer_segments_
+        arrays["segment_customer_ids"] = np.asarray(seg.index.astype(str), dtype=str)
         arrays["customer_segments"] = np.asarray(
             ["" if v is None or v != v else str(v) for v in seg.to_numpy()], dtype=str)
         arrays["customer_has_segment"] = seg.notna().to_numpy()
@@ -80,6 +81,8 @@ def save(model, path, include_histories: bool = True) -> dict:
         else json.loads(model.backtest_.to_json(orient="split")),
         "histories": bool(keep_histories),
         "customer_id_kind": _id_kind(model.customer_ids_) if keep_histories else None,
+        "segment_id_kind": _id_kind(model.customer_segments_.index) if keep_histories
+        else None,
         "arrays_sha256": hashlib.sha256(blob).hexdigest(),
     }
     arrays_path, spec_path = folder / ARRAYS_FILE, folder / SPEC_FILE
@@ -161,10 +164,14 @@ def load(cls, path):
             model.customer_ids_ = pd.Index(ids, dtype=object, name="customer_id")
             model.histories_ = _csr(arrays, "histories", np.float32)
             model.last_bought_ = _csr(arrays, "last_bought", np.int32)
+            seg_ids = arrays["segment_customer_ids"].astype(object)
+            if spec.get("segment_id_kind") == "int":
+                seg_ids = seg_ids.astype(np.int64).astype(object)
             seg_values = arrays["customer_segments"].astype(object)
             seg_values[~arrays["customer_has_segment"]] = None
-            model.customer_segments_ = pd.Series(seg_values, index=model.customer_ids_,
-                                                 dtype=object)
+            model.customer_segments_ = pd.Series(
+                seg_values, index=pd.Index(seg_ids, dtype=object, name="customer_id"),
+                dtype=object)
         else:
             model.customer_ids_ = pd.Index([], dtype=object, name="customer_id")
             model.histories_ = None

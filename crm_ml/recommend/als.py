@@ -70,11 +70,37 @@ def scores(history: sp.csr_matrix, item_factors: np.ndarray, regularization: flo
     return u @ item_factors.T
 
 
-def pair_similarity(item_factors: np.ndarray, owned: np.ndarray,
-                    target: np.ndarray) -> np.ndarray:
-    """Cosine of the factors of ``owned[i]`` and ``target[i]`` (the ALS reason)."""
+def normalized(item_factors: np.ndarray) -> np.ndarray:
+    """Product factors scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(item_factors, axis=1)
     norms[norms == 0] = 1.0
-    a = item_factors[owned] / norms[owned, None]
-    b = item_factors[target] / norms[target, None]
-    return np.einsum("ij,ij->i", a, b).astype(np.float32)
+    return (item_factors / norms[:, None]).astype(np.float32)
+
+
+#: up to this many products the product x product cosine table is kept (<= 100 MB)
+COSINE_TABLE_MAX = 5000
+_CHUNK = 65536
+
+
+def cosine_table(unit: np.ndarray) -> np.ndarray | None:
+    """All products' pairwise factor cosines, or None for a catalogue too large to keep."""
+    if unit.shape[0] > COSINE_TABLE_MAX:
+        return None
+    return unit @ unit.T
+
+
+def pair_similarity(unit: np.ndarray, owned: np.ndarray, target: np.ndarray,
+                    table: np.ndarray | None = None) -> np.ndarray:
+    """Cosine of the factors of ``owned[i]`` and ``target[i]`` (the ALS reason).
+
+    ``unit`` are the unit-length factors (:func:`normalized`); ``table`` their cosine table
+    when kept (a lookup), else the dot products are taken in chunks (bounded memory).
+    """
+    if table is not None:
+        return table[owned, target]
+    out = np.empty(len(owned), dtype=np.float32)
+    for start in range(0, len(owned), _CHUNK):
+        stop = start + _CHUNK
+        out[start:stop] = np.einsum("ij,ij->i", unit[owned[start:stop]],
+                                    unit[target[start:stop]])
+    return out
