@@ -180,6 +180,11 @@ def test_basket_kinds():
                                  min_confidence=0.01, min_lift=0.0)
     assert by_order.attrs["n_baskets"] == 5
     assert by_order.set_index(["antecedent", "consequent"]).loc[("A", "B"), "n_baskets"] == 1
+    # lines without an order id fall back to the customer-day: a's first two lines are one
+    gaps = association_rules(_small(order_id=[None, None, 3, 4, 4, 5, 5]), min_support=0.01,
+                             min_confidence=0.01, min_lift=0.0)
+    assert gaps.attrs["n_baskets"] == 4
+    assert gaps.set_index(["antecedent", "consequent"]).loc[("A", "B"), "n_baskets"] == 2
     forced = association_rules(_small(order_id=[1, 2, 3, 4, 4, 5, 5]), basket="customer_day",
                                min_support=0.01, min_confidence=0.01, min_lift=0.0)
     pd.testing.assert_frame_equal(forced, by_day, check_like=False, check_exact=True,

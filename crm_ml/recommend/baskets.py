@@ -100,11 +100,19 @@ def basket_keys(lines: pd.DataFrame, basket: str = "order") -> pd.Series:
     customer = lines["customer_id"].astype(str)
     if basket == "customer":
         return customer
-    day = customer + "|" + pd.to_datetime(lines["timestamp"]).dt.strftime("%Y-%m-%d")
+
+    def day(rows: pd.Series) -> pd.Series:
+        return (customer[rows] + "|"
+                + pd.to_datetime(lines.loc[rows, "timestamp"]).dt.strftime("%Y-%m-%d"))
+
     if basket == "customer_day" or "order_id" not in lines.columns:
-        return day
+        return day(slice(None))
     order = lines["order_id"]
-    return (customer + "|o" + order.astype(str)).where(order.notna(), day)
+    keys = customer + "|o" + order.astype(str)
+    missing = order.isna()
+    if missing.any():  # formatting days is slow: only for the lines that need them
+        keys[missing] = day(missing)
+    return keys
 
 
 def _binary_matrix(row_codes: np.ndarray, col_codes: np.ndarray, n_rows: int, n_cols: int,
