@@ -258,6 +258,11 @@ def test_pipeline_step_registers_cards_and_writes_recommendations(data, own_stor
     assert recs.groupby("customer_id").size().max() == 5
     card = (own_store / "models" / RECOMMEND / "card.md").read_text()
     assert "popular" in card and "[recommend]" in card and "k = 5" in card
+    # `crm-ml card crm-recommend` rebuilds it from the registry (the wrapper is trusted)
+    from crm_ml.cards import card_from_registry
+
+    paths = card_from_registry(RECOMMEND, alias="champion", models_dir=own_store / "again")
+    assert "Product recommendations" in paths["md"].read_text()
     assert summary["grade"] in {"A", "B", "C"}
 
 
@@ -374,3 +379,25 @@ def test_pyfunc_hostile_but_valid_input(logged):
     assert out.loc[out["customer_id"] == "7", "reason"].str.contains("popular").all()
     assert "P001" not in set(out.loc[out["customer_id"] == "8", "product_id"])
     assert "NOT-A-PRODUCT" not in set(out["product_id"])
+
+
+def test_recommend_config_reads_toml_and_flags_with_clear_errors(tmp_path):
+    from crm_ml.cli import _build_parser, train_config
+    from crm_ml.pipelines.config import ConfigError, TrainConfig
+
+    path = tmp_path / "train.toml"
+    path.write_text('[recommend]\nmethod = "item_knn"\nk = 5\nhalf_life_days = 90\n'
+                    'segment_column = "none"\n')
+    config = TrainConfig.from_toml(path)
+    assert (config.recommend.method, config.recommend.k) == ("item_knn", 5)
+    assert config.recommend.half_life_days == 90.0 and config.recommend.segment_column is None
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    for bad, key in (('method = "svd"', "recommend.method"), ("k = 0", "recommend.k"),
+                     ("horizon_days = 3", "recommend.horizon_days")):
+        path.write_text(f"[recommend]\n{bad}\n")
+        with pytest.raises(ConfigError, match=key):
+            TrainConfig.from_toml(path)
+    args = _build_parser().parse_args(["train", "--transactions", "tx.csv", "--as-of",
+                                       "2024-12-31", "--rec-method", "als", "--rec-k", "3"])
+    flags = train_config(args).recommend
+    assert (flags.method, flags.k) == ("als", 3)
