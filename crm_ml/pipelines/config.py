@@ -276,8 +276,9 @@ class RecommendConfig:
     k : int, default 10
         Recommendations per customer in ``recommendations.csv`` and the cut-off of the
         evaluation metrics (recall@k ...).
-    half_life_days : float, default 180
-        Recency weighting of past purchases: a purchase this many days old counts half.
+    half_life_days : float, default 365
+        Recency weighting of past purchases: a purchase this many days old counts half (the
+        Recommender's tuned default, decision log 17).
     horizon_days : int, default 90
         Evaluation window after the evaluation fit.
     backtest_days : int, default 90
@@ -290,7 +291,7 @@ class RecommendConfig:
 
     method: Literal["auto", "popular", "item_knn", "als"] = "auto"
     k: int = 10
-    half_life_days: float = 180.0
+    half_life_days: float = 365.0
     horizon_days: int = 90
     backtest_days: int = 90
     segment_column: str | None = "region"
