@@ -208,6 +208,13 @@ def test_card_statements_are_computed_from_the_numbers_beside_them(fitted):
     if len(one):
         assert slices.loc["history of 1 product", "recall@10 (model)"] == \
             pytest.approx(one["model"].mean())
+    from crm_ml.recommend.card import SECTION_PROTOCOL
+
+    protocol = card.extra_sections[SECTION_PROTOCOL]
+    assert f"each of the {evaluation['n_customers']:,} customers" in protocol
+    assert f"({evaluation['window_start']}, {evaluation['window_end']}]" in protocol
+    assert f"refitted with the same settings on everything up to " \
+        f"{pd.Timestamp(model.as_of_).date()}" in protocol
     md = card.to_markdown()
     assert f"Product recommendations ({model.method_})" in md
     assert str(pd.Timestamp(model.as_of_).date()) in md

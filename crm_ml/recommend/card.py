@@ -163,7 +163,7 @@ def model_card(model, evaluation: dict, *, name: str = RECOMMEND, run_id: str | 
               "products_fitted": int(len(model.products_)),
               "evaluation_window": _window(evaluation),
               "customers_evaluated": int(evaluation.get("n_customers", 0)),
-              "truth": "products bought in the evaluation window"},
+              "truth": "products bought in the evaluation window, new to the customer"},
         metrics=_metrics(evaluation, n_boot),
         baseline={"metric": f"recall@{k}", "model": float(evaluation["recall_at_k"]),
                   "baseline": float(evaluation["baseline_recall_at_k"]),
@@ -186,12 +186,18 @@ def protocol_text(model, evaluation: dict) -> str:
     """How the numbers were measured (from the evaluation's window and counts)."""
     k = int(evaluation["k"])
     window = _window(evaluation) or "the days after the evaluation fit"
-    return (f"The same settings were fitted on the history up to the window's start and "
+    start = evaluation.get("window_start")
+    fitted = pd.Timestamp(model.as_of_).date()
+    if start is not None and pd.Timestamp(model.as_of_) > pd.Timestamp(start):
+        refit = (f"The model on this card was then refitted with the same settings on "
+                 f"everything up to {fitted}.")
+    else:
+        refit = f"The model on this card is the one evaluated (fitted up to {fitted})."
+    return (f"The settings were fitted on the history up to the window's start and "
             f"recommended {k} products to each of the {int(evaluation.get('n_customers', 0)):,} "
-            f"customers who bought both before and in the window {window}; their purchases in "
-            f"the window are the truth. Popular items were fitted on the same history and "
-            f"scored on the same customers. The registered model is then refitted on "
-            f"everything up to {pd.Timestamp(model.as_of_).date()}.")
+            f"customers who bought both before and in the window {window}; the truth is the "
+            f"products each bought in the window that they had not bought before. Popular "
+            f"items were fitted on the same history and scored on the same customers. {refit}")
 
 
 def caveats(model, evaluation: dict) -> list[str]:
@@ -211,7 +217,8 @@ def caveats(model, evaluation: dict) -> list[str]:
         "The registered model holds product statistics only, no customer id: callers send "
         "each customer's recent products (see crm_ml.recommend.pyfunc).",
         "Measured on one window; seasonality and campaigns change what sells. Refit monthly.",
-        "Recall counts a product bought in the window as a hit whether or not it was "
-        "recommended to the customer: it measures ranking, not the effect of showing it.",
+        "A hit is a recommended product the customer bought in the window anyway (nobody was "
+        "shown the list): recall measures how well the list anticipates purchases, not the "
+        "effect of showing it; measure that with a campaign and a control group.",
     ]
     return out
