@@ -377,3 +377,11 @@ def test_evaluate_at_another_date_leaves_the_model_unchanged(fitted, data):
     assert ev["method"] == "item_knn" and ev["n_customers"] > 0
     pd.testing.assert_frame_equal(before, model.recommend(k=3))
     assert model.as_of_ == AS_OF
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batching_does_not_change_the_recommendations(fitted, method):
+    model = fitted[method]
+    small = Recommender(**{**model.get_params(), "batch_size": 7})
+    small.__dict__.update({k: v for k, v in vars(model).items() if k.endswith("_")})
+    pd.testing.assert_frame_equal(small.recommend(k=4), model.recommend(k=4))

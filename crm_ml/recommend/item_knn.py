@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-_BLOCK = 1024  # rows of the dense item x item block handled at a time
+#: cells of the dense item x item block handled at a time (about 128 MB of float64)
+_BLOCK_CELLS = 1 << 24
 
 
 def similarity(matrix: sp.csr_matrix, k_neighbors: int = 50, shrinkage: float = 0.0,
@@ -59,8 +60,9 @@ def similarity(matrix: sp.csr_matrix, k_neighbors: int = 50, shrinkage: float = 
     left = np.power(norms, 2 * normalization)
     right = np.power(norms, 2 - 2 * normalization)
     rows, cols, vals = [], [], []
-    for start in range(0, n, _BLOCK):
-        stop = min(n, start + _BLOCK)
+    block_rows = max(1, _BLOCK_CELLS // n)
+    for start in range(0, n, block_rows):
+        stop = min(n, start + block_rows)
         block = gram[start:stop].toarray().astype(np.float64)
         denom = np.outer(left[start:stop], right) + shrinkage
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -27,6 +27,7 @@ from crm_ml.recommend.popular import buyer_weights, popularity, segment_table
 METHODS = ("popular", "item_knn", "als")  # in order of simplicity: ties go to the first
 RECOMMEND_COLUMNS = ["customer_id", "rank", "product_id", "score", "reason"]
 METRICS = ("recall_at_k", "precision_at_k", "ndcg_at_k", "map_at_k", "coverage")
+_BATCH_CELLS = 1 << 24
 #: below this many customers in the auto time split, a last-20 % holdout is pooled in
 MIN_BACKTEST_CUSTOMERS = 500
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -76,7 +77,8 @@ class Recommender(BaseEstimator):
     min_segment_customers : int
         Segments with fewer customers use the overall popularity.
     batch_size : int
-        Customers scored at a time (bounds memory: ``batch_size x n_products`` floats).
+        Customers scored at a time, at most (bounds memory: ``batch_size x n_products``
+        floats; large catalogues use smaller batches, about 16 M scores each).
 
     Attributes
     ----------
@@ -476,7 +478,8 @@ class Recommender(BaseEstimator):
         pop_key = (-1.0 + pop_table / (pop_table.max(axis=1, keepdims=True) * 1.001 + 1e-300)
                    ).astype(np.float32)
         parts = []
-        step = int(self.batch_size)
+        # at most batch_size customers, and at most ~16 M score cells, per batch
+        step = int(max(1, min(self.batch_size, _BATCH_CELLS // max(n_p, 1))))
         for start in range(0, len(ids), step):
             stop = min(len(ids), start + step)
             h = hist[start:stop]
