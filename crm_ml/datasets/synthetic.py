@@ -274,7 +274,11 @@ def make_crm_dataset(n_customers: int = 10_000, start="2022-01-01", end="2024-12
     all_quantity = np.concatenate([lines.quantity, quantity[r_src]])
 
     order_no = all_src  # a return carries the id of the order it returns
-    order = np.lexsort((all_day, cust[all_src]))  # stable: an order's lines stay in order
+    # by customer, then second (as written); stable, so an order's lines stay in order. One
+    # integer key sorts 16 M rows in half the time of a two-key lexsort.
+    second = np.floor(all_day * 86400).astype(np.int64)
+    order = np.argsort(cust[all_src].astype(np.int64) * (int(second.max(initial=0)) + 1) + second,
+                       kind="stable")
 
     cust_ids = _ids("C", n)
     src = all_src[order]
