@@ -25,7 +25,7 @@ _SUBMODULES = {
     "explain", "tracking", "cards", "scoring", "cli", "demo", "serve", "pipelines",
     "model_names", "recommend", "kpi",
 }
-_SERVE = {"predict_churn", "predict_clv", "assign_segment"}
+_SERVE = {"predict_churn", "predict_clv", "assign_segment", "recommend_products"}
 
 __all__ = [
     "CrmMlError",

@@ -138,13 +138,18 @@ TRAIN_FLAGS = {
     "--forecast-h": ("forecast.h", int, "forecast periods ahead (default 12)"),
     "--segments": ("segmentation.n_segments", lambda v: v if v == "auto" else int(v),
                    "number of clustering segments, or auto (default auto)"),
+    "--rec-method": ("recommend.method", str, "recommendations: auto, popular, item_knn or "
+                     "als (default auto: chosen by a backtest)"),
+    "--rec-k": ("recommend.k", int, "recommendations per customer in recommendations.csv "
+                "(default 10)"),
 }
 
 
 def _config_flags(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("training settings (override --config)")
     group.add_argument("--config", metavar="TOML", help="training settings: a TOML file with "
-                       "[churn], [clv], [forecast], [segmentation] and [rfm] tables")
+                       "[churn], [clv], [forecast], [segmentation], [rfm] and [recommend] "
+                       "tables")
     for flag, (key, _, text) in TRAIN_FLAGS.items():
         group.add_argument(flag, metavar=key.split(".")[1].upper(), help=f"{text} [{key}]")
 
@@ -351,6 +356,9 @@ def _train(args: argparse.Namespace, data) -> int:
     result = train_all(data, output_dir=args.output, models_dir=args.models_dir,
                        allow_columns=args.allow_column, config=args.train_config)
     for module, out in result["modules"].items():
+        if out.get("skipped"):
+            print(f"  {module}: skipped, {out['skipped']}")
+            continue
         if "registered_version" not in out:  # a step without a model (kpi)
             print(f"  {module}: done, no model")
             continue
@@ -377,6 +385,7 @@ def _score(args: argparse.Namespace, data) -> int:
         print(f"  {kind}: {n:,} rows read, dropped {dict(dropped) or 'none'}")
     print(f"  rejected {s['customers_rejected']:,} customers -> {rejects}: "
           f"{s['rejects_by_reason'] or 'none'}")
+    print(f"  recommendations: {s['recommendations']}")
     print(f"  models: {s['models']}; scoring_run {run} (in both files)")
     return 0
 

@@ -30,13 +30,14 @@ import pandas as pd
 from crm_ml.data._coerce import to_id, to_object
 from crm_ml.errors import DataValidationError
 from crm_ml.features.ranges import DEFAULT_TOLERANCE
-from crm_ml.model_names import CHURN, CLV, SEGMENTS
+from crm_ml.model_names import CHURN, CLV, RECOMMEND, SEGMENTS
 from crm_ml.tracking.registry import load_model
 from crm_ml.tracking.runs import tracking_uri
 
 CHURN_MODEL = CHURN
 CLV_MODEL = CLV
 SEGMENT_MODEL = SEGMENTS
+RECOMMEND_MODEL = RECOMMEND
 
 _cache: dict[tuple[str, str, str], Any] = {}
 _lock = threading.Lock()
@@ -237,3 +238,105 @@ def assign_segment(records, alias: str = "champion", name: str = SEGMENT_MODEL, 
     ``range_check`` and ``range_tolerance`` are as in :func:`predict_churn`.
     """
     return _predict(name, records, alias, range_check, range_tolerance)
+
+
+def _recent_rows(customer_id: str, recent_products) -> dict[str, list]:
+    """Long-form history columns of one customer from ids, (id, timestamp) pairs or dicts."""
+    if recent_products is None:
+        recent_products = []
+    if isinstance(recent_products, str | bytes | Mapping) \
+            or not hasattr(recent_products, "__iter__"):
+        raise DataValidationError(
+            "recent_products: expected a list of product ids, of (product_id, timestamp) "
+            f"pairs or of dicts, got {type(recent_products).__name__}",
+            column="recent_products", rule="type")
+    products, stamps = [], []
+    for item in recent_products:
+        if isinstance(item, Mapping):
+            products.append(item.get("product_id"))
+            stamps.append(item.get("timestamp"))
+        elif isinstance(item, tuple | list) and len(item) == 2:
+            products.append(item[0])
+            stamps.append(item[1])
+        else:
+            products.append(item)
+            stamps.append(None)
+    if not products:  # no history: one row without a product (popular items)
+        products, stamps = [None], [None]
+    rows = {"customer_id": [customer_id] * len(products), "product_id": products}
+    if any(t is not None for t in stamps):
+        rows["timestamp"] = stamps
+    return rows
+
+
+def recommend_products(customer_id, recent_products, k: int = 10, segment=None, *,
+                       alias: str = "champion", name: str = RECOMMEND_MODEL,
+                       exclude_purchased: bool = True) -> pd.DataFrame:
+    """The next ``k`` products for one customer, from the products they bought recently.
+
+    The registered model holds no customer ids, so the caller sends the customer's recent
+    purchases (from the CRM backend or the transactions).
+
+    Parameters
+    ----------
+    customer_id : str
+        Echoed in the output.
+    recent_products : list
+        Product ids the customer bought (most relevant: the last months), or
+        ``(product_id, timestamp)`` pairs, or dicts with ``product_id`` and ``timestamp``
+        (recent purchases weigh more). Empty: the customer gets popular items.
+    k : int, default 10
+        Number of products.
+    segment : str, optional
+        The customer's segment (e.g. region) when the model was fitted with one: its popular
+        items fill in for customers with little history.
+    alias : str, default "champion"
+        Registry alias (or version number) of ``name``.
+    name : str, default :data:`crm_ml.model_names.RECOMMEND`
+    exclude_purchased : bool, default True
+        Leave out the products in ``recent_products``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, rank, product_id, score, reason`` (rank 1..k; fewer rows when the
+        catalogue is smaller); products the model never saw are ignored in the input.
+
+    Raises
+    ------
+    crm_ml.DataValidationError
+        ``customer_id`` empty, ``recent_products`` not a list, a timestamp that is not a
+        date, or ``k`` < 1.
+    crm_ml.ModelNotFoundError
+        No such registered model or alias.
+    """
+    from crm_ml.recommend.pyfunc import OUTPUT_COLUMNS, check_k
+
+    if customer_id is None or str(customer_id).strip() == "":
+        raise DataValidationError("customer_id: empty (rule: name the customer)",
+                                  column="customer_id", rule="non-empty")
+    k = check_k(k)
+    customer = str(to_object(to_id(pd.Series([customer_id]))[0])[0])
+    rows = _recent_rows(customer, recent_products)
+    rows["product_id"] = [None if p is None or p != p or str(p).strip() == "" else str(p)
+                          for p in rows["product_id"]]
+    if "timestamp" in rows:
+        raw = pd.Series(rows["timestamp"], dtype=object)
+        try:  # the common case, ISO dates or datetimes: no format guessing
+            stamps = pd.to_datetime(raw, format="ISO8601")
+        except (TypeError, ValueError):
+            stamps = pd.to_datetime(raw, errors="coerce")
+        bad = [i for i, (raw, ts) in enumerate(zip(rows["timestamp"], stamps, strict=True))
+               if raw is not None and ts is pd.NaT]
+        if bad:
+            raise DataValidationError(
+                f"timestamp: not a date in recent_products item(s) {bad[:5]}",
+                column="timestamp", rule="date", rows=bad[:5])
+        rows["timestamp"] = stamps
+    model = get_model(name, alias)
+    # the pyfunc's own path (crm_ml.recommend.pyfunc.recommend_rows) without its frame checks,
+    # done above on the lists: they are most of a one-customer call's cost
+    segments = None if segment is None else pd.Series({customer: str(segment)})
+    out = _python_model(model).model.recommend_for(
+        pd.DataFrame(rows), k=k, exclude_purchased=exclude_purchased, segments=segments)
+    return out.reset_index(drop=True)[OUTPUT_COLUMNS]

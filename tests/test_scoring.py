@@ -67,8 +67,13 @@ def test_score_writes_one_row_per_customer_and_rejects_the_rest(inputs, tmp_path
         ((scores["value_at_risk"] - scores["clv"] * scores["churn_probability"]).abs()
          < 1e-6).all()
     assert scores["model_crm_churn"].str.startswith("crm-churn@champion=v").all()
+    # the demo registered crm-recommend and the data name products: three per customer
+    assert scores[["rec_1", "rec_2", "rec_3"]].notna().all().all()
+    assert (scores["rec_1"] != scores["rec_2"]).all()
+    assert scores["model_crm_recommend"].str.startswith("crm-recommend@champion=v").all()
     printed = capsys.readouterr().out
     assert "Scored" in printed and "rejected 2 customers" in printed
+    assert "recommendations: rec_1..rec_3 from crm-recommend@champion" in printed
 
 
 def test_same_input_gives_byte_identical_output(inputs, tmp_path):

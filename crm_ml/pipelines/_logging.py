@@ -50,3 +50,11 @@ def log_rfm_scorer(scorer, run):
     from crm_ml.rfm import log_model
 
     return log_model(scorer, run=run, include_model=False)
+
+
+def log_recommender(model, run, evaluation: dict):
+    """Log a fitted :class:`~crm_ml.recommend.Recommender` and its held-out ``evaluation``
+    (metrics, recall@k curve) into ``run``; the pyfunc holds no customer histories."""
+    from crm_ml.recommend import log_model
+
+    return log_model(model, run=run, evaluation=evaluation)

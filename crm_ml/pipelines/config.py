@@ -260,8 +260,55 @@ class RFMConfig:
         _at_least("rfm.migration_days", self.migration_days, 1)
 
 
+@dataclass(frozen=True)
+class RecommendConfig:
+    """Product recommendations (``crm-recommend``); the step runs only when the transactions
+    carry ``product_id``.
+
+    Timeline: the model is fitted at ``as_of - horizon_days``, evaluated on the purchases of
+    the ``horizon_days`` after it (against popular items), then refitted at ``as_of``.
+
+    Attributes
+    ----------
+    method : {"auto", "popular", "item_knn", "als"}, default "auto"
+        :class:`crm_ml.recommend.Recommender`'s method (``"auto"``: chosen by a time-split
+        backtest of ``backtest_days`` inside the fitted history).
+    k : int, default 10
+        Recommendations per customer in ``recommendations.csv`` and the cut-off of the
+        evaluation metrics (recall@k ...).
+    half_life_days : float, default 365
+        Recency weighting of past purchases: a purchase this many days old counts half (the
+        Recommender's tuned default, decision log 17).
+    horizon_days : int, default 90
+        Evaluation window after the evaluation fit.
+    backtest_days : int, default 90
+        Window of the automatic method choice's backtest inside the fitted history.
+    segment_column : str or None, default "region"
+        Customer column (``--customers``) whose popular items new customers get; skipped
+        (and said so) when the data has no such column. None (in TOML ``""`` or ``"none"``):
+        popular items overall.
+    """
+
+    method: Literal["auto", "popular", "item_knn", "als"] = "auto"
+    k: int = 10
+    half_life_days: float = 365.0
+    horizon_days: int = 90
+    backtest_days: int = 90
+    segment_column: str | None = "region"
+
+    def __post_init__(self):
+        _at_least("recommend.k", self.k, 1)
+        if not self.half_life_days > 0:
+            _fail("recommend.half_life_days", f"must be > 0, got {self.half_life_days}")
+        _at_least("recommend.horizon_days", self.horizon_days, 7)
+        _at_least("recommend.backtest_days", self.backtest_days, 7)
+        if self.segment_column is not None and \
+                self.segment_column.strip().lower() in ("", "none"):
+            object.__setattr__(self, "segment_column", None)
+
+
 _SECTIONS = {"churn": ChurnConfig, "clv": CLVConfig, "forecast": ForecastConfig,
-             "segmentation": SegmentationConfig, "rfm": RFMConfig}
+             "segmentation": SegmentationConfig, "rfm": RFMConfig, "recommend": RecommendConfig}
 
 
 @dataclass(frozen=True)
@@ -277,6 +324,7 @@ class TrainConfig:
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     rfm: RFMConfig = field(default_factory=RFMConfig)
+    recommend: RecommendConfig = field(default_factory=RecommendConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain JSON-ready dict (tuples become lists); :meth:`from_dict` reads it back."""
@@ -300,8 +348,8 @@ class TrainConfig:
 
     @classmethod
     def from_toml(cls, path) -> TrainConfig:
-        """Read a TOML file with ``[churn]``, ``[clv]``, ``[forecast]``, ``[segmentation]`` and
-        ``[rfm]`` tables (each optional).
+        """Read a TOML file with ``[churn]``, ``[clv]``, ``[forecast]``, ``[segmentation]``,
+        ``[rfm]`` and ``[recommend]`` tables (each optional).
 
         Raises
         ------

@@ -27,6 +27,7 @@ STEPS = (
     ("rfm", "RFM scores, named segments and clustering-based segments"),
     ("churn", "churn probability with reasons (LightGBM vs random forest)"),
     ("clv", "customer lifetime value (BG/NBD + Gamma-Gamma) and value at risk"),
+    ("recommend", "next products per customer with reasons, graded against popular items"),
     ("forecast", "ARIMA sales forecast, overall and per group"),
     ("kpi", "KPI table and HTML report (no model)"),
 )

@@ -22,6 +22,9 @@ _EXPORTS = {
     "coverage": "crm_ml.recommend.evaluation",
     "ranking_metrics": "crm_ml.recommend.evaluation",
     "holdout_last": "crm_ml.recommend.evaluation",
+    "log_model": "crm_ml.recommend.tracking",
+    "model_card": "crm_ml.recommend.card",
+    "holdout_evaluation": "crm_ml.recommend.report",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -19,7 +19,7 @@ from crm_ml._logging import get_logger
 from crm_ml._progress import track
 from crm_ml.data.windows import history
 from crm_ml.features.ranges import check_inputs
-from crm_ml.model_names import CHURN, CLV, SEGMENTS
+from crm_ml.model_names import CHURN, CLV, RECOMMEND, SEGMENTS
 from crm_ml.output_files import check_output_path, write_atomic  # noqa: F401 - re-exported
 from crm_ml.scoring.inputs import CRMData, check_model_inputs
 from crm_ml.scoring.preflight import check_scorable
@@ -43,6 +43,9 @@ SCORE_DTYPES = {
 SCORE_COLUMNS = [c for c in SCORE_DTYPES if c != "as_of"]
 #: The registered models a scoring run uses.
 MODEL_NAMES = (CHURN, CLV, SEGMENTS)
+#: Product recommendations added (pandas engine) when the transactions carry ``product_id``
+#: and a ``crm-recommend`` model is registered at the alias; absent otherwise.
+REC_COLUMNS = ("rec_1", "rec_2", "rec_3")
 REJECT_NO_PURCHASE = "no purchase on or before as_of"
 REJECT_ONLY_RETURNS = "only returns or zero amounts on or before as_of"
 #: Batch features are built from validated transactions, so a customer beyond the training
@@ -68,13 +71,58 @@ class Champions:
     clv: Any
     segments: Any
     versions: dict[str, str]
+    recommend: Any = None
 
     @classmethod
-    def load(cls, alias: str = "champion") -> Champions:
-        """Load the three registered models at ``alias`` (a clear error if one is missing)."""
+    def load(cls, alias: str = "champion", recommend: bool = False) -> Champions:
+        """Load the three registered models at ``alias`` (a clear error if one is missing)
+        and, with ``recommend``, ``crm-recommend`` when it is registered there (else None)."""
         versions = {name: str(get_version(name, alias).version) for name in MODEL_NAMES}
+        rec = None
+        if recommend:
+            from crm_ml.errors import ModelNotFoundError
+
+            try:
+                versions[RECOMMEND] = str(get_version(RECOMMEND, alias).version)
+            except ModelNotFoundError:
+                pass
+            else:
+                rec = get_model(RECOMMEND, alias)
         return cls(churn=get_model(CHURN, alias), clv=get_model(CLV, alias),
-                   segments=get_model(SEGMENTS, alias), versions=versions)
+                   segments=get_model(SEGMENTS, alias), versions=versions, recommend=rec)
+
+
+def has_products(tx: pd.DataFrame) -> bool:
+    """Whether the transactions name a product on at least one row."""
+    return "product_id" in tx.columns and bool(tx["product_id"].notna().any())
+
+
+def recommendation_columns(data: CRMData, ids: pd.Index, model) -> pd.DataFrame:
+    """``rec_1..rec_3`` (product ids) for customers ``ids`` from their purchases up to as_of.
+
+    Each customer's purchase lines (with timestamps, and the segment the model was fitted
+    with when the customers table has it) are the input of the ``crm-recommend`` pyfunc
+    (:func:`crm_ml.recommend.pyfunc.recommend_rows`); a customer with no product line gets
+    popular items.
+    """
+    from crm_ml.recommend.baskets import purchase_lines
+    from crm_ml.recommend.pyfunc import recommend_rows
+
+    wrapper = model.unwrap_python_model()
+    lines = purchase_lines(data.transactions, data.as_of)
+    lines = lines.loc[lines["customer_id"].isin(ids), ["customer_id", "product_id",
+                                                       "timestamp"]]
+    empty = ids[~ids.isin(lines["customer_id"])]
+    history = pd.concat([lines, pd.DataFrame({"customer_id": empty, "product_id": None})],
+                        ignore_index=True)
+    column = getattr(wrapper.model, "segment_column", None)
+    if column and data.customers is not None and column in data.customers.columns:
+        seg = data.customers.drop_duplicates("customer_id").set_index("customer_id")[column]
+        history["segment"] = history["customer_id"].map(seg)
+    recs = recommend_rows(wrapper.model, history, k=len(REC_COLUMNS))
+    wide = recs.pivot(index="customer_id", columns="rank", values="product_id")
+    return pd.DataFrame({c: wide[i].reindex(ids.astype(str)).to_numpy() if i in wide else None
+                         for i, c in enumerate(REC_COLUMNS, start=1)}, index=ids)
 
 
 def _universe(data: CRMData) -> tuple[pd.Index, pd.DataFrame]:
@@ -189,6 +237,10 @@ def score_chunk(data: CRMData, ids: pd.Index, models: Champions,
     known = out["clv"].notna() & out["churn_probability"].notna()
     var = value_at_risk(out.loc[known, "clv"], out.loc[known, "churn_probability"])
     out["value_at_risk"] = var["value_at_risk"].reindex(out.index.astype(str)).to_numpy()
+    if models.recommend is not None:
+        recs = recommendation_columns(data, ids, models.recommend)
+        for c in REC_COLUMNS:
+            out[c] = recs[c].to_numpy()
     return out
 
 
@@ -220,7 +272,8 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
         raise ValueError(f"chunk_size: must be >= 1, got {chunk_size}")
     chunk_size = int(chunk_size)
     check_scorable(data)
-    models = Champions.load(alias)
+    products = has_products(data.transactions)
+    models = Champions.load(alias, recommend=products)
     check_model_inputs(required_fields(models.churn), data,
                        model=f"{CHURN}@{alias} (version {models.versions[CHURN]})")
     ids, rejects = _universe(data)
@@ -243,6 +296,7 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
         "rows_read": {k: int(v.get("rows_in", 0)) for k, v in data.quality.items()},
         "rows_dropped": {k: v.get("dropped", {}) for k, v in data.quality.items()},
         "models": models.versions,
+        "recommendations": recommendation_note(products, models, alias),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     missing = scores["churn_probability"].isna() | scores["clv"].isna()
@@ -252,8 +306,20 @@ def score_customers(data: CRMData, alias: str = "champion", chunk_size: int = 20
     return ScoreResult(scores=scores, rejects=rejects, summary=summary)
 
 
+def recommendation_note(products: bool, models: Champions, alias: str) -> str:
+    """The run summary's line on the ``rec_1..rec_3`` columns: added, or why not."""
+    if not products:
+        return "not added: the transactions have no product_id"
+    if models.recommend is None:
+        return f"not added: no {RECOMMEND} model is registered at {alias!r}"
+    return f"rec_1..rec_3 from {RECOMMEND}@{alias} (version {models.versions[RECOMMEND]})"
+
+
 def finalize(scores: pd.DataFrame, as_of, versions: dict[str, str], alias: str) -> pd.DataFrame:
-    """Order, type and label a scores frame the same way in every engine."""
+    """Order, type and label a scores frame the same way in every engine.
+
+    ``rec_1..rec_3`` follow :data:`SCORE_DTYPES` when present; one ``model_<name>`` column
+    per model of ``versions``."""
     scores = scores.copy()
     scores["as_of"] = pd.Timestamp(as_of)
     for column, dtype in SCORE_DTYPES.items():
@@ -264,8 +330,11 @@ def finalize(scores: pd.DataFrame, as_of, versions: dict[str, str], alias: str) 
             scores[column] = scores[column].map(lambda v: v if v is None else str(v))
         else:
             scores[column] = scores[column].astype(dtype)
-    scores = scores[list(SCORE_DTYPES)]
-    for name in MODEL_NAMES:
+    recs = [c for c in REC_COLUMNS if c in scores.columns]
+    for c in recs:
+        scores[c] = scores[c].astype(object).where(scores[c].notna(), None)
+    scores = scores[list(SCORE_DTYPES) + recs]
+    for name in MODEL_NAMES + ((RECOMMEND,) if recs and RECOMMEND in versions else ()):
         scores[f"model_{name.replace('-', '_')}"] = f"{name}@{alias}=v{versions[name]}"
     scores.index = pd.Index(scores.index.astype(str), name="customer_id")
     return scores.sort_index()

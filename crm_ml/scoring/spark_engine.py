@@ -24,6 +24,7 @@ from crm_ml.data.windows import as_of_day
 from crm_ml.errors import CrmMlError
 from crm_ml.scoring.engine import (
     MODEL_NAMES,
+    REC_COLUMNS,
     REJECT_NO_PURCHASE,
     REJECT_ONLY_RETURNS,
     SCORE_DTYPES,
@@ -67,11 +68,19 @@ def use_this_python() -> None:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
-def scores_schema() -> str:
-    """Spark DDL schema of the scores table (same columns and types as the pandas engine)."""
+def _model_names(recommend: bool) -> tuple[str, ...]:
+    from crm_ml.model_names import RECOMMEND
+
+    return MODEL_NAMES + ((RECOMMEND,) if recommend else ())
+
+
+def scores_schema(recommend: bool = False) -> str:
+    """Spark DDL schema of the scores table (same columns and types as the pandas engine);
+    with ``recommend``, ``rec_1..rec_3`` and the ``crm-recommend`` model column too."""
     cols = ["customer_id string"]
     cols += [f"{c} {_SPARK_TYPES[t]}" for c, t in SCORE_DTYPES.items()]
-    cols += [f"model_{n.replace('-', '_')} string" for n in MODEL_NAMES]
+    cols += [f"{c} string" for c in REC_COLUMNS] if recommend else []
+    cols += [f"model_{n.replace('-', '_')} string" for n in _model_names(recommend)]
     return ", ".join(cols)
 
 
@@ -106,7 +115,14 @@ def score_customers_spark(spark, transactions, as_of, *, interactions=None, cust
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     day = as_of_day(as_of)
     end = day + pd.Timedelta(days=1)
-    versions = Champions.load(alias).versions  # fail fast on the driver if a model is missing
+    # rec_1..rec_3 as in the pandas engine: product ids in the data and crm-recommend registered
+    products = "product_id" in transactions.columns and \
+        transactions.where(F.col("product_id").isNotNull()).limit(1).count() > 0
+    # fail fast on the driver if a model is missing
+    versions = Champions.load(alias, recommend=products).versions
+    from crm_ml.model_names import RECOMMEND
+
+    recommend = RECOMMEND in versions
     n_buckets = int(n_buckets or 2 * spark.sparkContext.defaultParallelism)
 
     def bucketed(sdf):
@@ -138,19 +154,21 @@ def score_customers_spark(spark, transactions, as_of, *, interactions=None, cust
         if ids.empty:
             return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
                                  [("customer_id", "object"), *SCORE_DTYPES.items()]}
+                                | {c: pd.Series(dtype="object")
+                                   for c in (REC_COLUMNS if recommend else ())}
                                 | {f"model_{n.replace('-', '_')}": pd.Series(dtype="object")
-                                   for n in MODEL_NAMES})
+                                   for n in _model_names(recommend)})
         cust = None
         if cust_pdf is not None:
             cust = cust_pdf.loc[cust_pdf["customer_id"].isin(ids)]
         ix_part = ix_pdf.drop(columns="_bucket") if ix_pdf is not None else None
         data = CRMData(transactions=tx_pdf, as_of=day, customers=cust, interactions=ix_part)
         rfm_part = rfm_scores(rfm_table(tx_pdf, day), scorer)
-        scores = finalize(score_chunk(data, ids, Champions.load(alias), rfm_part), day,
-                          versions, alias)
+        models = Champions.load(alias, recommend=recommend)
+        scores = finalize(score_chunk(data, ids, models, rfm_part), day, versions, alias)
         return stable_float(scores).reset_index()  # rounded as the pandas engine writes them
 
-    schema = scores_schema()
+    schema = scores_schema(recommend)
     if ix is not None:
         scores = (tx.groupBy("_bucket").cogroup(ix.groupBy("_bucket"))
                   .applyInPandas(score_bucket, schema=schema))

@@ -42,6 +42,7 @@ CRM_ML_WRAPPERS: tuple[tuple[str, str], ...] = (
     ("crm_ml.churn.pyfunc", "ChurnPyfuncModel"),
     ("crm_ml.clv.pyfunc", "CLVPyfuncModel"),
     ("crm_ml.forecast.pyfunc", "ForecastPyfunc"),
+    ("crm_ml.recommend.pyfunc", "RecommendPyfuncModel"),
     ("crm_ml.segmentation.pyfunc", "SegmentsModel"),
     ("crm_ml.tracking.pyfunc", "SkopsEstimatorModel"),
 )
