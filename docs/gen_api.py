@@ -45,6 +45,8 @@ PAGES = {
                 ["crm_ml.scoring", "crm_ml.scoring.spark_engine"]),
     "recommend": ("crm_ml.recommend", "Association rules and product recommendations.",
                   ["crm_ml.recommend"]),
+    "campaigns": ("crm_ml.campaigns", "Campaign contacts, campaign results (lift, ROI) and "
+                  "uplift modelling.", ["crm_ml.campaigns"]),
     "serve": ("crm_ml.serve", "Predict functions for other backends.", ["crm_ml.serve"]),
     "cli": ("crm_ml.cli, crm_ml.demo, crm_ml.model_names",
             "The command line, the demo and the registered model names.",
