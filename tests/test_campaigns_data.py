@@ -217,3 +217,10 @@ def test_uplift_frame_on_user_contacts_and_its_errors(ds):
                                    timestamp="SentAt")
     X, treated, y = cm.campaigns.uplift_frame(contacts, ds.transactions)
     assert len(X) == 41 and X.loc["PROSPECT-1"].isna().all() and y["PROSPECT-1"] == 0
+
+
+def test_contacts_round_trip_through_a_csv_file(ds, tmp_path):
+    path = tmp_path / "contacts.csv"
+    ds.campaigns.to_csv(path, index=False)
+    back = cm.data.read_contacts(path)
+    pd.testing.assert_frame_equal(back[ds.campaigns.columns], ds.campaigns)

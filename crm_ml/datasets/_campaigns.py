@@ -224,10 +224,8 @@ def add_campaigns(transactions: pd.DataFrame, interactions: pd.DataFrame, cust_i
             code, tx_day, amount, order, ix_code, ix_day, ix_bad, n, c0)
         eligible = np.flatnonzero((orders_recent > 0) & (st.first_active - 1 < c0))
         if name == "followup":
-            spend_recent = np.bincount(code[(amount > 0) & (tx_day < c0)
-                                            & (tx_day >= c0 - ACTIVE_DAYS)],
-                                       weights=amount[(amount > 0) & (tx_day < c0)
-                                                      & (tx_day >= c0 - ACTIVE_DAYS)],
+            recent = (code >= 0) & (amount > 0) & (tx_day < c0) & (tx_day >= c0 - ACTIVE_DAYS)
+            spend_recent = np.bincount(code[recent], weights=amount[recent],
                                        minlength=n)[eligible]
             k = int(np.ceil(FOLLOWUP_SHARE * len(eligible)))
             eligible = np.sort(eligible[np.argsort(-spend_recent, kind="stable")[:k]])
