@@ -246,11 +246,14 @@ def add_campaigns(transactions: pd.DataFrame, interactions: pd.DataFrame, cust_i
         p0 = st.p0(eligible, c)
 
         # who would have bought in (contact, contact + window] without the campaign
-        pos_row = amount > 0
-        row_contact = np.full(n, np.iinfo(np.int64).max)
-        row_contact[eligible] = c_ns
-        in_win = ((code >= 0) & pos_row & (tx_ns > row_contact[np.maximum(code, 0)])
-                  & (tx_ns <= row_contact[np.maximum(code, 0)] + WINDOW_DAYS * DAY_NS))
+        is_contacted = np.zeros(n, dtype=bool)
+        is_contacted[eligible] = True
+        contact_ns = np.zeros(n, dtype=np.int64)
+        contact_ns[eligible] = c_ns
+        safe = np.maximum(code, 0)
+        row_c = contact_ns[safe]
+        in_win = ((code >= 0) & is_contacted[safe] & (amount > 0) & (tx_ns > row_c)
+                  & (tx_ns <= row_c + WINDOW_DAYS * DAY_NS))
         bought = np.zeros(n, dtype=bool)
         bought[code[in_win]] = True
         b = bought[eligible]
