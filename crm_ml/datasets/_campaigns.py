@@ -203,7 +203,7 @@ def add_campaigns(transactions: pd.DataFrame, interactions: pd.DataFrame, cust_i
     if not enabled or main_day < ACTIVE_DAYS // 4:  # too little history for a campaign
         return transactions, empty_contacts(), uplift, {}
     rng = np.random.default_rng(np.random.SeedSequence([seed, 21]))
-    code = pd.Index(cust_ids).get_indexer(transactions["customer_id"])
+    book = _Rows(transactions, pd.Index(cust_ids).get_indexer(transactions["customer_id"]))
     start_ns = start.to_datetime64().astype("datetime64[ns]").astype(np.int64)
     ix_code = pd.Index(cust_ids).get_indexer(interactions["customer_id"])
     ix_day = (interactions["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64)
@@ -216,10 +216,8 @@ def add_campaigns(transactions: pd.DataFrame, interactions: pd.DataFrame, cust_i
     contacts, meta = [], {}
     for name, c0 in (("main", main_day), ("followup", follow_day)):
         campaign_id = f"{name}_{(start + pd.Timedelta(days=c0)):%Y_%m}"
-        tx_ns = transactions["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64)
+        code, tx_ns, amount, order = book.current()
         tx_day = (tx_ns - start_ns) / DAY_NS
-        amount = transactions["amount"].to_numpy(dtype=float)
-        order = transactions["order_id"].to_numpy()
         recency, orders_recent, aov, bad = _history_facts(
             code, tx_day, amount, order, ix_code, ix_day, ix_bad, n, c0)
         eligible = np.flatnonzero((orders_recent > 0) & (st.first_active - 1 < c0))
@@ -260,9 +258,8 @@ def add_campaigns(transactions: pd.DataFrame, interactions: pd.DataFrame, cust_i
         u = rng.random(m)
         lose = (treated == 1) & b & (u < d)
         gain = (treated == 1) & ~b & (u < a)
-        transactions = _apply(transactions, code, in_win, order, tx_ns, eligible[lose],
-                              eligible[gain], c_ns[gain], start_ns, st, rng, n)
-        code = pd.Index(cust_ids).get_indexer(transactions["customer_id"])
+        _apply(book, code, in_win, order, tx_ns, amount, eligible[lose], eligible[gain],
+               c_ns[gain], start_ns, st, rng, n)
 
         opened = np.where(treated == 1, (rng.random(m) < OPEN_RATE).astype(float), np.nan)
         click_p = 0.15 + 0.6 * a
@@ -285,23 +282,88 @@ def add_campaigns(transactions: pd.DataFrame, interactions: pd.DataFrame, cust_i
             uplift.iloc[eligible, 1] = uplift_types(tu, p0)
     meta["window_days"] = WINDOW_DAYS
     out = pd.concat(contacts, ignore_index=True) if contacts else empty_contacts()
-    return transactions, out[CONTACT_COLUMNS], uplift, meta
+    return book.frame(), out[CONTACT_COLUMNS], uplift, meta
 
 
-def _apply(tx, code, in_win, order, tx_ns, lose, gain, gain_c_ns, start_ns, st, rng, n):
+class _Rows:
+    """The transactions while campaigns change them: the original rows (a keep mask) plus
+    added rows, as arrays; the frame is rebuilt once at the end (copying an 11-million-row
+    frame per campaign would cost more than the whole simulation)."""
+
+    def __init__(self, tx: pd.DataFrame, code: np.ndarray):
+        self.tx = tx
+        self.code = [code]
+        self.ns = [tx["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64)]
+        self.amount = [tx["amount"].to_numpy(dtype=float)]
+        self.order = [tx["order_id"].to_numpy()]
+        self.keep = [np.ones(len(tx), dtype=bool)]
+        self.added: list[pd.DataFrame] = []
+
+    def current(self):
+        """(customer code, timestamp ns, amount, order id) of the current rows."""
+        return tuple(np.concatenate([a[k] for a, k in zip(arrs, self.keep, strict=True)])
+                     for arrs in (self.code, self.ns, self.amount, self.order))
+
+    def drop(self, mask: np.ndarray) -> None:
+        """Drop the current rows where ``mask`` is True."""
+        start = 0
+        for k in self.keep:
+            idx = np.flatnonzero(k)
+            k[idx[mask[start:start + len(idx)]]] = False
+            start += len(idx)
+
+    def lines(self, mask: np.ndarray) -> pd.DataFrame:
+        """The current rows where ``mask`` is True, as a frame."""
+        parts, start = [], 0
+        for frame, k in zip([self.tx, *self.added], self.keep, strict=True):
+            idx = np.flatnonzero(k)
+            parts.append(frame.iloc[idx[mask[start:start + len(idx)]]])
+            start += len(idx)
+        return pd.concat(parts)
+
+    def add(self, rows: pd.DataFrame, code: np.ndarray) -> None:
+        self.added.append(rows.reset_index(drop=True))
+        self.code.append(code)
+        self.ns.append(rows["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64))
+        self.amount.append(rows["amount"].to_numpy(dtype=float))
+        self.order.append(rows["order_id"].to_numpy())
+        self.keep.append(np.ones(len(rows), dtype=bool))
+
+    def frame(self) -> pd.DataFrame:
+        """The transactions sorted by customer and time. np.lexsort is stable, so rows of
+        untouched customers keep their order (ties too)."""
+        if not self.added and self.keep[0].all():
+            return self.tx
+        code, ns, _, _ = self.current()
+        order = np.lexsort((ns, code))
+        frames = [self.tx, *self.added]
+        cols = {}
+        for col in self.tx.columns:
+            parts = [f[col] for f in frames]
+            if all(isinstance(p.dtype, np.dtype) for p in parts):
+                cols[col] = np.concatenate([p.to_numpy()[k] for p, k in
+                                            zip(parts, self.keep, strict=True)])[order]
+            else:  # extension dtypes (categoricals ...) keep their type
+                cols[col] = pd.concat([p[k] for p, k in zip(parts, self.keep, strict=True)],
+                                      ignore_index=True).take(order).reset_index(drop=True)
+        return pd.DataFrame(cols, copy=False)
+
+
+def _apply(book, code, in_win, order, tx_ns, amount, lose, gain, gain_c_ns, start_ns, st, rng,
+           n):
     """Remove the whole orders in the window of ``lose`` customers; add one order for each
     ``gain`` customer, copying the product lines of one of their earlier orders."""
     known = code >= 0
-    drop = np.zeros(len(tx), dtype=bool)
     if len(lose):
         is_lose = np.zeros(n, dtype=bool)
         is_lose[lose] = True
-        drop = np.isin(order, np.unique(order[in_win & known & is_lose[np.maximum(code, 0)]]))
-    new = None
+        lost = np.unique(order[in_win & known & is_lose[np.maximum(code, 0)]])
+        gone = np.isin(order, lost)
+    else:
+        gone = None
     if len(gain):
         contact = np.full(n, np.iinfo(np.int64).min)
         contact[gain] = gain_c_ns
-        amount = tx["amount"].to_numpy()
         earlier = np.flatnonzero(known & (amount > 0) & (tx_ns < contact[np.maximum(code, 0)]))
         # one earlier order per gaining customer, drawn at random
         o_of = pd.DataFrame({"cust": code[earlier], "order": order[earlier]}).drop_duplicates()
@@ -311,21 +373,18 @@ def _apply(tx, code, in_win, order, tx_ns, lose, gain, gain_c_ns, start_ns, st, 
         gain, gain_c_ns = gain[keep], gain_c_ns[keep]
         g_order = pick.reindex(gain).to_numpy()
         rows = np.isin(order, g_order) & (amount > 0)
-        lines = tx.loc[rows]
-        src = order[rows]
-        pos = pd.Index(g_order).get_indexer(src)  # line -> gaining customer
+        new = book.lines(rows).copy()
+        pos = pd.Index(g_order).get_indexer(order[rows])  # line -> gaining customer
         old_total = np.bincount(pos, weights=amount[rows], minlength=len(gain))
         value = st.spend[gain] * rng.gamma(4.0, 1 / 4.0, len(gain))
         c_day = (gain_c_ns - start_ns) / DAY_NS
         alive_days = np.minimum(WINDOW_DAYS, st.dropout_day[gain] - c_day)
         offset_s = np.floor(rng.random(len(gain)) * alive_days * 86_400).astype(np.int64) + 1
-        new = lines.copy()
         new["amount"] = np.round(amount[rows] * (value / old_total)[pos], 2)
         new["timestamp"] = (gain_c_ns + offset_s * 10**9)[pos].astype("datetime64[ns]")
         new_ids = int(np.max(order)) + 1 + np.arange(len(gain))
-        new["order_id"] = new_ids[pos].astype(tx["order_id"].dtype)
-    out = tx.loc[~drop]
-    if new is not None:
-        out = pd.concat([out, new], ignore_index=True)
-    out = out.sort_values(["customer_id", "timestamp"], kind="mergesort")
-    return out.reset_index(drop=True)
+        new["order_id"] = new_ids[pos].astype(order.dtype)
+    if gone is not None:
+        book.drop(gone)
+    if len(gain):
+        book.add(new, gain[pos])
