@@ -170,6 +170,8 @@ def test_short_history_has_no_campaigns():
     assert list(ds.campaigns.columns)[:4] == ["customer_id", "campaign_id", "timestamp",
                                               "treated"]
     assert ds.truth["true_uplift"].isna().all()
+    with pytest.raises(DataValidationError, match="has no campaigns"):
+        cm.campaigns.uplift_frame(ds)
 
 
 def test_uplift_frame_on_the_dataset(ds, main):

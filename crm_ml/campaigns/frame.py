@@ -63,6 +63,10 @@ def uplift_frame(ds_or_contacts, tx: pd.DataFrame | None = None,
         ds = ds_or_contacts
         contacts, tx = ds.campaigns, ds.transactions
         interactions, customers = ds.interactions, ds.customers
+        if contacts is None or len(contacts) == 0:
+            raise DataValidationError(
+                "this dataset has no campaigns (made with campaigns=False, or a history too "
+                "short for them)", column="campaign_id", rule="known campaign")
         if campaign_id is None:
             campaign_id = (getattr(ds, "meta", None) or {}).get("campaigns", {}).get(
                 "main_campaign")
