@@ -190,3 +190,24 @@ def test_bad_arguments():
         campaign_summary(contacts.iloc[:0], tx)
     with pytest.raises(DataValidationError, match="DataFrame"):
         campaign_summary([1, 2], tx)
+
+
+def test_minimal_contacts_numeric_ids_and_time_zones():
+    contacts, tx = _tiny()
+    minimal = contacts[["customer_id", "campaign_id", "timestamp", "treated"]]
+    s = campaign_summary(minimal, tx)
+    a = s.loc["A"]
+    assert np.isnan(a["open_rate"]) and np.isnan(a["cost"]) and np.isnan(a["roi"])
+    assert a["conversion_lift"] == 0.25  # the lift needs no optional column
+    # numeric customer ids in both tables, transactions in another time zone
+    ids = {c: i for i, c in enumerate(sorted(set(contacts["customer_id"]) | {"zz"}))}
+    num_c = minimal.assign(customer_id=minimal["customer_id"].map(ids))
+    num_tx = tx.assign(customer_id=tx["customer_id"].map(ids),
+                       timestamp=tx["timestamp"].dt.tz_localize("UTC")
+                       .dt.tz_convert("America/New_York"))
+    s2 = campaign_summary(num_c, num_tx)
+    pd.testing.assert_frame_equal(s2, s)
+    only_control = minimal[minimal["treated"] == 0]
+    c = campaign_summary(only_control, tx).loc["A"]
+    assert c["contacted"] == 0 and np.isnan(c["conversion_lift"])
+    assert c["note"].startswith("no contacted customers")
