@@ -21,7 +21,10 @@ from crm_ml.errors import DataValidationError, NotFittedError
 def churn_data():
     from crm_ml.datasets import make_crm_dataset
 
-    ds = make_crm_dataset(n_customers=1000, seed=3)
+    # without the built-in campaigns: the main one falls in the test horizon and lowers its
+    # churn by about 3 points, which a model fitted before it cannot know (the calibration
+    # check below is about a stable world)
+    ds = make_crm_dataset(n_customers=1000, seed=3, campaigns=False)
     t1 = ds.as_of - pd.Timedelta(days=180)
     t2 = ds.as_of - pd.Timedelta(days=90)
     X = cm.features.build(ds.transactions, t1, ds.interactions, ds.customers)
