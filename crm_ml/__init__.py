@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "data", "datasets", "features", "rfm", "churn", "clv", "forecast", "segmentation",
     "explain", "tracking", "cards", "scoring", "cli", "demo", "serve", "pipelines",
-    "model_names", "recommend",
+    "model_names", "recommend", "campaigns",
 }
 _SERVE = {"predict_churn", "predict_clv", "assign_segment"}
 
