@@ -10,6 +10,7 @@ CHURN = "crm-churn"
 CLV = "crm-clv"
 SEGMENTS = "crm-segments"
 SALES_FORECAST = "crm-sales-forecast"
+UPLIFT = "crm-uplift"
 
 #: pipeline module -> registered model name
 MODEL_NAMES = {
@@ -17,6 +18,7 @@ MODEL_NAMES = {
     "clv": CLV,
     "segmentation": SEGMENTS,
     "forecast": SALES_FORECAST,
+    "campaigns": UPLIFT,
 }
 
-__all__ = ["CHURN", "CLV", "MODEL_NAMES", "SALES_FORECAST", "SEGMENTS"]
+__all__ = ["CHURN", "CLV", "MODEL_NAMES", "SALES_FORECAST", "SEGMENTS", "UPLIFT"]

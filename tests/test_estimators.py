@@ -8,6 +8,7 @@ also run through ``cross_val_score``, ``GridSearchCV`` and a ``Pipeline``.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -82,7 +83,18 @@ def _cases() -> list[Case]:
              lambda **p: cm.forecast.CombinationForecaster(**p),
              {"season_length": 12}, lambda d: (d["sales"],),
              lambda m, d: m.predict(h=3), lambda d: (d["sales_future"],), RegressorMixin),
+        Case("UpliftModel", lambda **p: cm.campaigns.UpliftModel(**p),
+             {"n_estimators": 50, "num_leaves": 4}, lambda d: _campaign()[:3],
+             lambda m, d: m.predict(_campaign()[0]), lambda d: _campaign()[:3]),
     ]
+
+
+@functools.cache
+def _campaign():
+    """A small simulated randomised campaign: (X, treated, y, true uplift)."""
+    from tests._uplift_data import simulated_campaign
+
+    return simulated_campaign(800, seed=0)
 
 
 CASES = _cases()

@@ -6,7 +6,9 @@ fail by design is listed below with the reason. The other estimators cannot take
 
 - CLVModel fits on a transaction table and an ``as_of`` date, not on ``(X, y)`` arrays;
 - RFMScorer needs the named recency/frequency/monetary columns of an RFM table;
-- ARIMAForecaster fits one time series with a date index, not a feature matrix.
+- ARIMAForecaster fits one time series with a date index, not a feature matrix;
+- UpliftModel fits ``(X, treated, y)``: a treatment indicator besides the labels, which no
+  scikit-learn check passes (and its score, the Qini coefficient, needs it too).
 
 Their scikit-learn behaviour (clone, params, repr, pickling, not-fitted errors) is checked in
 ``tests/test_estimators.py`` instead.

@@ -249,3 +249,70 @@ def test_targeting_with_clv_and_churn_probability():
         cm.campaigns.targeting(pd.Series([np.nan], index=["a"]), value=1.0)
     empty = cm.campaigns.targeting(u.iloc[:0], value=1.0)
     assert empty.empty and empty.attrs["n_selected"] == 0
+
+
+# ------------------------------------------------------------------ card and tracking
+def test_card_is_graded_against_response_targeting_and_its_sentences_are_computed(fitted,
+                                                                                   camp):
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from crm_ml.campaigns.card import card_sentences
+
+    _, (Xt, tt, yt, true) = camp
+    e = fitted.evaluate(Xt, tt, yt)
+    card = cm.campaigns.model_card(fitted, e, n_boot=30)
+    assert card.baseline["model"] == e.qini_coefficient
+    assert card.baseline["baseline"] == e.response_qini_coefficient
+    assert card.grade == "A"  # the model's Qini is >= 5 % above response targeting's here
+    m = card.metrics.set_index("metric")
+    q = m.loc["qini_coefficient (uplift model)"]
+    assert q.ci_low <= q.value <= q.ci_high
+    s = card_sentences(e)
+    # recompute every number of every sentence independently
+    u = fitted.predict(Xt).to_numpy()
+    r = fitted.predict_response(Xt).to_numpy()
+    y_, t_ = yt.to_numpy(), tt.to_numpy()
+
+    def incr(score, share=0.3):
+        k = int(round(share * len(score)))
+        top = np.argsort(-score, kind="stable")[:k]
+        yy, tt_ = y_[top], t_[top]
+        return yy[tt_ == 1].sum() - yy[tt_ == 0].sum() * (tt_ == 1).sum() / (tt_ == 0).sum()
+
+    nums = [float(x) for x in re.findall(r"(\d+\.\d)", s["top_share"])]
+    assert nums[0] == pytest.approx(incr(u), abs=0.15)
+    assert nums[1] == pytest.approx(incr(r), abs=0.15)
+    total = y_[t_ == 1].sum() - y_[t_ == 0].sum() * (t_ == 1).sum() / (t_ == 0).sum()
+    assert nums[2] == pytest.approx(0.3 * total, abs=0.06)
+    top = np.argsort(-u, kind="stable")[: len(u) // 10]
+    obs = y_[top][t_[top] == 1].mean() - y_[top][t_[top] == 0].mean()
+    assert f"{obs:+.1%}" in s["top_decile"]
+    assert f"{y_[t_ == 1].mean() - y_[t_ == 0].mean():+.1%}" in s["top_decile"]
+    assert s["put_off"].startswith(f"{(u < 0).mean():.0%} ")
+    assert all(v in card.caveats for v in s.values())
+    assert "c00" not in card.to_markdown()  # no customer id on the card
+    plt.close("all")
+
+
+def test_log_model_logs_metrics_plot_and_a_pyfunc_that_predicts_like_the_model(fitted, camp):
+    import mlflow
+
+    _, (Xt, tt, yt, _) = camp
+    e = fitted.evaluate(Xt, tt, yt)
+    res = cm.campaigns.log_model(fitted, evaluation=e, registered_name=cm.model_names.UPLIFT)
+    run = mlflow.get_run(res.run_id)
+    assert run.data.metrics["holdout_qini_coefficient"] == pytest.approx(e.qini_coefficient)
+    assert "holdout_response_qini_coefficient" in run.data.metrics
+    client = mlflow.MlflowClient()
+    arts = [a.path for a in client.list_artifacts(res.run_id, "plots")]
+    assert "plots/qini_curves.png" in arts
+    assert not any("c0" in str(v) for v in run.data.params.values())  # no ids
+    from crm_ml.tracking.trust import load_version
+
+    pf = load_version(cm.model_names.UPLIFT, res.registered_version)
+    out = pf.predict(Xt.iloc[:50])
+    assert list(out.columns) == ["uplift", "response_probability"]
+    np.testing.assert_allclose(out["uplift"], fitted.predict(Xt.iloc[:50]), rtol=1e-6)
+    assert res.registered_version is not None

@@ -241,6 +241,9 @@ class UpliftEvaluation:
         :func:`uplift_by_decile` of the model.
     curves : dict
         ``model``, ``response`` (when given), ``perfect``: :func:`qini_curve` frames.
+    rows : DataFrame
+        ``y``, ``treated``, ``uplift`` (and ``response``) per evaluated customer, by position
+        (no ids): for bootstrap intervals on the model card; never logged.
     """
 
     qini_coefficient: float
@@ -255,6 +258,7 @@ class UpliftEvaluation:
     n_control: int
     deciles: pd.DataFrame
     curves: dict = field(default_factory=dict)
+    rows: pd.DataFrame | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         """The numbers (no tables), for logging and cards."""
@@ -311,7 +315,7 @@ def evaluate_uplift(y, treated, uplift, response=None, n_bins: int = 10) -> Upli
     y, t, s = check_outcomes(y, treated, uplift)
     ate = float(y[t == 1].mean() - y[t == 0].mean())
     curves = {"model": qini_curve(y, s, t), "perfect": perfect_qini_curve(y, t)}
-    rq = ra = None
+    rq = ra = r = None
     if response is not None:
         _, _, r = check_outcomes(y, t, response)
         rq, ra = qini_coefficient(y, r, t), auuc(y, r, t)
@@ -321,4 +325,5 @@ def evaluate_uplift(y, treated, uplift, response=None, n_bins: int = 10) -> Upli
         response_qini_coefficient=rq, response_auuc=ra, random_qini_coefficient=0.0,
         random_auuc=ate / 2.0, observed_uplift=ate, n=len(y), n_treated=int(t.sum()),
         n_control=int(len(t) - t.sum()), deciles=uplift_by_decile(y, s, t, n_bins),
-        curves=curves)
+        curves=curves, rows=pd.DataFrame({"y": y, "treated": t, "uplift": s,
+                                          **({"response": r} if response is not None else {})}))

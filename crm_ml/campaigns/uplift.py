@@ -331,8 +331,9 @@ class UpliftModel(BaseEstimator):
         return paths
 
     @classmethod
-    def load(cls, directory) -> UpliftModel:
-        """Load a model written by :meth:`save`.
+    def load(cls, directory=None, *, paths: dict | None = None) -> UpliftModel:
+        """Load a model written by :meth:`save`: its directory, or the ``paths`` it returned
+        (``{"spec": ..., "treated": ..., ...}``, as a pyfunc model's artifacts).
 
         Raises
         ------
@@ -342,8 +343,11 @@ class UpliftModel(BaseEstimator):
         """
         from crm_ml.tracking.serialization import load_json, load_lightgbm
 
-        d = Path(directory)
-        spec_path = d / "spec.json"
+        if paths is None:
+            d = Path(directory)
+            paths = {role: d / f"{role}.txt" for role in _BOOSTERS["x_learner"]}
+            paths["spec"] = d / "spec.json"
+        spec_path = paths["spec"]
         spec = load_json(spec_path, required=("format", "params", "method", "encoder",
                                               "features"))
 
@@ -362,8 +366,10 @@ class UpliftModel(BaseEstimator):
             self.encoder_ = FeatureEncoder.from_dict(spec["encoder"])
         except (KeyError, TypeError, ValueError) as exc:
             raise bad(f"malformed encoder ({exc})") from exc
-        self.boosters_ = {role: load_lightgbm(d / f"{role}.txt")
-                          for role in _BOOSTERS[spec["method"]]}
+        missing = [r for r in _BOOSTERS[spec["method"]] if r not in paths]
+        if missing:
+            raise bad(f"no file for the booster(s) {missing}")
+        self.boosters_ = {role: load_lightgbm(paths[role]) for role in _BOOSTERS[spec["method"]]}
         width = len(self.encoder_.columns_)
         for role, b in self.boosters_.items():
             if b.num_feature() != width:
