@@ -43,6 +43,8 @@ PAGES = {
                   ["crm_ml.pipelines"]),
     "scoring": ("crm_ml.scoring", "Batch scoring (pandas and Spark engines).",
                 ["crm_ml.scoring", "crm_ml.scoring.spark_engine"]),
+    "campaigns": ("crm_ml.campaigns", "Campaign contacts, campaign summary, uplift models, "
+                  "Qini evaluation and targeting.", ["crm_ml.campaigns"]),
     "recommend": ("crm_ml.recommend", "Association rules and product recommendations.",
                   ["crm_ml.recommend"]),
     "serve": ("crm_ml.serve", "Predict functions for other backends.", ["crm_ml.serve"]),

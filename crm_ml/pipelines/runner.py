@@ -28,6 +28,7 @@ STEPS = (
     ("churn", "churn probability with reasons (LightGBM vs random forest)"),
     ("clv", "customer lifetime value (BG/NBD + Gamma-Gamma) and value at risk"),
     ("forecast", "ARIMA sales forecast, overall and per group"),
+    ("campaigns", "campaign summary and uplift model (when campaign contacts are given)"),
 )
 
 
