@@ -84,7 +84,7 @@ def _cases() -> list[Case]:
              {"season_length": 12}, lambda d: (d["sales"],),
              lambda m, d: m.predict(h=3), lambda d: (d["sales_future"],), RegressorMixin),
         Case("UpliftModel", lambda **p: cm.campaigns.UpliftModel(**p),
-             {"n_estimators": 50, "num_leaves": 4}, lambda d: _campaign()[:3],
+             {"n_estimators": 50, "num_leaves": 8}, lambda d: _campaign()[:3],
              lambda m, d: m.predict(_campaign()[0]), lambda d: _campaign()[:3]),
     ]
 
