@@ -102,7 +102,7 @@ def test_the_notebooks_are_included_from_notebooks_not_copied():
     assert (DOCS / "notebooks").is_symlink()
     assert (DOCS / "notebooks").resolve() == (ROOT / "notebooks").resolve()
     notebooks = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
-    assert len(notebooks) == 4
+    assert len(notebooks) == 5
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
     assert {f"notebooks/{n}" for n in notebooks} <= set(_nav_files(config["nav"]))
 

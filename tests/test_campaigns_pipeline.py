@@ -1,0 +1,37 @@
+"""The campaigns step of the training runner: skipped without contacts; with the built-in
+campaign it fits on half, evaluates on the other half, registers ``crm-uplift`` and writes its
+tables and card."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import crm_ml as cm
+from crm_ml.model_names import UPLIFT
+from crm_ml.pipelines.config import ConfigError, TrainConfig
+from crm_ml.pipelines.runner import run_steps
+
+
+def test_without_contacts_the_step_is_skipped_with_one_line(small_dataset, tmp_path):
+    data = cm.scoring.CRMData(transactions=small_dataset.transactions,
+                              as_of=small_dataset.as_of)
+    lines = []
+    out = run_steps(data, ["campaigns"], output_dir=tmp_path / "out",
+                    models_dir=tmp_path / "models", say=lines.append)
+    assert out["modules"]["campaigns"]["skipped"] == "no campaign contacts"
+    assert sum("skipped" in s for s in lines) == 1
+    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "models").exists() or not list((tmp_path / "models").iterdir())
+
+
+def test_campaigns_config_section_is_checked():
+    c = TrainConfig().override({"campaigns.method": "x_learner", "campaigns.test_share": 0.3})
+    assert c.campaigns.method == "x_learner" and c.to_dict()["campaigns"]["test_share"] == 0.3
+    for key, bad in [("campaigns.test_share", 1.0), ("campaigns.method", "s_learner"),
+                     ("campaigns.window_days", 0), ("campaigns.cost", -1.0)]:
+        with pytest.raises(ConfigError, match=key):
+            TrainConfig().override({key: bad})
+    assert pd.Series(TrainConfig().to_dict()["campaigns"]).index.tolist()[:3] == [
+        "method", "window_days", "test_share"]
+    assert UPLIFT == "crm-uplift"
