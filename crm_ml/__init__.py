@@ -25,7 +25,7 @@ _SUBMODULES = {
     "explain", "tracking", "cards", "scoring", "cli", "demo", "serve", "pipelines",
     "model_names", "recommend", "campaigns",
 }
-_SERVE = {"predict_churn", "predict_clv", "assign_segment"}
+_SERVE = {"predict_churn", "predict_clv", "assign_segment", "predict_uplift"}
 
 __all__ = [
     "CrmMlError",

@@ -30,13 +30,14 @@ import pandas as pd
 from crm_ml.data._coerce import to_id, to_object
 from crm_ml.errors import DataValidationError
 from crm_ml.features.ranges import DEFAULT_TOLERANCE
-from crm_ml.model_names import CHURN, CLV, SEGMENTS
+from crm_ml.model_names import CHURN, CLV, SEGMENTS, UPLIFT
 from crm_ml.tracking.registry import load_model
 from crm_ml.tracking.runs import tracking_uri
 
 CHURN_MODEL = CHURN
 CLV_MODEL = CLV
 SEGMENT_MODEL = SEGMENTS
+UPLIFT_MODEL = UPLIFT
 
 _cache: dict[tuple[str, str, str], Any] = {}
 _lock = threading.Lock()
@@ -235,5 +236,23 @@ def assign_segment(records, alias: str = "champion", name: str = SEGMENT_MODEL, 
     """Cluster segment (label and name) for customers given their feature fields.
 
     ``range_check`` and ``range_tolerance`` are as in :func:`predict_churn`.
+    """
+    return _predict(name, records, alias, range_check, range_tolerance)
+
+
+def predict_uplift(records, alias: str = "champion", name: str = UPLIFT_MODEL, *,
+                   range_check: str = "refuse",
+                   range_tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
+    """Campaign uplift and response probability for customers given their feature fields.
+
+    ``records`` holds the fields of the feature table the uplift model was fitted on
+    (``crm_ml.features.build``, as :func:`crm_ml.campaigns.uplift_frame` gives them).
+    ``range_check`` and ``range_tolerance`` are as in :func:`predict_churn`.
+
+    Returns
+    -------
+    DataFrame
+        ``uplift`` (change in the probability to convert when contacted) and
+        ``response_probability`` (P(convert | contacted)).
     """
     return _predict(name, records, alias, range_check, range_tolerance)

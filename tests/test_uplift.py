@@ -316,3 +316,11 @@ def test_log_model_logs_metrics_plot_and_a_pyfunc_that_predicts_like_the_model(f
     assert list(out.columns) == ["uplift", "response_probability"]
     np.testing.assert_allclose(out["uplift"], fitted.predict(Xt.iloc[:50]), rtol=1e-6)
     assert res.registered_version is not None
+    # far outside the training range: refused by the pyfunc, as every crm_ml model does
+    odd = Xt.iloc[:2].copy()
+    odd["x0"] = 1e6
+    with pytest.raises(cm.DataValidationError, match="x0"):
+        pf.predict(odd)
+    served = cm.serve.predict_uplift(Xt.iloc[:3].reset_index(), alias=res.registered_version)
+    assert served.index.tolist() == Xt.index[:3].tolist()
+    np.testing.assert_allclose(served["uplift"], fitted.predict(Xt.iloc[:3]), rtol=1e-6)

@@ -18,6 +18,8 @@ class UpliftPyfuncModel(mlflow.pyfunc.PythonModel):
 
     Input: the feature table the model was fitted on (one row per customer; extra columns
     are ignored, a missing one raises :class:`~crm_ml.errors.DataValidationError`).
+    Numeric features are checked against their training ranges first (``params``
+    ``range_check`` / ``range_tolerance``, :func:`crm_ml.features.ranges.check_inputs`).
     """
 
     def load_context(self, context):
@@ -26,6 +28,9 @@ class UpliftPyfuncModel(mlflow.pyfunc.PythonModel):
         self.model = UpliftModel.load(paths=dict(context.artifacts))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        from crm_ml.features.ranges import check_inputs
+
+        check_inputs(self.model.input_ranges_, model_input, params, "the uplift model")
         X = model_input.drop(columns="customer_id", errors="ignore")
         return pd.DataFrame({"uplift": self.model.predict(X).to_numpy(),
                              "response_probability":

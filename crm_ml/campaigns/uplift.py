@@ -35,6 +35,7 @@ from crm_ml.campaigns._encode import FeatureEncoder, customer_frame
 from crm_ml.campaigns.evaluation import check_outcomes, evaluate_uplift, qini_coefficient
 from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS
 from crm_ml.errors import DataValidationError, ModelFilesError, NotFittedError
+from crm_ml.features.ranges import RANGES_FILE, InputRanges, load_input_ranges
 from crm_ml.tracking.autologging import after_fit, paused
 
 METHODS = ("t_learner", "x_learner")
@@ -99,6 +100,8 @@ class UpliftModel(BaseEstimator):
     boosters_ : dict
         LightGBM boosters by role (``treated``, ``control`` and, for the X-learner,
         ``tau_treated``, ``tau_control``, ``propensity``).
+    input_ranges_ : InputRanges
+        Training range of each numeric feature (the pyfunc model refuses far-off values).
     feature_names_in_, n_features_in_, n_train_, treated_share_, observed_uplift_
 
     Examples
@@ -252,6 +255,7 @@ class UpliftModel(BaseEstimator):
             self.boosters_ = self._fit_learners(E, t_arr, y_arr, (method,))[method]
         self.method_ = method
         self.cv_scores_ = scores
+        self.input_ranges_ = InputRanges.from_training(X, self._numeric())
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.n_features_in_ = X.shape[1]
         self.n_train_ = len(X)
@@ -259,6 +263,9 @@ class UpliftModel(BaseEstimator):
         self.observed_uplift_ = float(y_arr[t_arr == 1].mean() - y_arr[t_arr == 0].mean())
         after_fit(self, "campaigns", data=X)
         return self
+
+    def _numeric(self) -> list[str]:
+        return [c for c in self.encoder_.columns_ if self.encoder_.kinds_[c] == "numeric"]
 
     def _encoded(self, X) -> tuple[pd.DataFrame, np.ndarray]:
         self._check_fitted()
@@ -332,6 +339,7 @@ class UpliftModel(BaseEstimator):
                 "n_train": self.n_train_, "treated_share": self.treated_share_,
                 "observed_uplift": self.observed_uplift_}
         paths["spec"] = str(save_json(spec, d / "spec.json"))
+        paths["input_ranges"] = str(self.input_ranges_.save(d / RANGES_FILE))
         return paths
 
     @classmethod
@@ -351,6 +359,7 @@ class UpliftModel(BaseEstimator):
             d = Path(directory)
             paths = {role: d / f"{role}.txt" for role in _BOOSTERS["x_learner"]}
             paths["spec"] = d / "spec.json"
+            paths["input_ranges"] = d / RANGES_FILE
         spec_path = paths["spec"]
         spec = load_json(spec_path, required=("format", "params", "method", "encoder",
                                               "features"))
@@ -379,6 +388,7 @@ class UpliftModel(BaseEstimator):
             if b.num_feature() != width:
                 raise bad(f"booster {role} reads {b.num_feature()} features, the encoder "
                           f"writes {width}")
+        self.input_ranges_ = load_input_ranges(paths.get("input_ranges"), self._numeric())
         self.method_ = spec["method"]
         self.cv_scores_ = dict(spec.get("cv_scores") or {})
         self.feature_names_in_ = np.asarray(spec["features"], dtype=object)
@@ -389,10 +399,13 @@ class UpliftModel(BaseEstimator):
         return self
 
     def synthetic_example(self, n: int = 3) -> pd.DataFrame:
-        """A SYNTHETIC input example (no real row or id): zeros for numbers, kept category
-        levels in turn, for the MLflow signature."""
+        """A SYNTHETIC input example (no real row or id): the middle of each numeric feature's
+        training range, kept category levels in turn, for the MLflow signature."""
         self._check_fitted()
         enc = self.encoder_
+        r = self.input_ranges_
+        mid = {f: (lo + hi) / 2 if np.isfinite(lo + hi) else 0.0
+               for f, lo, hi in zip(r.fields, r.low, r.high, strict=True)}
         rows = {}
         for c in enc.columns_:
             kind = enc.kinds_[c]
@@ -404,7 +417,7 @@ class UpliftModel(BaseEstimator):
             elif kind == "timedelta":
                 rows[c] = pd.to_timedelta([1] * n, unit="D")
             else:
-                rows[c] = [float(i) for i in range(n)]
+                rows[c] = [float(mid.get(c, 0.0))] * n
         return pd.DataFrame(rows, index=pd.Index([f"synthetic-{i + 1}" for i in range(n)],
                                                  name="customer_id"))
 
