@@ -35,3 +35,30 @@ def test_campaigns_config_section_is_checked():
     assert pd.Series(TrainConfig().to_dict()["campaigns"]).index.tolist()[:3] == [
         "method", "window_days", "test_share"]
     assert UPLIFT == "crm-uplift"
+
+
+@pytest.fixture(scope="module")
+def campaign_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("campaigns")
+    ds = cm.datasets.make_crm_dataset(n_customers=3000, seed=5)
+    lines = []
+    out = run_steps(ds, ["campaigns"], output_dir=root / "out", models_dir=root / "models",
+                    say=lines.append)
+    return {"root": root, "ds": ds, "summary": out["modules"]["campaigns"], "lines": lines}
+
+
+def test_built_in_campaign_is_fitted_graded_registered_and_written(campaign_run):
+    s, root = campaign_run["summary"], campaign_run["root"]
+    assert s["registered_version"] is not None and s["promoted"] is True
+    assert s["holdout_qini"] > s["response_qini"]  # the card's grade is not a C
+    assert s["grade"] in ("A", "B")
+    summary = pd.read_csv(root / "out" / "campaign_summary.csv")
+    assert set(campaign_run["ds"].campaigns["campaign_id"]) <= set(summary["campaign_id"])
+    ranked = pd.read_csv(root / "out" / "uplift_targeting.csv", index_col="customer_id")
+    assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1))
+    assert ranked["expected_profit"].is_monotonic_decreasing
+    assert ranked["selected"].sum() == s["to_contact"]
+    card = (root / "models" / UPLIFT / "card.md").read_text()
+    assert "response probability" in card and "[campaigns]" in card
+    assert f"scored the other {s['customers'] - s['customers'] // 2}; the registered model " \
+        f"is refitted on all {s['customers']}" in card

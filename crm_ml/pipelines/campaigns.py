@@ -141,6 +141,9 @@ def run(data, context) -> dict:
         card = model_card(model, evaluation, true_uplift_spearman=rho, run_id=run.run_id)
     card.data["campaign_id"] = str(cid)
     card.data["window_days"] = cc.window_days
+    card.data["evaluation"] = (f"held-out metrics: a model fitted on {len(train)} of the "
+                               f"campaign's customers scored the other {len(test)}; the "
+                               f"registered model is refitted on all {len(X)}")
     _cards.document(card, data, context.config, ("campaigns",))
     context.plan.add(UPLIFT, logged.model_uri, run_id=run.run_id, score_fn=score_fn,
                      higher_is_better=True, card=card)
@@ -157,11 +160,11 @@ def run(data, context) -> dict:
         "campaign": str(cid),
         "customers": int(len(X)),
         "method": model.method_,
-        "holdout_qini": round(evaluation.qini_coefficient, 3),
-        "response_qini": round(evaluation.response_qini_coefficient, 3),
+        "holdout_qini": round(float(evaluation.qini_coefficient), 3),
+        "response_qini": round(float(evaluation.response_qini_coefficient), 3),
         "holdout_true_uplift_spearman": None if rho is None else round(rho, 3),
         "to_contact": int(ranked.attrs["n_selected"]),
-        "expected_incremental_profit": round(ranked.attrs["expected_profit"], 2),
+        "expected_incremental_profit": round(float(ranked.attrs["expected_profit"]), 2),
         "grade": card.grade,
         "promoted": None,             # filled in by the runner's release
         "registered_version": None,
