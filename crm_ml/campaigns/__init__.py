@@ -1,8 +1,8 @@
-"""Campaigns: uplift models (whom does a contact change?), Qini evaluation and targeting.
+"""Campaigns: the contacts contract, campaign results (lift, ROI), uplift models and targeting.
 
+>>> X, treated, y = cm.campaigns.uplift_frame(ds)                       # ready for an uplift model
 >>> u = cm.campaigns.UpliftModel().fit(X, treated, y); u.predict(X)    # uplift per customer
->>> u.evaluate(X_test, treated_test, y_test).plot()                     # Qini: model vs response vs random
->>> cm.campaigns.targeting(u.predict(X), value=clv, cost=1.5)           # ranked by incremental profit
+>>> cm.campaigns.targeting(u.predict(X), value=40.0, cost=1.5)          # ranked by incremental profit
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from __future__ import annotations
 from crm_ml._lazy import lazy_dir, lazy_exports
 
 _EXPORTS = {
+    "campaign_summary": "crm_ml.campaigns.summary",
+    "conversions": "crm_ml.campaigns.outcomes",
+    "uplift_frame": "crm_ml.campaigns.frame",
     "UpliftModel": "crm_ml.campaigns.uplift",
     "UpliftEvaluation": "crm_ml.campaigns.evaluation",
     "auuc": "crm_ml.campaigns.evaluation",

@@ -42,6 +42,9 @@ RULE_HELP = {
     "finite": "values must be finite numbers (no NaN, inf or missing values)",
     "on or before as_of": "no timestamps after the as_of day are allowed",
     "between 1 and 5": "satisfaction scores run from 1 to 5",
+    "0 or 1": "values must be 0 or 1 (1 = yes)",
+    "one row per customer and campaign": ("a customer is contacted (or held out) at most "
+                                          "once per campaign"),
     "non-negative": "values must be >= 0 and finite",
     AMOUNT_RULE: ("an amount beyond a trillion currency units is a corrupt or mis-scaled value; "
                   "fix or drop those rows, or convert the column to a larger unit "
@@ -89,6 +92,11 @@ def _between_1_5(s: pd.Series) -> pd.Series:
     return pd.Series((v >= 1) & (v <= 5), index=s.index)
 
 
+def _zero_one(s: pd.Series) -> pd.Series:
+    v = s.to_numpy(dtype="float64")
+    return pd.Series((v == 0) | (v == 1), index=s.index)
+
+
 def build_schema(kind: str, specs: tuple[Spec, ...], present: list[str], history_end=None,
                  parse_failed: Mapping | None = None):
     """The pandera DataFrameSchema of the canonical columns in ``present``.
@@ -122,6 +130,13 @@ def build_schema(kind: str, specs: tuple[Spec, ...], present: list[str], history
         elif spec.type == "score":
             dtype = "float64"
             checks.append(pa.Check(_between_1_5, name="between 1 and 5"))
+        elif spec.type == "flag":
+            dtype = "float64"
+            checks.append(pa.Check(_zero_one, name="0 or 1"))
+        elif spec.type == "cost":
+            dtype = "float64"
+            checks.append(pa.Check(_non_negative, name="non-negative"))
+            checks.append(pa.Check(_bounded(MAX_ABS_AMOUNT), name=AMOUNT_RULE))
         elif spec.type == "hours":
             dtype = "float64"
             checks.append(pa.Check(_non_negative, name="non-negative"))

@@ -16,13 +16,14 @@ from types import MappingProxyType
 
 from crm_ml.errors import DataValidationError
 
-KINDS = ("transactions", "customers", "interactions")
+KINDS = ("transactions", "customers", "interactions", "contacts")
 
 #: Column types: how a column is coerced and checked.
 #: id: string, no ".0" from float ids, stripped; datetime: datetime64[ns] naive UTC;
 #: amount: float64, finite, |amount| <= 1e12; number: numeric (NaN allowed); label: string
 #: (NaN allowed); kind: lower-case string; score: float 1..5 (NaN allowed); hours: float
-#: 0..1e6 (NaN allowed);
+#: 0..1e6 (NaN allowed); flag: float 0 or 1 (NaN allowed unless required; the required
+#: ``treated`` becomes int64); cost: float, finite and >= 0;
 #: any: left as it is.
 
 
@@ -63,6 +64,18 @@ SPECS: dict[str, tuple[Spec, ...]] = {
         Spec("satisfaction", "score"),
         Spec("resolution_hours", "hours"),
         Spec("channel", "label"),
+    ),
+    # campaign contacts: one row per (customer, campaign); treated 1 = sent, 0 = held-out
+    # control; opened/clicked are known for treated rows only (NaN for control rows)
+    "contacts": (
+        Spec("customer_id", "id", required=True, nullable=False),
+        Spec("campaign_id", "id", required=True, nullable=False),
+        Spec("timestamp", "datetime", required=True, nullable=False),
+        Spec("treated", "flag", required=True, nullable=False),
+        Spec("channel", "label"),
+        Spec("cost", "cost", nullable=False),
+        Spec("opened", "flag"),
+        Spec("clicked", "flag"),
     ),
 }
 
@@ -230,7 +243,7 @@ def load_column_map(path, kind: str = "transactions") -> dict[str, str | tuple[s
             amount = ["Quantity", "UnitPrice"]   # product of the two columns
 
         or with one table per frame kind (``[transactions]``, ``[customers]``,
-        ``[interactions]``), in which case the table for ``kind`` is returned.
+        ``[interactions]``, ``[contacts]``), in which case the table for ``kind`` is returned.
     kind : str, default "transactions"
         Which table to read from a file that has per-kind tables.
 

@@ -85,7 +85,7 @@ def read_table(path, kind: str = "transactions", *, sep: str | None = None,
         ``.csv``/``.txt`` (comma), ``.tsv``/``.tab`` (tab), optionally compressed
         (``.gz``, ``.bz2``, ``.zip``, ``.xz``, ``.zst``), ``.parquet``/``.pq``, or an Excel
         workbook ``.xlsx``/``.xlsm`` (one sheet: see ``sheet``).
-    kind : {"transactions", "customers", "interactions"}
+    kind : {"transactions", "customers", "interactions", "contacts"}
         Canonical layout to produce.
     sheet : str, optional
         Excel only: the name of the worksheet to read (default: the first visible one).

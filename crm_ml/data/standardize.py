@@ -29,8 +29,10 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
     ----------
     df : pandas.DataFrame
         Raw data. Never modified.
-    kind : {"transactions", "customers", "interactions"}
-        Which canonical layout to produce (see DESIGN.md "Data contract").
+    kind : {"transactions", "customers", "interactions", "contacts"}
+        Which canonical layout to produce (see DESIGN.md "Data contract"). ``contacts`` are
+        campaign contacts: ``customer_id, campaign_id, timestamp, treated`` (1 sent, 0
+        held-out control), optional ``channel, cost, opened, clicked``.
     as_of : date-like, optional
         When given, any ``timestamp`` (``signup_date`` for customers) after the as_of *day*
         is an error (see :mod:`crm_ml.data.windows`).
@@ -72,7 +74,9 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
         null/empty ids, unparseable timestamps, non-numeric or NaN/inf amounts, amounts
         beyond +-1e12 (``crm_ml.data._validate.MAX_ABS_AMOUNT``), timestamps after
         ``as_of``, satisfaction outside 1..5, negative resolution hours or more than 1e6,
-        duplicate customer ids (customers). The message names the column, the rule and up to
+        duplicate customer ids (customers); for contacts: ``treated``/``opened``/``clicked``
+        not 0 or 1 (``treated`` also not missing), negative, NaN or infinite ``cost``, a
+        customer twice in one campaign. The message names the column, the rule and up to
         five offending rows (label and value).
 
     Warns
@@ -135,7 +139,7 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
             values, failed, hint = _coerce.to_datetime(s)
             if hint:
                 hints[spec.name] = hint
-        elif t in ("amount", "score", "hours"):
+        elif t in ("amount", "score", "hours", "flag", "cost"):
             values, failed = _coerce.to_float(s)
         elif t == "number":
             values, failed = _coerce.to_number(s)
@@ -153,6 +157,9 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
             end = None
     validate(frame, kind, specs, history_end=end, as_of=as_of_ts, raw=raw,
              parse_failed=parse_failed, sources=sources, labels=df.index, hints=hints)
+    if kind == "contacts":
+        _check_contact_pairs(data, df.index, sources)
+        data["treated"] = data["treated"].astype("int64")
 
     notes.extend(_observations(data, kind, drop_returns, drop_zero_amounts))
     keep, dropped = _row_policies(data, drop_returns, drop_zero_amounts)
@@ -191,6 +198,26 @@ def standardize(df: pd.DataFrame, kind: str = "transactions", *, as_of=None,
     log.debug("standardize %s", report.summary())
     frame.attrs = {ATTRS_KEY: report.to_dict()}
     return (frame, report) if return_report else frame
+
+
+def _check_contact_pairs(data: dict, labels: pd.Index, sources: Mapping) -> None:
+    """A customer appears at most once per campaign (a second row would count twice)."""
+    key = pd.DataFrame({"c": np.asarray(data["customer_id"]),
+                        "k": np.asarray(data["campaign_id"])})
+    dup = key.duplicated(keep=False).to_numpy()
+    if dup.any():
+        pos = np.flatnonzero(dup)
+        shown = [f"row {labels[p]!r}: customer_id={key['c'].iat[p]!r}, "
+                 f"campaign_id={key['k'].iat[p]!r}" for p in pos[:5]]
+        where = "contacts.customer_id" + (
+            f" (your column {sources['customer_id']!r})"
+            if sources.get("customer_id", "customer_id") != "customer_id" else "")
+        raise DataValidationError(
+            f"{where}: {len(pos):,} rows break rule 'one row per customer and campaign' (a "
+            "customer is contacted (or held out) at most once per campaign; drop the repeated "
+            f"rows or give the campaigns distinct ids). Offending rows: {'; '.join(shown)}",
+            column="customer_id", rule="one row per customer and campaign",
+            rows=[labels[p] for p in pos])
 
 
 def _duplicated_rows(frame: pd.DataFrame, data: dict, keep: np.ndarray | None) -> np.ndarray:

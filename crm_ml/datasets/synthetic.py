@@ -9,7 +9,9 @@ The generator follows the stories the models tell, so every model has real signa
 - customers silently drop out; the monthly dropout hazard rises with bad service experiences
   (unsatisfied tickets, complaints) in the last three months and falls with tenure;
 - sales have yearly seasonality (a December peak, a summer dip) and a mild upward trend;
-- customers have a region, an industry and a preferred channel; some orders are returned.
+- customers have a region, an industry and a preferred channel; some orders are returned;
+- two e-mail campaigns (one randomised with a control group) change purchases after contact
+  with heterogeneous, exactly known effects (:mod:`crm_ml.datasets._campaigns`).
 
 Time advances month by month, vectorised over all customers, so one million customers and
 about ten million transactions take well under a minute.
@@ -21,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from crm_ml.datasets._campaigns import add_campaigns, empty_contacts
 
 GROUPS = {
     # name: (share, purchases per month, mean order value, base monthly dropout hazard)
@@ -59,11 +63,32 @@ class CRMDataset:
     truth : DataFrame
         Indexed by ``customer_id``: ``group``, ``purchase_rate`` (per month), ``spend_level``
         (mean order value), ``dropout_date`` (NaT if still active at ``as_of``),
-        ``service_quality`` (0..1), ``bad_experiences`` (count over the whole history).
+        ``service_quality`` (0..1), ``bad_experiences`` (count over the whole history),
+        ``true_uplift`` (the exact expected effect of the main campaign on converting in the
+        30 days after contact, ``a (1 - p0) - d p0``; NaN for customers it did not contact)
+        and ``uplift_type`` (persuadable, sure_thing, sleeping_dog, lost_cause; None if not
+        contacted).
     as_of : Timestamp
         The last day of observed history.
     seed : int
         The seed that made it.
+    meta : dict
+        ``start``, ``end``, ``groups`` and ``campaigns`` (``main_campaign`` and
+        ``followup_campaign`` ids, their contact days, ``window_days``).
+    campaigns : DataFrame
+        Campaign contacts in the contacts contract (``crm_ml.data.standardize(kind=
+        "contacts")``): ``customer_id``, ``campaign_id``, ``timestamp``, ``treated`` (1 sent,
+        0 held-out control), ``channel``, ``cost``, ``opened``, ``clicked`` (NaN for control).
+        The *main* campaign, 75 days before ``as_of``, goes to every customer with a purchase
+        in the year before; a random half is held out as control. A *follow-up* campaign, 30
+        days before ``as_of``, goes to the top 20 % of them by spend with no control group.
+        A treated customer who would not have bought in the 30 days after contact buys once
+        with probability ``a(x)`` (high for valuable lapsing customers); one who would have
+        bought loses those orders with probability ``d(x)`` (high after recent complaints or
+        bad tickets). ``a`` and ``d`` depend only on the history before the contact day, and
+        the baseline ``p0`` comes from the simulation's own purchase process, so
+        ``truth["true_uplift"]`` is exact. Campaigns draw from their own random stream:
+        nothing else in the data moves (see :mod:`crm_ml.datasets._campaigns`).
     """
 
     customers: pd.DataFrame
@@ -73,6 +98,7 @@ class CRMDataset:
     as_of: pd.Timestamp
     seed: int
     meta: dict = field(default_factory=dict)
+    campaigns: pd.DataFrame = field(default_factory=empty_contacts)
 
     def __repr__(self) -> str:
         return (f"CRMDataset(customers={len(self.customers):,}, "
@@ -107,7 +133,7 @@ def _seasonality(month_starts: pd.DatetimeIndex) -> np.ndarray:
 
 
 def make_crm_dataset(n_customers: int = 10_000, start="2022-01-01", end="2024-12-31",
-                     seed: int = 0) -> CRMDataset:
+                     seed: int = 0, campaigns: bool = True) -> CRMDataset:
     """Generate a realistic CRM dataset with known ground truth.
 
     Parameters
@@ -118,6 +144,10 @@ def make_crm_dataset(n_customers: int = 10_000, start="2022-01-01", end="2024-12
         First and last day of history; ``end`` becomes ``as_of``.
     seed : int
         Random seed: the same seed gives the same data.
+    campaigns : bool, default True
+        Run the built-in campaigns (``ds.campaigns``; see :mod:`crm_ml.datasets._campaigns`).
+        ``False`` gives the same data without them: every transaction as the simulation made
+        it, no contacts, ``true_uplift`` all NaN.
 
     Returns
     -------
@@ -272,6 +302,11 @@ def make_crm_dataset(n_customers: int = 10_000, start="2022-01-01", end="2024-12
         "channel": channel,
         "company_size": size,
     })
+    transactions, contacts, uplift, campaign_meta = add_campaigns(
+        transactions, interactions, cust_ids, start, end, seed, rate=rate, spend=spend,
+        signup_offset=signup_offset, dropout_day=dropout_day, season=season, ms_days=ms_days,
+        me_days=me_days, enabled=campaigns)
+
     finite = np.isfinite(dropout_day)
     dropout = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
     dropout[finite] = start + pd.to_timedelta(np.floor(dropout_day[finite]), unit="D")
@@ -282,7 +317,8 @@ def make_crm_dataset(n_customers: int = 10_000, start="2022-01-01", end="2024-12
         "dropout_date": dropout.to_numpy(),
         "service_quality": quality,
         "bad_experiences": bad_total,
-    }, index=pd.Index(cust_ids, name="customer_id"))
+    }, index=pd.Index(cust_ids, name="customer_id")).join(uplift)
     return CRMDataset(customers=customers, transactions=transactions,
                       interactions=interactions, truth=truth, as_of=end, seed=seed,
-                      meta={"start": start, "end": end, "groups": dict(GROUPS)})
+                      meta={"start": start, "end": end, "groups": dict(GROUPS),
+                            "campaigns": campaign_meta}, campaigns=contacts)
