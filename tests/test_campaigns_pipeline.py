@@ -62,3 +62,25 @@ def test_built_in_campaign_is_fitted_graded_registered_and_written(campaign_run)
     assert "response probability" in card and "[campaigns]" in card
     assert f"scored the other {s['customers'] - s['customers'] // 2}; the registered model " \
         f"is refitted on all {s['customers']}" in card
+
+
+def test_cli_train_reads_contacts_and_runs_the_campaigns_step(tmp_path, monkeypatch, capsys):
+    from crm_ml import scoring
+    from crm_ml.cli import main
+
+    ds = cm.datasets.make_crm_dataset(n_customers=1500, seed=7)
+    ds.transactions.to_csv(tmp_path / "tx.csv", index=False)
+    ds.campaigns.to_csv(tmp_path / "contacts.csv", index=False)
+    real = scoring.train_all
+    # only the campaigns step: the other steps have their own CLI tests
+    monkeypatch.setattr(scoring, "train_all",
+                        lambda data, **kw: real(data, modules=("campaigns",), **kw))
+    monkeypatch.chdir(tmp_path)
+    assert main(["--quiet", "train", "--transactions", "tx.csv", "--contacts", "contacts.csv",
+                 "--as-of", str(ds.as_of.date()), "--output", "out",
+                 "--models-dir", "models"]) == 0
+    printed = capsys.readouterr().out
+    assert f"Read {len(ds.campaigns):,} campaign contacts" in printed
+    assert "campaigns: version" in printed
+    assert (tmp_path / "out" / "uplift_targeting.csv").is_file()
+    assert (tmp_path / "models" / UPLIFT / "card.md").is_file()
