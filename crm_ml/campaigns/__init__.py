@@ -12,6 +12,8 @@ from crm_ml._lazy import lazy_dir, lazy_exports
 _EXPORTS = {
     "campaign_summary": "crm_ml.campaigns.summary",
     "conversions": "crm_ml.campaigns.outcomes",
+    "newcombe_interval": "crm_ml.campaigns.summary",
+    "welch_interval": "crm_ml.campaigns.summary",
     "uplift_frame": "crm_ml.campaigns.frame",
     "UpliftModel": "crm_ml.campaigns.uplift",
     "UpliftEvaluation": "crm_ml.campaigns.evaluation",

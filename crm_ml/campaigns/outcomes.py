@@ -112,7 +112,7 @@ def conversions(contacts: pd.DataFrame, tx: pd.DataFrame, window_days: int = 30,
     amount = tx["amount"].to_numpy(dtype="float64")
     lo, hi = c["timestamp"].min(), c["timestamp"].max() + window
     keep = (amount > 0) & (ts > lo).to_numpy() & (ts <= hi).to_numpy()
-    keep &= np.isin(cust, c["customer_id"].to_numpy())
+    keep &= pd.Index(cust).isin(c["customer_id"].to_numpy())  # (np.isin on str is quadratic)
     buys = pd.DataFrame({"customer_id": cust[keep], "t": ts.to_numpy()[keep],
                          "amount": amount[keep]})
     left = pd.DataFrame({"row": np.arange(len(c)), "customer_id": c["customer_id"].to_numpy(),

@@ -39,7 +39,7 @@ So valuable lapsing customers are *persuadables* (large positive uplift), freque
 buyers are *sure things* (they buy anyway, uplift near 0), customers with recent bad service
 are *sleeping dogs* (negative uplift), and customers who have silently dropped out are *lost
 causes* (uplift 0). ``uplift_type`` names the type from the exact uplift: ``persuadable`` if
-``true_uplift >= 0.1``, ``sleeping_dog`` if ``<= -0.05``, otherwise ``sure_thing`` if
+``true_uplift >= 0.1``, ``sleeping_dog`` if ``<= -0.06``, otherwise ``sure_thing`` if
 ``p0 >= 0.5`` else ``lost_cause``.
 """
 
@@ -57,7 +57,7 @@ ACTIVE_DAYS = 365  # contacted: a purchase in the last ACTIVE_DAYS days before c
 BAD_DAYS = 180  # window of the bad service experiences that put customers off
 COST = {"main": 2.0, "followup": 0.5}  # per treated contact (voucher + sending)
 OPEN_RATE = 0.35
-PERSUADABLE_MIN, SLEEPING_DOG_MAX, SURE_THING_P0 = 0.1, -0.1, 0.5
+PERSUADABLE_MIN, SLEEPING_DOG_MAX, SURE_THING_P0 = 0.1, -0.06, 0.5
 DAY_NS = 86_400 * 10**9
 
 CONTACT_COLUMNS = ["customer_id", "campaign_id", "timestamp", "treated", "channel", "cost",
