@@ -129,10 +129,19 @@ def run(data, context) -> dict:
     X_test, t_test, y_test = X.iloc[test], treated.iloc[test].to_numpy(), y.iloc[test].to_numpy()
 
     def score_fn(pyfunc_model) -> float:
+        wrapper = pyfunc_model.unwrap_python_model()
+        frame = X_test.reset_index(drop=True)
+        # a champion trained on other inputs (e.g. with interactions) is compared on what this
+        # data holds: its features missing here are unknown (NaN), which LightGBM handles
+        absent = [c for c in wrapper.model.encoder_.columns_ if c not in frame.columns]
+        if absent:
+            context.say(f"  campaigns: the registered model uses {len(absent)} feature(s) "
+                        f"this data lacks ({', '.join(absent[:5])}); it is compared with "
+                        "them unknown")
+            frame = frame.assign(**dict.fromkeys(absent, np.nan))
         # an older champion may see customers beyond its training range: score them with a
         # warning rather than fail the comparison
-        out = pyfunc_model.unwrap_python_model().predict(
-            None, X_test.reset_index(drop=True), params={"range_check": "warn"})
+        out = wrapper.predict(None, frame, params={"range_check": "warn"})
         return qini_coefficient(y_test, out["uplift"].to_numpy(), t_test)
 
     with start_run("campaigns", run_name="uplift-model", data=X) as run:
