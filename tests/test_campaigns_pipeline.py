@@ -84,3 +84,18 @@ def test_cli_train_reads_contacts_and_runs_the_campaigns_step(tmp_path, monkeypa
     assert "campaigns: version" in printed
     assert (tmp_path / "out" / "uplift_targeting.csv").is_file()
     assert (tmp_path / "models" / UPLIFT / "card.md").is_file()
+
+
+def test_train_refuses_to_overwrite_a_contacts_file_with_its_outputs(tmp_path, monkeypatch,
+                                                                     capsys):
+    from crm_ml.cli import main
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "uplift_targeting.csv").write_text("customer_id\n")
+    (tmp_path / "tx.csv").write_text("customer_id,timestamp,amount\n")
+    monkeypatch.chdir(tmp_path)
+    code = main(["--quiet", "train", "--transactions", "tx.csv", "--contacts",
+                 "out/uplift_targeting.csv", "--output", "out"])
+    assert code != 0
+    assert "--contacts" in capsys.readouterr().err
+    assert (tmp_path / "out" / "uplift_targeting.csv").read_text() == "customer_id\n"
