@@ -217,3 +217,50 @@ def test_uplift_frame_on_user_contacts_and_its_errors(ds):
                                    timestamp="SentAt")
     X, treated, y = cm.campaigns.uplift_frame(contacts, ds.transactions)
     assert len(X) == 41 and X.loc["PROSPECT-1"].isna().all() and y["PROSPECT-1"] == 0
+
+
+def test_contacts_round_trip_through_a_csv_file(ds, tmp_path):
+    path = tmp_path / "contacts.csv"
+    ds.campaigns.to_csv(path, index=False)
+    back = cm.data.read_contacts(path)
+    pd.testing.assert_frame_equal(back[ds.campaigns.columns], ds.campaigns)
+
+
+def test_orders_with_several_product_lines_are_copied_and_removed_whole():
+    """Orders of several lines (as with product lines): an added order copies all lines of an
+    earlier order of the customer; a prevented order loses all its lines."""
+    from crm_ml.datasets._campaigns import add_campaigns
+    from crm_ml.datasets.synthetic import _seasonality
+
+    plain = make_crm_dataset(n_customers=1500, seed=9, campaigns=False)
+    start, end = plain.meta["start"], plain.meta["end"]
+    tx = plain.transactions
+    halves = [tx.assign(amount=tx["amount"] / 2, product_id=tx["product_id"] + suffix)
+              for suffix in ("a", "b")]
+    lines = pd.concat(halves).sort_values(["customer_id", "timestamp"], kind="mergesort")
+    lines = lines.reset_index(drop=True)
+    truth = plain.truth
+    month_starts = pd.date_range(start.replace(day=1), end, freq="MS")
+    span = (end - start).days + 1
+    dropout = ((truth["dropout_date"] - start).dt.days.astype(float).fillna(np.inf)).to_numpy()
+    state = dict(rate=truth["purchase_rate"].to_numpy(), spend=truth["spend_level"].to_numpy(),
+                 signup_offset=(plain.customers["signup_date"] - start).dt.days.to_numpy(),
+                 dropout_day=dropout, season=_seasonality(month_starts),
+                 ms_days=(month_starts - start).days.to_numpy(),
+                 me_days=np.minimum(((month_starts + pd.offsets.MonthBegin(1)) - start).days
+                                    .to_numpy(), span))
+    out, contacts, uplift, _ = add_campaigns(lines, plain.interactions,
+                                             plain.customers["customer_id"].to_numpy(),
+                                             start, end, 9, **state)
+    assert len(contacts) and uplift["true_uplift"].notna().any()
+    buys = out[out["amount"] > 0]
+    per_order = buys.groupby("order_id")["product_id"].agg(lambda p: "".join(sorted(x[-1]
+                                                                              for x in p)))
+    assert (per_order == "ab").all()  # every order kept (or was given) both its lines
+    added = set(out["order_id"]) - set(lines["order_id"])
+    removed = set(lines["order_id"]) - set(out["order_id"])
+    assert added and removed
+    # with the same seed, the single-line data gets the same campaigns (the stream is its own)
+    ds = make_crm_dataset(n_customers=1500, seed=9)
+    pd.testing.assert_frame_equal(contacts[["customer_id", "treated"]],
+                                  ds.campaigns[["customer_id", "treated"]])

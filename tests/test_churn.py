@@ -21,7 +21,10 @@ from crm_ml.errors import DataValidationError, NotFittedError
 def churn_data():
     from crm_ml.datasets import make_crm_dataset
 
-    ds = make_crm_dataset(n_customers=1000, seed=3)
+    # without the built-in campaigns: the main one falls in the test horizon and lowers its
+    # churn by about 3 points, which a model fitted before it cannot know (the calibration
+    # check below is about a stable world)
+    ds = make_crm_dataset(n_customers=1000, seed=3, campaigns=False)
     t1 = ds.as_of - pd.Timedelta(days=180)
     t2 = ds.as_of - pd.Timedelta(days=90)
     X = cm.features.build(ds.transactions, t1, ds.interactions, ds.customers)
@@ -101,10 +104,8 @@ def test_predict_proba_contract(churn_data, lgb_model):
     assert ev["deciles"]["cumulative_capture"].iloc[-1] == pytest.approx(1.0)
     assert ev["lift_top_decile"] > 1
     assert set(ev["figures"]) == {"roc", "pr", "calibration", "gains"}
-    # calibrated: predicted and observed churn rate agree overall within a few points (0.1:
-    # the built-in main campaign, 75 days before as_of, falls in this horizon and lowers the
-    # observed churn by about 2.5 points, which a model fitted before it cannot know)
-    assert abs(p.mean() - yt.mean()) < 0.1
+    # calibrated: predicted and observed churn rate agree overall within a few points
+    assert abs(p.mean() - yt.mean()) < 0.08
 
 
 def test_unreadable_numbers_and_wholly_missing_features_are_warned(churn_data, lgb_model):

@@ -7,7 +7,13 @@
 from crm_ml.data.columns import ONLINE_RETAIL, load_column_map
 from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS, PersonalDataWarning, screen_columns
 from crm_ml.data.quality import DataPolicyWarning, DataQualityReport
-from crm_ml.data.readers import read_customers, read_interactions, read_table, read_transactions
+from crm_ml.data.readers import (
+                                 read_contacts,
+                                 read_customers,
+                                 read_interactions,
+                                 read_table,
+                                 read_transactions,
+)
 from crm_ml.data.standardize import standardize
 from crm_ml.data.windows import LabelWindow, as_of_day, future, history, history_end, split_at
 
@@ -23,6 +29,7 @@ __all__ = [
     "history",
     "history_end",
     "load_column_map",
+    "read_contacts",
     "read_customers",
     "read_interactions",
     "read_table",

@@ -259,3 +259,9 @@ def read_customers(path, **options):
 def read_interactions(path, **options):
     """``read_table(path, "interactions", **options)``."""
     return read_table(path, "interactions", **options)
+
+
+def read_contacts(path, **options):
+    """``read_table(path, "contacts", **options)``: campaign contacts (``customer_id,
+    campaign_id, timestamp, treated``; optional ``channel, cost, opened, clicked``)."""
+    return read_table(path, "contacts", **options)

@@ -29,14 +29,18 @@ How a contact changes purchases (in the ``WINDOW_DAYS`` days after the contact):
 ``a`` and ``d`` depend only on what the customer's history at the contact day shows (the same
 facts :func:`crm_ml.features.build` computes the day before contact):
 
-- ``s_value = sigmoid(2.5 (ln(average order value) - ln 80))``: a valuable customer;
-- ``s_lapse = sigmoid((days since the last purchase - 45) / 15)``: lapsing;
-- ``s_bad = 1 - exp(-0.8 x bad experiences in the last 180 days)`` where a bad experience is a
-  complaint or a ticket with satisfaction <= 2;
-- ``a = alive x (1 - s_bad) x (0.02 + 0.5 s_value s_lapse)``, ``d = alive x 0.7 s_bad``.
+- ``s_value = sigmoid(2.5 (ln(average order value) - ln 60))``: a valuable customer;
+- ``s_lapse = sigmoid((r - 35) / 10) x sigmoid((300 - r) / 25)`` with ``r`` the days since
+  the last purchase: lapsing, but not long gone;
+- ``s_bad = 1 - exp(-1.5 x bad experiences in the last 180 days)`` where a bad experience is a
+  complaint, a ticket with satisfaction <= 2 or a ticket resolved after more than 48 hours;
+- ``s_freq = sigmoid((orders in the last 365 days - 8) / 2)``: a very frequent buyer;
+- ``a = alive x (1 - s_bad) x (0.03 + 0.75 s_value s_lapse)`` and
+  ``d = alive x min(0.8 s_bad + 0.06 s_freq, 1)`` (``alive``: not yet dropped out at the
+  contact; the simulation knows, the features can only guess from recency).
 
 So valuable lapsing customers are *persuadables* (large positive uplift), frequent recent
-buyers are *sure things* (they buy anyway, uplift near 0), customers with recent bad service
+buyers are *sure things* (they buy anyway, uplift near 0 or slightly below), customers with recent bad service
 are *sleeping dogs* (negative uplift), and customers who have silently dropped out are *lost
 causes* (uplift 0). ``uplift_type`` names the type from the exact uplift: ``persuadable`` if
 ``true_uplift >= 0.1``, ``sleeping_dog`` if ``<= -0.06``, otherwise ``sure_thing`` if
@@ -137,8 +141,8 @@ def _orders(cust, day, amount, order):
 
 def _effects(recency, orders_recent, aov, bad, alive):
     s_value = _sigmoid(2.5 * (np.log(np.maximum(aov, 1e-9)) - np.log(60.0)))
-    s_lapse = _sigmoid((recency - 35.0) / 10.0) * _sigmoid((210.0 - recency) / 25.0)
-    s_bad = 1.0 - np.exp(-0.8 * bad)
+    s_lapse = _sigmoid((recency - 35.0) / 10.0) * _sigmoid((300.0 - recency) / 25.0)
+    s_bad = 1.0 - np.exp(-1.5 * bad)
     s_freq = _sigmoid((orders_recent - 8.0) / 2.0)
     a = alive * (1.0 - s_bad) * (0.03 + 0.75 * s_value * s_lapse)
     d = alive * np.minimum(0.8 * s_bad + 0.06 * s_freq, 1.0)
@@ -220,10 +224,8 @@ def add_campaigns(transactions: pd.DataFrame, interactions: pd.DataFrame, cust_i
             code, tx_day, amount, order, ix_code, ix_day, ix_bad, n, c0)
         eligible = np.flatnonzero((orders_recent > 0) & (st.first_active - 1 < c0))
         if name == "followup":
-            spend_recent = np.bincount(code[(amount > 0) & (tx_day < c0)
-                                            & (tx_day >= c0 - ACTIVE_DAYS)],
-                                       weights=amount[(amount > 0) & (tx_day < c0)
-                                                      & (tx_day >= c0 - ACTIVE_DAYS)],
+            recent = (code >= 0) & (amount > 0) & (tx_day < c0) & (tx_day >= c0 - ACTIVE_DAYS)
+            spend_recent = np.bincount(code[recent], weights=amount[recent],
                                        minlength=n)[eligible]
             k = int(np.ceil(FOLLOWUP_SHARE * len(eligible)))
             eligible = np.sort(eligible[np.argsort(-spend_recent, kind="stable")[:k]])
@@ -244,11 +246,14 @@ def add_campaigns(transactions: pd.DataFrame, interactions: pd.DataFrame, cust_i
         p0 = st.p0(eligible, c)
 
         # who would have bought in (contact, contact + window] without the campaign
-        pos_row = amount > 0
-        row_contact = np.full(n, np.iinfo(np.int64).max)
-        row_contact[eligible] = c_ns
-        in_win = ((code >= 0) & pos_row & (tx_ns > row_contact[np.maximum(code, 0)])
-                  & (tx_ns <= row_contact[np.maximum(code, 0)] + WINDOW_DAYS * DAY_NS))
+        is_contacted = np.zeros(n, dtype=bool)
+        is_contacted[eligible] = True
+        contact_ns = np.zeros(n, dtype=np.int64)
+        contact_ns[eligible] = c_ns
+        safe = np.maximum(code, 0)
+        row_c = contact_ns[safe]
+        in_win = ((code >= 0) & is_contacted[safe] & (amount > 0) & (tx_ns > row_c)
+                  & (tx_ns <= row_c + WINDOW_DAYS * DAY_NS))
         bought = np.zeros(n, dtype=bool)
         bought[code[in_win]] = True
         b = bought[eligible]
