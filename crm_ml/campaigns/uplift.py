@@ -75,9 +75,9 @@ class UpliftModel(BaseEstimator):
     learning_rate : float, default 0.05
     num_leaves : int, default 4
         Small trees: an uplift is a small difference of two noisy fits, and on the built-in
-        campaign 4 leaves x 100 rounds ranked the true uplift better (Spearman 0.67-0.70 on
-        the development seeds) than 8 x 150 (0.55-0.59) or 15 x 300 (0.58-0.60)
-        (``benchmarks/bench_uplift.py``, docs/benchmarks.md).
+        campaign's development seeds 4 leaves x 100 rounds ranked the true uplift better than
+        8 x 150 or 15 x 300 (benchmarks/decision-log.md, section 18; results in
+        docs/benchmarks.md, "Campaigns: uplift").
     min_child_samples : int, optional
         Minimum customers per leaf; default ``clip(n_arm // 40, 10, 100)`` (an effect is a
         small difference of two rates: large leaves keep the arm models from chasing noise).
