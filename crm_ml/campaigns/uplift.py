@@ -200,7 +200,10 @@ class UpliftModel(BaseEstimator):
 
         folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
         oof = {m: np.zeros(len(y)) for m in METHODS}
-        for train, test in folds.split(E, 2 * t + y):
+        strata = 2 * t + y
+        if np.bincount(strata, minlength=4).min() < self.cv:  # a rare outcome in one arm
+            strata = t
+        for train, test in folds.split(E, strata):
             for m, boosters in self._fit_learners(E[train], t[train], y[train], METHODS).items():
                 oof[m][test] = self._uplift(boosters, E[test])
         return {m: float(qini_coefficient(y, oof[m], t)) for m in METHODS}

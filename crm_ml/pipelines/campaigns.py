@@ -111,6 +111,8 @@ def run(data, context) -> dict:
     X, treated, y = uplift_frame(contacts, tx, interactions=inter, customers=cust,
                                  campaign_id=cid, window_days=cc.window_days)
     strata = 2 * np.asarray(treated) + np.asarray(y)
+    if np.bincount(strata, minlength=4).min() < 2:  # a rare outcome in one arm
+        strata = np.asarray(treated)
     train, test = train_test_split(np.arange(len(X)), test_size=cc.test_share,
                                    random_state=cc.random_state, stratify=strata)
     params = {"method": cc.method, "random_state": cc.random_state}

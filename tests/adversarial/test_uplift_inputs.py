@@ -78,3 +78,16 @@ def test_targeting_refuses_hostile_inputs():
         cm.campaigns.targeting([0.1, 0.2], value=1.0)
     with pytest.raises(cm.DataValidationError, match="value"):
         cm.campaigns.targeting(u, value="ten")
+
+
+def test_one_conversion_in_the_control_group_still_fits_without_warnings():
+    X, t, y, _ = simulated_campaign(200, seed=1)
+    y = y.copy()
+    y[:] = 0
+    y[t[t == 0].index[0]] = 1
+    y[t[t == 1].index[:30]] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = UpliftModel().fit(X, t, y)
+    assert np.isfinite(m.predict(X)).all()
+    assert set(m.cv_scores_) == {"t_learner", "x_learner"}
