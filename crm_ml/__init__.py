@@ -25,7 +25,8 @@ _SUBMODULES = {
     "explain", "tracking", "cards", "scoring", "cli", "demo", "serve", "pipelines",
     "model_names", "recommend", "kpi", "campaigns",
 }
-_SERVE = {"predict_churn", "predict_clv", "assign_segment", "recommend_products"}
+_SERVE = {"predict_churn", "predict_clv", "assign_segment", "recommend_products",
+          "predict_uplift"}
 
 __all__ = [
     "CrmMlError",

@@ -61,6 +61,9 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Train, register and document every model on your files. Settings come "
         "from production defaults, then --config FILE, then the flags below (flags win).")
     inputs(train)
+    train.add_argument("--contacts", help="campaign contacts (CSV, Parquet or Excel: "
+                       "customer_id, campaign_id, timestamp, treated, ...): adds the "
+                       "campaigns step (campaign summary, uplift model)")
     train.add_argument("--output", default="output")
     train.add_argument("--models-dir", default="models")
     _config_flags(train)
@@ -187,8 +190,8 @@ def _rejects_path(args: argparse.Namespace):
 
 
 def _input_files(args: argparse.Namespace) -> dict:
-    return {flag: getattr(args, flag[2:]) for flag in
-            ("--transactions", "--interactions", "--customers", "--columns")}
+    return {flag: getattr(args, flag[2:], None) for flag in
+            ("--transactions", "--interactions", "--customers", "--contacts", "--columns")}
 
 
 def _check_sheets(args: argparse.Namespace) -> None:
@@ -353,6 +356,15 @@ def _train(args: argparse.Namespace, data) -> int:
     if unknown:
         raise UsageError(f"--allow-column {unknown[0]}: no such column in the --customers "
                          f"file (its columns: {columns[:20] or 'no --customers file given'})")
+    if args.contacts:
+        import dataclasses
+
+        from crm_ml.data import read_table
+
+        contacts = read_table(args.contacts, kind="contacts", sep=args.sep,
+                              encoding=args.encoding)
+        data = dataclasses.replace(data, contacts=contacts)
+        print(f"Read {len(contacts):,} campaign contacts")
     result = train_all(data, output_dir=args.output, models_dir=args.models_dir,
                        allow_columns=args.allow_column, config=args.train_config)
     for module, out in result["modules"].items():

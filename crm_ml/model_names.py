@@ -11,6 +11,7 @@ CLV = "crm-clv"
 SEGMENTS = "crm-segments"
 SALES_FORECAST = "crm-sales-forecast"
 RECOMMEND = "crm-recommend"
+UPLIFT = "crm-uplift"
 
 #: pipeline module -> registered model name
 MODEL_NAMES = {
@@ -19,6 +20,7 @@ MODEL_NAMES = {
     "segmentation": SEGMENTS,
     "forecast": SALES_FORECAST,
     "recommend": RECOMMEND,
+    "campaigns": UPLIFT,
 }
 
-__all__ = ["CHURN", "CLV", "MODEL_NAMES", "RECOMMEND", "SALES_FORECAST", "SEGMENTS"]
+__all__ = ["CHURN", "CLV", "MODEL_NAMES", "RECOMMEND", "SALES_FORECAST", "SEGMENTS", "UPLIFT"]

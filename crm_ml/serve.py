@@ -30,7 +30,7 @@ import pandas as pd
 from crm_ml.data._coerce import to_id, to_object
 from crm_ml.errors import DataValidationError
 from crm_ml.features.ranges import DEFAULT_TOLERANCE
-from crm_ml.model_names import CHURN, CLV, RECOMMEND, SEGMENTS
+from crm_ml.model_names import CHURN, CLV, RECOMMEND, SEGMENTS, UPLIFT
 from crm_ml.tracking.registry import load_model
 from crm_ml.tracking.runs import tracking_uri
 
@@ -38,6 +38,7 @@ CHURN_MODEL = CHURN
 CLV_MODEL = CLV
 SEGMENT_MODEL = SEGMENTS
 RECOMMEND_MODEL = RECOMMEND
+UPLIFT_MODEL = UPLIFT
 
 _cache: dict[tuple[str, str, str], Any] = {}
 _lock = threading.Lock()
@@ -340,3 +341,21 @@ def recommend_products(customer_id, recent_products, k: int = 10, segment=None, 
     out = _python_model(model).model.recommend_for(
         pd.DataFrame(rows), k=k, exclude_purchased=exclude_purchased, segments=segments)
     return out.reset_index(drop=True)[OUTPUT_COLUMNS]
+
+
+def predict_uplift(records, alias: str = "champion", name: str = UPLIFT_MODEL, *,
+                   range_check: str = "refuse",
+                   range_tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
+    """Campaign uplift and response probability for customers given their feature fields.
+
+    ``records`` holds the fields of the feature table the uplift model was fitted on
+    (``crm_ml.features.build``, as :func:`crm_ml.campaigns.uplift_frame` gives them).
+    ``range_check`` and ``range_tolerance`` are as in :func:`predict_churn`.
+
+    Returns
+    -------
+    DataFrame
+        ``uplift`` (change in the probability to convert when contacted) and
+        ``response_probability`` (P(convert | contacted)).
+    """
+    return _predict(name, records, alias, range_check, range_tolerance)

@@ -43,12 +43,12 @@ PAGES = {
                   ["crm_ml.pipelines"]),
     "scoring": ("crm_ml.scoring", "Batch scoring (pandas and Spark engines).",
                 ["crm_ml.scoring", "crm_ml.scoring.spark_engine"]),
+    "campaigns": ("crm_ml.campaigns", "Campaign contacts, campaign summary, uplift models, "
+                  "Qini evaluation and targeting.", ["crm_ml.campaigns"]),
     "recommend": ("crm_ml.recommend", "Association rules and product recommendations.",
                   ["crm_ml.recommend"]),
     "kpi": ("crm_ml.kpi", "Retention cohorts, the KPI table and the HTML KPI report.",
             ["crm_ml.kpi"]),
-    "campaigns": ("crm_ml.campaigns", "Campaign contacts, campaign results (lift, ROI) and "
-                  "uplift modelling.", ["crm_ml.campaigns"]),
     "serve": ("crm_ml.serve", "Predict functions for other backends.", ["crm_ml.serve"]),
     "cli": ("crm_ml.cli, crm_ml.demo, crm_ml.model_names",
             "The command line, the demo and the registered model names.",

@@ -8,6 +8,7 @@ also run through ``cross_val_score``, ``GridSearchCV`` and a ``Pipeline``.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -88,7 +89,18 @@ def _cases() -> list[Case]:
              lambda d: (d["ds"].transactions, d["as_of"]),
              lambda m, d: m.recommend(k=5),
              lambda d: (d["ds"].transactions, d["as_of"])),
+        Case("UpliftModel", lambda **p: cm.campaigns.UpliftModel(**p),
+             {"n_estimators": 50, "num_leaves": 8}, lambda d: _campaign()[:3],
+             lambda m, d: m.predict(_campaign()[0]), lambda d: _campaign()[:3]),
     ]
+
+
+@functools.cache
+def _campaign():
+    """A small simulated randomised campaign: (X, treated, y, true uplift)."""
+    from tests._uplift_data import simulated_campaign
+
+    return simulated_campaign(800, seed=0)
 
 
 CASES = _cases()

@@ -9,6 +9,8 @@ fail by design is listed below with the reason. The other estimators cannot take
 - ARIMAForecaster fits one time series with a date index, not a feature matrix;
 - Recommender fits on a transaction table with product ids and an ``as_of`` date, and its
   output is a ranked product list per customer, not a prediction per row of ``X``.
+- UpliftModel fits ``(X, treated, y)``: a treatment indicator besides the labels, which no
+  scikit-learn check passes (and its score, the Qini coefficient, needs it too).
 
 Their scikit-learn behaviour (clone, params, repr, pickling, not-fitted errors) is checked in
 ``tests/test_estimators.py`` instead.

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from crm_ml.datasets._campaigns import add_campaigns, empty_contacts
 from crm_ml.datasets._products import (
     CATEGORIES,
     customer_tastes,
@@ -34,7 +35,6 @@ from crm_ml.datasets._products import (
     order_lines,
     product_rng,
 )
-from crm_ml.datasets._campaigns import add_campaigns, empty_contacts
 
 GROUPS = {
     # name: (share, purchases per month, mean order value, base monthly dropout hazard)

@@ -2,7 +2,8 @@
 
 ``crm_ml.pipelines.run_steps(data, modules, config=TrainConfig(), ...)`` runs the pipelines
 (:mod:`~crm_ml.pipelines.rfm`, :mod:`~crm_ml.pipelines.churn`, :mod:`~crm_ml.pipelines.clv`,
-:mod:`~crm_ml.pipelines.recommend`, :mod:`~crm_ml.pipelines.forecast`) and registers their
+:mod:`~crm_ml.pipelines.recommend`, :mod:`~crm_ml.pipelines.forecast`,
+:mod:`~crm_ml.pipelines.campaigns` when campaign contacts are given) and registers their
 models together;
 :class:`~crm_ml.pipelines.config.TrainConfig` holds every setting (``crm-ml train --config``).
 """
@@ -17,6 +18,7 @@ _EXPORTS = {
     "SegmentationConfig": "crm_ml.pipelines.config",
     "RFMConfig": "crm_ml.pipelines.config",
     "RecommendConfig": "crm_ml.pipelines.config",
+    "CampaignsConfig": "crm_ml.pipelines.config",
     "ConfigError": "crm_ml.pipelines.config",
     "demo_config": "crm_ml.pipelines.config",
     "STEPS": "crm_ml.pipelines.runner",

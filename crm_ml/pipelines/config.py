@@ -307,8 +307,50 @@ class RecommendConfig:
             object.__setattr__(self, "segment_column", None)
 
 
+@dataclass(frozen=True)
+class CampaignsConfig:
+    """Campaign uplift (``crm-uplift``): runs only when campaign contacts are given.
+
+    Attributes
+    ----------
+    method : {"auto", "t_learner", "x_learner"}, default "auto"
+        :class:`crm_ml.campaigns.UpliftModel`'s method.
+    window_days : int, default 30
+        A contacted (or control) customer converted when they buy in the days after contact.
+    test_share : float, default 0.5
+        Share of the campaign's customers held out (stratified by arm and outcome) for the
+        card's Qini coefficients; the production model is then refitted on all of them.
+    campaign_id : str, optional
+        The campaign to learn from (default: the largest one with a control group).
+    value : float, optional
+        Value of one conversion for the targeting list (default: the mean order value in the
+        year before as_of).
+    cost : float, optional
+        Cost of one contact (default: the campaign's mean ``cost``, 0 without one).
+    random_state : int, default 0
+    """
+
+    method: Literal["auto", "t_learner", "x_learner"] = "auto"
+    window_days: int = 30
+    test_share: float = 0.5
+    campaign_id: str | None = None
+    value: float | None = None
+    cost: float | None = None
+    random_state: int = 0
+
+    def __post_init__(self):
+        _at_least("campaigns.window_days", self.window_days, 1)
+        if not 0 < self.test_share < 1:
+            _fail("campaigns.test_share", f"between 0 and 1, got {self.test_share}")
+        if self.value is not None and not self.value > 0:
+            _fail("campaigns.value", f"must be > 0, got {self.value}")
+        if self.cost is not None and not self.cost >= 0:
+            _fail("campaigns.cost", f"must be >= 0, got {self.cost}")
+
+
 _SECTIONS = {"churn": ChurnConfig, "clv": CLVConfig, "forecast": ForecastConfig,
-             "segmentation": SegmentationConfig, "rfm": RFMConfig, "recommend": RecommendConfig}
+             "segmentation": SegmentationConfig, "rfm": RFMConfig, "recommend": RecommendConfig,
+             "campaigns": CampaignsConfig}
 
 
 @dataclass(frozen=True)
@@ -325,6 +367,7 @@ class TrainConfig:
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     rfm: RFMConfig = field(default_factory=RFMConfig)
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
+    campaigns: CampaignsConfig = field(default_factory=CampaignsConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain JSON-ready dict (tuples become lists); :meth:`from_dict` reads it back."""

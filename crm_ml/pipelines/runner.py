@@ -29,6 +29,7 @@ STEPS = (
     ("clv", "customer lifetime value (BG/NBD + Gamma-Gamma) and value at risk"),
     ("recommend", "next products per customer with reasons, graded against popular items"),
     ("forecast", "ARIMA sales forecast, overall and per group"),
+    ("campaigns", "campaign summary and uplift model (when campaign contacts are given)"),
     ("kpi", "KPI table and HTML report (no model)"),
 )
 

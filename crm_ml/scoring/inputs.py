@@ -49,6 +49,8 @@ class CRMData:
     quality: dict[str, Any] = field(default_factory=dict)
     allow_columns: tuple[str, ...] = ()
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: campaign contacts (``crm-ml train --contacts``); the campaigns step runs when given
+    contacts: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         n_c = "-" if self.customers is None else f"{len(self.customers):,}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_ml.cards.card import to_jsonable
-from crm_ml.model_names import CHURN, CLV, RECOMMEND, SALES_FORECAST, SEGMENTS
+from crm_ml.model_names import CHURN, CLV, RECOMMEND, SALES_FORECAST, SEGMENTS, UPLIFT
 from crm_ml.pipelines.config import TrainConfig
 from crm_ml.pipelines.runner import STEPS, run_steps
 from crm_ml.scoring.inputs import CRMData, check_model_inputs
@@ -29,9 +29,11 @@ from crm_ml.tracking import start_run, tracking_enabled, tracking_uri
 TABLES = ("rfm_scores.csv", "rfm_segment_summary.csv", "rfm_migration.csv", "segments.csv",
           "segment_profile.csv", "churn_scores.csv", "clv_predictions.csv",
           "clv_value_at_risk.csv", "clv_holdout_deciles.csv", "clv_params.csv",
-          "forecast_overall.csv", "forecast_backtest.csv", "recommendations.csv")
+          "forecast_overall.csv", "forecast_backtest.csv", "recommendations.csv",
+          # with --contacts only (the campaigns step)
+          "campaign_summary.csv", "uplift_targeting.csv")
 #: Model cards it writes, each into ``<models_dir>/<name>/``.
-CARDS = (SEGMENTS, CHURN, CLV, SALES_FORECAST, RECOMMEND)
+CARDS = (SEGMENTS, CHURN, CLV, SALES_FORECAST, RECOMMEND, UPLIFT)  # UPLIFT: with --contacts only
 CARD_FILES = ("card.md", "card.html", "card.json")
 
 

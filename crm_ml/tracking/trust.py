@@ -45,6 +45,7 @@ CRM_ML_WRAPPERS: tuple[tuple[str, str], ...] = (
     ("crm_ml.recommend.pyfunc", "RecommendPyfuncModel"),
     ("crm_ml.segmentation.pyfunc", "SegmentsModel"),
     ("crm_ml.tracking.pyfunc", "SkopsEstimatorModel"),
+    ("crm_ml.campaigns.pyfunc", "UpliftPyfuncModel"),
 )
 
 #: The MLflow loader of models from code (the script is run, nothing is unpickled).
