@@ -135,11 +135,13 @@ def test_shuffled_products_give_no_rules(ds):
     tx = ds.transactions
     shuffled = tx.assign(product_id=np.random.default_rng(0).permutation(
         tx["product_id"].to_numpy()))
-    # a low support, so that the control has pairs to look at at all
-    real = association_rules(tx, min_support=0.0003, min_confidence=0.01, min_lift=0.0)
-    control = association_rules(shuffled, min_support=0.0003, min_confidence=0.01,
+    # a low support, so that the control has pairs to look at at all, but not so low that
+    # pairs seen in a handful of baskets reach a high lift by chance (at 0.0003, 7 baskets,
+    # 3-6 % of shuffled pairs did, depending on the permutation)
+    real = association_rules(tx, min_support=0.0006, min_confidence=0.01, min_lift=0.0)
+    control = association_rules(shuffled, min_support=0.0006, min_confidence=0.01,
                                 min_lift=0.0)
-    assert len(control) > 50
+    assert len(control) > 30
     assert (control["lift"] > 1.5).mean() < 0.05
     assert (real["lift"] > 1.5).sum() > 10 * max((control["lift"] > 1.5).sum(), 1)
 

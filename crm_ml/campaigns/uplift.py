@@ -76,7 +76,7 @@ class UpliftModel(BaseEstimator):
     num_leaves : int, default 4
         Small trees: an uplift is a small difference of two noisy fits, and on the built-in
         campaign's development seeds 4 leaves x 100 rounds ranked the true uplift better than
-        8 x 150 or 15 x 300 (benchmarks/decision-log.md, section 18; results in
+        8 x 150 or 15 x 300 (benchmarks/decision-log.md, section 20; results in
         docs/benchmarks.md, "Campaigns: uplift").
     min_child_samples : int, optional
         Minimum customers per leaf; default ``clip(n_arm // 40, 10, 100)`` (an effect is a

@@ -278,7 +278,7 @@ class RecommendConfig:
         evaluation metrics (recall@k ...).
     half_life_days : float, default 365
         Recency weighting of past purchases: a purchase this many days old counts half (the
-        Recommender's tuned default, decision log 17).
+        Recommender's tuned default, decision log 18).
     horizon_days : int, default 90
         Evaluation window after the evaluation fit.
     backtest_days : int, default 90

@@ -30,6 +30,7 @@ TABLES = ("rfm_scores.csv", "rfm_segment_summary.csv", "rfm_migration.csv", "seg
           "segment_profile.csv", "churn_scores.csv", "clv_predictions.csv",
           "clv_value_at_risk.csv", "clv_holdout_deciles.csv", "clv_params.csv",
           "forecast_overall.csv", "forecast_backtest.csv", "recommendations.csv",
+          "kpi_table.csv", "kpi_report.html",
           # with --contacts only (the campaigns step)
           "campaign_summary.csv", "uplift_targeting.csv")
 #: Model cards it writes, each into ``<models_dir>/<name>/``.
