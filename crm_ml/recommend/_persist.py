@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from crm_ml.errors import ModelFilesError, UntrustedModelError
+from crm_ml.errors import DataValidationError, ModelFilesError, UntrustedModelError
 
 SAVE_FORMAT = "crm_ml.recommend.Recommender/1"
 SPEC_FILE = "recommender.json"
@@ -154,9 +154,19 @@ def load(cls, path):
         raise UntrustedModelError(f"Refusing to load {folder / ARRAYS_FILE}: it holds Python "
                                   f"objects ({exc}); crm_ml never writes those.") from exc
     known = cls._get_param_names()
+    if not isinstance(spec["params"], dict):
+        raise ModelFilesError(f"{folder / SPEC_FILE}: params is not a mapping; the file is "
+                              "damaged or was edited. Restore it, or re-train the model.",
+                              path=str(folder / SPEC_FILE))
     params = {k: v for k, v in spec["params"].items() if k in known}
     try:
         model = cls(**params)
+        model._check_params()
+    except (DataValidationError, TypeError, ValueError) as exc:
+        raise ModelFilesError(f"{folder / SPEC_FILE}: params are not what save writes ({exc});"
+                              " the file is damaged or was edited. Restore it, or re-train "
+                              "the model.", path=str(folder / SPEC_FILE)) from exc
+    try:
         products = pd.Index(arrays["products"].astype(object), name="product_id")
         n_p = len(products)
         model.products_ = products
