@@ -51,9 +51,9 @@ def check_k(value) -> int:
     """``value`` as the number of recommendations (a whole number >= 1), else a typed error."""
     try:
         k = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         k = 0
-    if k < 1 or (isinstance(value, float) and value != k):
+    if k < 1 or isinstance(value, bool) or (isinstance(value, float) and value != k):
         raise DataValidationError(f"k: must be a whole number >= 1, got {value!r}",
                                   column="k", rule="k >= 1")
     return k
