@@ -156,3 +156,11 @@ def test_auto_on_data_too_short_to_backtest_says_why():
         _tx(["a", "b"], ["P1", "P2"]), AS_OF)
     assert model.backtest_ is None
     assert model.method_ == "item_knn" and "nothing to backtest" in model.selection_["reason"]
+
+
+def test_evaluate_with_as_of_before_every_purchase_is_a_typed_error():
+    tx = _tx(["a", "a", "b"], ["P1", "P2", "P1"])
+    model = _fit("item_knn", tx)
+    with pytest.raises(cm.DataValidationError, match="2023-01-01") as err:
+        model.evaluate(tx, as_of="2023-01-01")
+    assert err.value.column == "product_id"
