@@ -1,0 +1,36 @@
+"""Hostile transactions and windows given to campaign_summary / conversions: typed errors
+naming the column, rule and rows, never an infinite lift or a pandas overflow."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crm_ml as cm
+
+CONTACTS = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "campaign_id": "K",
+                         "timestamp": pd.Timestamp("2024-01-01"), "treated": [1, 0, 1, 0]})
+
+
+def _tx(amounts):
+    return pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
+                         "timestamp": pd.Timestamp("2024-01-05"), "amount": amounts})
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, 1e308])
+def test_non_finite_or_corrupt_amounts_are_refused_naming_the_rows(bad):
+    with pytest.raises(cm.DataValidationError, match="amount") as err:
+        cm.campaigns.campaign_summary(CONTACTS, _tx([10.0, 5.0, bad, 1.0]))
+    assert err.value.column == "amount"
+    assert list(err.value.rows) == [2]
+
+
+def test_nan_amount_is_no_purchase():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = cm.campaigns.campaign_summary(CONTACTS, _tx([10.0, np.nan, 3.0, 1.0]))
+    assert out["conversion_treated"].iloc[0] == 1.0
+    assert out["conversion_control"].iloc[0] == 0.5
