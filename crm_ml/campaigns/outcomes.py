@@ -18,6 +18,9 @@ from crm_ml.errors import DataValidationError
 
 __all__ = ["conversions", "load_contacts", "load_transactions"]
 
+#: Longest conversion window (a century): longer windows overflow pandas' timestamps.
+MAX_WINDOW_DAYS = 36_500
+
 
 def load_contacts(contacts: pd.DataFrame) -> pd.DataFrame:
     """Contacts in the canonical form (validated with ``standardize(kind="contacts")``)."""
@@ -81,7 +84,8 @@ def conversions(contacts: pd.DataFrame, tx: pd.DataFrame, window_days: int = 30,
     tx : DataFrame
         Canonical transactions (``customer_id``, ``timestamp``, ``amount``).
     window_days : int, default 30
-        Length of the conversion window after each contact, in days.
+        Length of the conversion window after each contact, in days (1 to
+        :data:`MAX_WINDOW_DAYS`).
     as_of : date-like, optional
         The last day of observed transactions; default the day of the last transaction.
         A contact on or after the day after ``as_of`` is an error (nothing after it has
@@ -96,8 +100,9 @@ def conversions(contacts: pd.DataFrame, tx: pd.DataFrame, window_days: int = 30,
         Customers without any transaction simply do not convert.
     """
     if isinstance(window_days, bool) or not isinstance(window_days, int | np.integer) \
-            or window_days < 1:
-        raise ValueError(f"window_days must be a positive integer, got {window_days!r}")
+            or not 1 <= window_days <= MAX_WINDOW_DAYS:
+        raise ValueError(f"window_days must be a whole number of days from 1 to "
+                         f"{MAX_WINDOW_DAYS:,}, got {window_days!r}")
     c = load_contacts(contacts)
     tx = load_transactions(tx)
     ts = utc_naive(tx["timestamp"])

@@ -34,3 +34,17 @@ def test_nan_amount_is_no_purchase():
         out = cm.campaigns.campaign_summary(CONTACTS, _tx([10.0, np.nan, 3.0, 1.0]))
     assert out["conversion_treated"].iloc[0] == 1.0
     assert out["conversion_control"].iloc[0] == 0.5
+
+
+@pytest.mark.parametrize("window", [10**9, 200_000, 0, -1, 2.5, True])
+def test_impossible_windows_are_a_value_error_naming_window_days(window):
+    with pytest.raises(ValueError, match="window_days"):
+        cm.campaigns.campaign_summary(CONTACTS, _tx([1.0, 1.0, 1.0, 1.0]), window_days=window)
+
+
+def test_a_long_window_still_works():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = cm.campaigns.campaign_summary(CONTACTS, _tx([1.0, 0.0, 1.0, 1.0]),
+                                            window_days=36_500)
+    assert out["conversion_treated"].iloc[0] == 1.0
