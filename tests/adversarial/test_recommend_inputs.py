@@ -164,3 +164,20 @@ def test_evaluate_with_as_of_before_every_purchase_is_a_typed_error():
     with pytest.raises(cm.DataValidationError, match="2023-01-01") as err:
         model.evaluate(tx, as_of="2023-01-01")
     assert err.value.column == "product_id"
+
+
+def test_top_products_plot_draws_hostile_product_ids_literally():
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from crm_ml.recommend.report import plot_top_products
+
+    long_id = "x" * 10_000
+    model = _fit("popular", _tx(["a", "a", "b"], ["$\\frac{$", "SKU $5$ off", long_id]))
+    fig = plot_top_products(model)
+    fig.savefig(io.BytesIO(), format="png")  # math text would fail to parse here
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    plt.close(fig)
+    assert "\\$\\frac{\\$" in labels and "SKU \\$5\\$ off" in labels
+    assert max(map(len, labels)) <= 40
