@@ -34,3 +34,31 @@ def test_huge_whole_k_gives_the_whole_catalogue(model):
     assert sorted(out["product_id"]) == ["P1", "P2"]
     assert out.equals(recommend_rows(model, nobody, k=1e300))
     assert check_k(3.0) == 3 and check_k("4") == 4
+
+
+MIXED = ["2024-01-01T00:00:00+05:00", "2024-01-02", "2024-01-02T00:00:00-08:00"]
+
+
+def test_mixed_time_zones_in_a_history_are_read_as_utc(model):
+    frame = pd.DataFrame({"customer_id": ["x", "y", "z"], "product_id": ["P1", "P1", "P1"],
+                          "timestamp": MIXED})
+    out = recommend_rows(model, frame, k=1)
+    # every date is valid: each customer is told when they bought P1, in UTC
+    assert out["reason"].tolist() == [
+        "often bought with P1, which you bought on 2023-12-31",
+        "often bought with P1, which you bought on 2024-01-02",
+        "often bought with P1, which you bought on 2024-01-02"]
+
+
+def test_serve_reads_mixed_time_zones_and_names_bad_dates(model, monkeypatch):
+    import crm_ml.serve as serve
+
+    monkeypatch.setattr(serve, "get_model", lambda name, alias: None)
+    monkeypatch.setattr(serve, "_python_model",
+                        lambda _: type("W", (), {"model": model})())
+    out = serve.recommend_products("x", [("P1", MIXED[0]), ("P2", MIXED[1])], k=5,
+                                   exclude_purchased=False)
+    assert set(out["product_id"]) == {"P1", "P2"}
+    with pytest.raises(cm.DataValidationError, match="timestamp") as err:
+        serve.recommend_products("x", [("P1", MIXED[0]), ("P2", "not a date")], k=5)
+    assert err.value.rows == [1]
