@@ -142,3 +142,13 @@ def test_hostile_segment_names_are_drawn_escaped_and_neutralised(tmp_path):
     write_atomic(t, tmp_path / "t.csv", index=False)
     written = (tmp_path / "t.csv").read_text()
     assert "'=HYPERLINK" in written and ",=HYPERLINK" not in written
+
+
+def test_corrupt_huge_amounts_are_refused_not_summed_to_infinity():
+    tx = _tx()
+    tx.loc[[0, 3], "amount"] = 1e308  # two corrupt rows: their sum overflows to inf
+    for fn in (lambda: kpi_table(tx, AS_OF, min_customers=0),
+               lambda: retention_cohorts(tx, as_of=AS_OF)):
+        with pytest.raises(DataValidationError, match="1e12") as err:
+            fn()
+        assert err.value.column == "amount" and list(err.value.rows) == [0, 3]
