@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from crm_ml.data._coerce import to_id, to_object
 from crm_ml.data.windows import utc_naive
 from crm_ml.errors import DataValidationError
 
@@ -134,7 +135,8 @@ def conversions(contacts: pd.DataFrame, tx: pd.DataFrame, window_days: int = 30,
             "conversions are undercounted (column 'complete' is False)", UserWarning,
             stacklevel=2)
 
-    cust = tx["customer_id"].astype(str).to_numpy() if len(tx) else np.array([], dtype=object)
+    # ids as standardize writes them (the contacts' are): 12346.0 and " 12346" are "12346"
+    cust = to_object(to_id(tx["customer_id"])[0]) if len(tx) else np.array([], dtype=object)
     amount = tx["amount"].to_numpy(dtype="float64")
     lo, hi = c["timestamp"].min(), c["timestamp"].max() + window
     keep = (amount > 0) & (ts > lo).to_numpy() & (ts <= hi).to_numpy()

@@ -48,3 +48,18 @@ def test_a_long_window_still_works():
         out = cm.campaigns.campaign_summary(CONTACTS, _tx([1.0, 0.0, 1.0, 1.0]),
                                             window_days=36_500)
     assert out["conversion_treated"].iloc[0] == 1.0
+
+
+def test_transaction_ids_are_matched_as_standardize_writes_them():
+    """Contacts are standardized (12346 -> '12346'); transactions read from a CSV whose id
+    column has a blank are floats (12346.0) or padded text: the same customers all the same."""
+    contacts = CONTACTS.assign(customer_id=[12346, 12347, 12348, 12349])
+    as_text = _tx([10.0, 5.0, 3.0, 1.0]).assign(customer_id=["12346", "12347", "12348", "x"])
+    as_float = as_text.assign(customer_id=[12346.0, 12347.0, 12348.0, np.nan])
+    padded = as_text.assign(customer_id=[" 12346", "12347 ", "12348", "x"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = cm.campaigns.campaign_summary(contacts, as_text)
+        assert expected["conversion_treated"].iloc[0] == 1.0  # not vacuous
+        for tx in (as_float, padded):
+            pd.testing.assert_frame_equal(cm.campaigns.campaign_summary(contacts, tx), expected)
