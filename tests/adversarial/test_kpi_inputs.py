@@ -152,3 +152,21 @@ def test_corrupt_huge_amounts_are_refused_not_summed_to_infinity():
         with pytest.raises(DataValidationError, match="1e12") as err:
             fn()
         assert err.value.column == "amount" and list(err.value.rows) == [0, 3]
+
+
+def test_report_path_that_is_a_folder_is_refused_saying_so(tmp_path):
+    folder = tmp_path / "report.html"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        report(_tx(), AS_OF, path=folder)
+    assert list(folder.iterdir()) == []  # nothing written into it
+
+
+def test_cli_report_output_that_is_a_folder_is_refused_saying_so(tmp_path, capsys):
+    from crm_ml.cli import main
+
+    (tmp_path / "report.html").mkdir()
+    _tx().to_csv(tmp_path / "tx.csv", index=False)
+    code = main(["report", "--transactions", str(tmp_path / "tx.csv"),
+                 "--output", str(tmp_path / "report.html")])
+    assert code != 0 and "is a folder" in capsys.readouterr().err
