@@ -181,3 +181,19 @@ def test_top_products_plot_draws_hostile_product_ids_literally():
     plt.close(fig)
     assert "\\$\\frac{\\$" in labels and "SKU \\$5\\$ off" in labels
     assert max(map(len, labels)) <= 40
+
+
+def test_customers_with_two_segments_are_refused_naming_the_rows():
+    tx = _tx(["a", "b", "c"], ["P1", "P2", "P1"])
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "a", "b"],
+                              "region": ["N", "S", "N", "S", "S"]})
+    with pytest.raises(cm.DataValidationError, match="region") as err:
+        Recommender(method="popular", segment_column="region",
+                    min_segment_customers=1).fit(tx, AS_OF, customers=customers)
+    assert err.value.column == "customer_id" and list(err.value.rows) == [0, 3]
+    # the same segment twice is only a repeated row
+    same = customers.drop(index=3)
+    model = Recommender(method="popular", segment_column="region",
+                        min_segment_customers=1).fit(tx, AS_OF, customers=same)
+    assert model.customer_segments_["a"] == "N"
+
