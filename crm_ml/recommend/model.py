@@ -140,6 +140,11 @@ class Recommender(BaseEstimator):
             raise DataValidationError(
                 f"half_life_days: must be a positive number or None, got "
                 f"{self.half_life_days!r}", column="half_life_days", rule="> 0")
+        v = self.min_segment_customers
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise DataValidationError(
+                f"min_segment_customers: must be an integer >= 0, got {v!r}",
+                column="min_segment_customers", rule="integer >= 0")
         for name in ("regularization", "alpha", "shrinkage"):
             v = float(getattr(self, name))
             if not (np.isfinite(v) and v >= 0):

@@ -197,3 +197,8 @@ def test_customers_with_two_segments_are_refused_naming_the_rows():
                         min_segment_customers=1).fit(tx, AS_OF, customers=same)
     assert model.customer_segments_["a"] == "N"
 
+
+@pytest.mark.parametrize("value", [-1, float("nan"), 2.5, "5", None])
+def test_bad_min_segment_customers_is_named(value):
+    with pytest.raises(cm.DataValidationError, match="min_segment_customers"):
+        Recommender(min_segment_customers=value).fit(_tx(["a"], ["P1"]), AS_OF)
