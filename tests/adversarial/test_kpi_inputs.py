@@ -99,6 +99,9 @@ def test_interactions_of_unknown_customers_and_missing_kinds():
     (pd.DataFrame({"period": ["someday"], "acquisition_cost": [1.0]}), "period"),
     (pd.DataFrame({"when": ["2024-01"], "acquisition_cost": [1.0]}), "timestamp"),
     (pd.DataFrame({"period": ["2024-01"], "acquisition_cost": [-1.0]}), "acquisition_cost"),
+    # corrupt: two of these in one period sum to inf
+    (pd.DataFrame({"period": ["2024-01"] * 2, "acquisition_cost": [1e308] * 2}),
+     "acquisition_cost"),
 ])
 def test_bad_costs_are_typed_errors(costs, column):
     with pytest.raises(DataValidationError) as err:
