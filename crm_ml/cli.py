@@ -276,7 +276,10 @@ def _check_report_args(args: argparse.Namespace) -> None:
     if args.min_customers < 0:
         raise UsageError(f"--min-customers: must be >= 0, got {args.min_customers}")
     out = Path(args.output)
-    if out.suffix.lower() not in (".html", ".htm") or out.is_dir():
+    if out.is_dir():
+        raise UsageError(f"--output {out} is a folder; give the report's file name, e.g. "
+                         f"{out / 'report.html'}")
+    if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--output {out}: the report must be an .html file, e.g. "
                          f"{out.with_suffix('.html').name}")
     _guard(check_output_folder, out.parent, flag="--output")

@@ -311,7 +311,7 @@ def recommend_products(customer_id, recent_products, k: int = 10, segment=None, 
     crm_ml.ModelNotFoundError
         No such registered model or alias.
     """
-    from crm_ml.recommend.pyfunc import OUTPUT_COLUMNS, check_k
+    from crm_ml.recommend.pyfunc import OUTPUT_COLUMNS, check_k, parse_timestamps
 
     if customer_id is None or str(customer_id).strip() == "":
         raise DataValidationError("customer_id: empty (rule: name the customer)",
@@ -322,11 +322,7 @@ def recommend_products(customer_id, recent_products, k: int = 10, segment=None, 
     rows["product_id"] = [None if p is None or p != p or str(p).strip() == "" else str(p)
                           for p in rows["product_id"]]
     if "timestamp" in rows:
-        raw = pd.Series(rows["timestamp"], dtype=object)
-        try:  # the common case, ISO dates or datetimes: no format guessing
-            stamps = pd.to_datetime(raw, format="ISO8601")
-        except (TypeError, ValueError):
-            stamps = pd.to_datetime(raw, errors="coerce")
+        stamps = parse_timestamps(pd.Series(rows["timestamp"], dtype=object))
         bad = [i for i, (raw, ts) in enumerate(zip(rows["timestamp"], stamps, strict=True))
                if raw is not None and ts is pd.NaT]
         if bad:

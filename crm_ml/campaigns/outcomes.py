@@ -13,10 +13,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from crm_ml.data._coerce import to_id, to_object
 from crm_ml.data.windows import utc_naive
 from crm_ml.errors import DataValidationError
 
 __all__ = ["conversions", "load_contacts", "load_transactions"]
+
+#: Longest conversion window (a century): longer windows overflow pandas' timestamps.
+MAX_WINDOW_DAYS = 36_500
 
 
 def load_contacts(contacts: pd.DataFrame) -> pd.DataFrame:
@@ -45,7 +49,28 @@ def load_transactions(tx: pd.DataFrame) -> pd.DataFrame:
         raise DataValidationError(
             f"transactions: column 'timestamp' must be datetime64 (use crm_ml.data.standardize),"
             f" got {tx['timestamp'].dtype}", column="timestamp", rule="datetime64")
+    _check_amounts(tx["amount"])
     return tx
+
+
+def _check_amounts(amount: pd.Series) -> None:
+    """Amounts must be numbers (NaN: no purchase), finite and at most 1e12 in magnitude, as
+    :func:`crm_ml.data.standardize` requires; inf or 1e308 would make an infinite lift."""
+    from crm_ml.data._validate import AMOUNT_RULE, MAX_ABS_AMOUNT
+
+    if not pd.api.types.is_numeric_dtype(amount) or pd.api.types.is_bool_dtype(amount):
+        raise DataValidationError(
+            f"transactions: column 'amount' must be numeric (use crm_ml.data.standardize), "
+            f"got {amount.dtype}", column="amount", rule="numeric")
+    values = amount.to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > MAX_ABS_AMOUNT)
+    if bad.any():
+        pos = np.flatnonzero(bad)
+        shown = "; ".join(f"row {p}: {values[p]!r}" for p in pos[:5])
+        raise DataValidationError(
+            f"transactions.amount: {len(pos):,} row(s) break rule '{AMOUNT_RULE}' (finite, "
+            f"|amount| <= {MAX_ABS_AMOUNT:g}: a corrupt or mis-scaled value). First rows: "
+            f"{shown}", column="amount", rule=AMOUNT_RULE, rows=[int(p) for p in pos[:5]])
 
 
 def conversions(contacts: pd.DataFrame, tx: pd.DataFrame, window_days: int = 30,
@@ -60,7 +85,8 @@ def conversions(contacts: pd.DataFrame, tx: pd.DataFrame, window_days: int = 30,
     tx : DataFrame
         Canonical transactions (``customer_id``, ``timestamp``, ``amount``).
     window_days : int, default 30
-        Length of the conversion window after each contact, in days.
+        Length of the conversion window after each contact, in days (1 to
+        :data:`MAX_WINDOW_DAYS`).
     as_of : date-like, optional
         The last day of observed transactions; default the day of the last transaction.
         A contact on or after the day after ``as_of`` is an error (nothing after it has
@@ -75,8 +101,9 @@ def conversions(contacts: pd.DataFrame, tx: pd.DataFrame, window_days: int = 30,
         Customers without any transaction simply do not convert.
     """
     if isinstance(window_days, bool) or not isinstance(window_days, int | np.integer) \
-            or window_days < 1:
-        raise ValueError(f"window_days must be a positive integer, got {window_days!r}")
+            or not 1 <= window_days <= MAX_WINDOW_DAYS:
+        raise ValueError(f"window_days must be a whole number of days from 1 to "
+                         f"{MAX_WINDOW_DAYS:,}, got {window_days!r}")
     c = load_contacts(contacts)
     tx = load_transactions(tx)
     ts = utc_naive(tx["timestamp"])
@@ -108,7 +135,8 @@ def conversions(contacts: pd.DataFrame, tx: pd.DataFrame, window_days: int = 30,
             "conversions are undercounted (column 'complete' is False)", UserWarning,
             stacklevel=2)
 
-    cust = tx["customer_id"].astype(str).to_numpy() if len(tx) else np.array([], dtype=object)
+    # ids as standardize writes them (the contacts' are): 12346.0 and " 12346" are "12346"
+    cust = to_object(to_id(tx["customer_id"])[0]) if len(tx) else np.array([], dtype=object)
     amount = tx["amount"].to_numpy(dtype="float64")
     lo, hi = c["timestamp"].min(), c["timestamp"].max() + window
     keep = (amount > 0) & (ts > lo).to_numpy() & (ts <= hi).to_numpy()

@@ -382,6 +382,7 @@ class UpliftModel(BaseEstimator):
             self.encoder_ = FeatureEncoder.from_dict(spec["encoder"])
         except (KeyError, TypeError, ValueError) as exc:
             raise bad(f"malformed encoder ({exc})") from exc
+        _check_spec_fields(spec, self.encoder_.columns_, bad)
         missing = [r for r in _BOOSTERS[spec["method"]] if r not in paths]
         if missing:
             raise bad(f"no file for the booster(s) {missing}")
@@ -424,3 +425,21 @@ class UpliftModel(BaseEstimator):
         return pd.DataFrame(rows, index=pd.Index([f"synthetic-{i + 1}" for i in range(n)],
                                                  name="customer_id"))
 
+
+
+def _check_spec_fields(spec: dict, encoded: list, bad) -> None:
+    """Raise ``bad(why)`` unless the spec's other fields have the types :meth:`save` writes:
+    ``features`` names every encoded column, the numbers are numbers (or null)."""
+    features = spec["features"]
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features) \
+            or not set(encoded) <= set(features):
+        raise bad("features is not the list of column names the encoder reads")
+    scores = spec.get("cv_scores")
+    if scores is not None and not (isinstance(scores, dict) and all(
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+            for v in scores.values())):
+        raise bad("cv_scores is not a mapping of method to number")
+    for key in ("n_train", "treated_share", "observed_uplift"):
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise bad(f"{key} is not a number")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crm_ml.data._validate import MAX_ABS_AMOUNT
 from crm_ml.data.windows import utc_naive
 from crm_ml.errors import DataValidationError
 from crm_ml.kpi._data import check_range, ordinals, require_columns
@@ -26,7 +27,9 @@ def costs_per_period(costs, as_of, freq, by, pooled) -> tuple[pd.Series, str | N
         raise DataValidationError(f"acquisition_cost: {int(bad.sum())} costs rows are missing "
                                   f"or not finite numbers (rows {rows})",
                                   column="acquisition_cost", rule="finite number", rows=rows)
-    check_range(costs.assign(acquisition_cost=cost), "acquisition_cost", 0, np.inf, "costs")
+    # at most 1e12, as amounts: corrupt values such as 1e308 would sum to an infinite CAC
+    check_range(costs.assign(acquisition_cost=cost), "acquisition_cost", 0, MAX_ABS_AMOUNT,
+                "costs")
     raw = costs[when]
     if isinstance(raw.dtype, pd.PeriodDtype):
         stamps = raw.dt.start_time

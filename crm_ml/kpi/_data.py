@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crm_ml.data._validate import AMOUNT_RULE, MAX_ABS_AMOUNT
 from crm_ml.data.windows import as_of_day, history, utc_naive
 from crm_ml.errors import DataValidationError
 
@@ -82,8 +83,8 @@ def check_transactions(tx: pd.DataFrame, as_of=None) -> tuple[pd.DataFrame, pd.T
     """Canonical transactions up to the end of the as_of day, and the as_of day.
 
     ``as_of`` defaults to the day of the last transaction. Raises
-    :class:`DataValidationError` for missing columns, missing or non-finite values, or no
-    transaction on or before as_of.
+    :class:`DataValidationError` for missing columns, missing, non-finite or corrupt (beyond
+    1e12) values, or no transaction on or before as_of.
     """
     require_columns(tx, ("customer_id", "timestamp", "amount"), "transactions")
     _datetime(tx, "transactions")
@@ -97,6 +98,12 @@ def check_transactions(tx: pd.DataFrame, as_of=None) -> tuple[pd.DataFrame, pd.T
         raise DataValidationError(f"amount: {int(bad.sum())} transaction(s) have an infinite "
                                   f"amount (rows {rows})", column="amount", rule="finite",
                                   rows=rows)
+    huge = np.abs(tx["amount"].to_numpy(dtype=float)) > MAX_ABS_AMOUNT
+    if huge.any():  # corrupt values such as 1e308 would sum to an infinite revenue
+        rows = _rows(huge, tx.index)
+        raise DataValidationError(f"amount: {int(huge.sum())} transaction(s) break rule "
+                                  f"'{AMOUNT_RULE}' (a corrupt or mis-scaled value; rows "
+                                  f"{rows})", column="amount", rule=AMOUNT_RULE, rows=rows)
     if as_of is None:
         if len(tx) == 0:
             raise DataValidationError("transactions: no rows", column="timestamp",

@@ -119,7 +119,10 @@ def write_html(text: str, path) -> Path:
     from crm_ml.output_files import check_output_folder, remove_stale_temporaries, temp_path
 
     path = Path(path)
-    if path.suffix.lower() not in HTML_SUFFIXES or path.is_dir():
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give the report's file name, e.g. "
+                         f"{path / 'report.html'}")
+    if path.suffix.lower() not in HTML_SUFFIXES:
         raise ValueError(f"{path}: the report must be an .html file, e.g. "
                          f"{path.with_suffix('.html').name}")
     check_output_folder(path.parent)
@@ -173,6 +176,9 @@ def report(tx: pd.DataFrame, as_of=None, interactions: pd.DataFrame | None = Non
     if path is not None and Path(path).suffix.lower() not in HTML_SUFFIXES:
         # refused before the work; the folder is checked when writing
         raise ValueError(f"{path}: the report must be an .html file")
+    if path is not None and Path(path).is_dir():
+        raise ValueError(f"{path} is a folder; give the report's file name, e.g. "
+                         f"{Path(path) / 'report.html'}")
     args = dict(interactions=interactions, customers=customers, costs=costs, clv=clv,
                 freq=freq, min_customers=min_customers)
     total = kpi_table(tx, as_of, **args)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from crm_ml.errors import ModelFilesError, UntrustedModelError
+from crm_ml.errors import DataValidationError, ModelFilesError, UntrustedModelError
 
 SAVE_FORMAT = "crm_ml.recommend.Recommender/1"
 SPEC_FILE = "recommender.json"
@@ -60,8 +60,10 @@ def save(model, path, include_histories: bool = True) -> dict:
         arrays.update(_csr_arrays("histories", model.histories_))
         arrays.update(_csr_arrays("last_bought", model.last_bought_))
         arrays["customer_ids"] = np.asarray(model.customer_ids_.astype(str), dtype=str)
+        arrays["customer_id_is_int"] = _int_ids(model.customer_ids_)
         seg = model.customer_segments_
         arrays["segment_customer_ids"] = np.asarray(seg.index.astype(str), dtype=str)
+        arrays["segment_customer_id_is_int"] = _int_ids(seg.index)
         arrays["customer_segments"] = np.asarray(
             ["" if v is None or v != v else str(v) for v in seg.to_numpy()], dtype=str)
         arrays["customer_has_segment"] = seg.notna().to_numpy()
@@ -89,6 +91,23 @@ def save(model, path, include_histories: bool = True) -> dict:
     _write_atomic(blob, arrays_path)
     _write_atomic(json.dumps(spec, indent=2).encode("utf-8"), spec_path)
     return {"spec": spec_path, "arrays": arrays_path}
+
+
+def _int_ids(ids: pd.Index) -> np.ndarray:
+    """Which ids are integers: stored per id, so ids of mixed types (``1`` and ``"1"``, or
+    ints followed by strings) come back as they were fitted."""
+    return np.fromiter((isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                        for v in ids), dtype=bool, count=len(ids))
+
+
+def _restore_ids(arrays, name: str, flags: str, kind) -> np.ndarray:
+    ids = arrays[name].astype(object)
+    is_int = arrays.get(flags)
+    if is_int is None:  # files written before the per-id flags
+        return ids.astype(np.int64).astype(object) if kind == "int" else ids
+    is_int = is_int.astype(bool)
+    ids[is_int] = ids[is_int].astype(np.int64).astype(object)
+    return ids
 
 
 def _id_kind(ids: pd.Index) -> str:
@@ -135,9 +154,19 @@ def load(cls, path):
         raise UntrustedModelError(f"Refusing to load {folder / ARRAYS_FILE}: it holds Python "
                                   f"objects ({exc}); crm_ml never writes those.") from exc
     known = cls._get_param_names()
+    if not isinstance(spec["params"], dict):
+        raise ModelFilesError(f"{folder / SPEC_FILE}: params is not a mapping; the file is "
+                              "damaged or was edited. Restore it, or re-train the model.",
+                              path=str(folder / SPEC_FILE))
     params = {k: v for k, v in spec["params"].items() if k in known}
     try:
         model = cls(**params)
+        model._check_params()
+    except (DataValidationError, TypeError, ValueError) as exc:
+        raise ModelFilesError(f"{folder / SPEC_FILE}: params are not what save writes ({exc});"
+                              " the file is damaged or was edited. Restore it, or re-train "
+                              "the model.", path=str(folder / SPEC_FILE)) from exc
+    try:
         products = pd.Index(arrays["products"].astype(object), name="product_id")
         n_p = len(products)
         model.products_ = products
@@ -158,15 +187,13 @@ def load(cls, path):
         model.item_factors_ = arrays["item_factors"].astype(np.float32) \
             if "item_factors" in arrays else None
         if spec.get("histories"):
-            ids = arrays["customer_ids"].astype(object)
-            if spec.get("customer_id_kind") == "int":
-                ids = ids.astype(np.int64).astype(object)
+            ids = _restore_ids(arrays, "customer_ids", "customer_id_is_int",
+                               spec.get("customer_id_kind"))
             model.customer_ids_ = pd.Index(ids, dtype=object, name="customer_id")
             model.histories_ = _csr(arrays, "histories", np.float32)
             model.last_bought_ = _csr(arrays, "last_bought", np.int32)
-            seg_ids = arrays["segment_customer_ids"].astype(object)
-            if spec.get("segment_id_kind") == "int":
-                seg_ids = seg_ids.astype(np.int64).astype(object)
+            seg_ids = _restore_ids(arrays, "segment_customer_ids", "segment_customer_id_is_int",
+                                   spec.get("segment_id_kind"))
             seg_values = arrays["customer_segments"].astype(object)
             seg_values[~arrays["customer_has_segment"]] = None
             model.customer_segments_ = pd.Series(
@@ -177,7 +204,7 @@ def load(cls, path):
             model.histories_ = None
             model.last_bought_ = None
             model.customer_segments_ = None
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
         raise ModelFilesError(f"{folder}: the Recommender files are incomplete or "
                               f"inconsistent ({type(exc).__name__}: {exc}). Restore them, or "
                               "re-train the model.", path=str(folder)) from exc

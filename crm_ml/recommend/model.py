@@ -140,6 +140,11 @@ class Recommender(BaseEstimator):
             raise DataValidationError(
                 f"half_life_days: must be a positive number or None, got "
                 f"{self.half_life_days!r}", column="half_life_days", rule="> 0")
+        v = self.min_segment_customers
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise DataValidationError(
+                f"min_segment_customers: must be an integer >= 0, got {v!r}",
+                column="min_segment_customers", rule="integer >= 0")
         for name in ("regularization", "alpha", "shrinkage"):
             v = float(getattr(self, name))
             if not (np.isfinite(v) and v >= 0):
@@ -587,12 +592,23 @@ class Recommender(BaseEstimator):
         dict
             ``recall_at_k, precision_at_k, ndcg_at_k, map_at_k, coverage, n_customers``,
             the same with a ``baseline_`` prefix (without n_customers), ``k``, ``method``.
+
+        Raises
+        ------
+        DataValidationError
+            No purchase line up to ``as_of`` (nothing to recommend from), bad ``k`` or
+            ``horizon_days``.
         """
         self._require_fit()
         day = self.as_of_ if as_of is None else as_of_day(as_of)
         lines = purchase_lines(tx)
         ts = utc_naive(lines["timestamp"])
         past = lines[ts < history_end(day)]
+        if past.empty:
+            raise DataValidationError(
+                f"product_id: no purchase line with a product on or before {day.date()}, so "
+                "there is no history to recommend from", column="product_id",
+                rule="at least one purchase up to as_of")
         window = future(lines, day, int(horizon_days))
         truth = _truth(past, window, exclude_purchased)
         seg_frame = self._segment_frame()

@@ -60,6 +60,18 @@ def segment_table(customer_ids: pd.Index, customers: pd.DataFrame | None,
             f"{sorted(map(str, frame.columns))})", column=segment_column,
             rule="required column")
     seg = frame[segment_column]
+    repeated = seg.index.duplicated(keep=False)
+    if repeated.any():
+        both = pd.DataFrame({"id": seg.index[repeated], "s": seg.to_numpy()[repeated]})
+        clash = both.groupby("id", sort=False, dropna=False)["s"].nunique(dropna=False) > 1
+        if clash.any():
+            ids = set(clash.index[clash])
+            rows = [int(i) for i in np.flatnonzero(seg.index.isin(ids))[:5]]
+            raise DataValidationError(
+                f"customer_id: {len(ids)} customer(s) have two or more values of "
+                f"{segment_column} in customers (rows {rows}; rule 'one segment per "
+                "customer'): drop the repeated rows", column="customer_id",
+                rule="one segment per customer", rows=rows)
     seg = seg[~seg.index.duplicated(keep="last")]
     seg = seg.where(seg.notna(), None).astype(object)
     return seg.reindex(customer_ids)

@@ -27,6 +27,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from crm_ml.data.windows import utc_naive
 from crm_ml.errors import DataValidationError
 
 #: Output columns, in order.
@@ -51,12 +52,29 @@ def check_k(value) -> int:
     """``value`` as the number of recommendations (a whole number >= 1), else a typed error."""
     try:
         k = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         k = 0
-    if k < 1 or (isinstance(value, float) and value != k):
+    if k < 1 or isinstance(value, bool) or (isinstance(value, float) and value != k):
         raise DataValidationError(f"k: must be a whole number >= 1, got {value!r}",
                                   column="k", rule="k >= 1")
     return k
+
+
+def parse_timestamps(values) -> pd.Series:
+    """Dates of a history as naive UTC (time-zone-aware ones converted, naive ones taken as
+    UTC, as everywhere in crm_ml); NaT where a value is missing or not a date.
+
+    Mixed inputs (``"2024-01-01T00:00:00+05:00"`` beside ``"2024-01-02"``, or several
+    offsets) are read value by value: pandas would refuse them, or read the naive ones as NaT.
+    """
+    raw = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        return utc_naive(raw)
+    try:  # the common case, ISO dates or datetimes: no format guessing
+        ts = pd.to_datetime(raw, format="ISO8601", utc=True)
+    except (TypeError, ValueError):
+        ts = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    return ts.dt.tz_localize(None)
 
 
 def check_history(frame) -> pd.DataFrame:
@@ -92,7 +110,7 @@ def check_history(frame) -> pd.DataFrame:
     blank = product.isna() | (product.astype(str).str.strip() == "")
     df = df.assign(product_id=product.astype(str).where(~blank, None))
     if "timestamp" in df.columns:
-        ts = pd.to_datetime(df["timestamp"], errors="coerce")
+        ts = parse_timestamps(df["timestamp"])
         bad = ts.isna() & df["timestamp"].notna()
         if bad.any():
             rows = list(np.flatnonzero(bad.to_numpy())[:5])

@@ -157,8 +157,17 @@ def plot_top_products(model, n: int = 20):
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.bar(range(len(share)), share.to_numpy())
     ax.set_xticks(range(len(share)))
-    ax.set_xticklabels([str(p) for p in share.index], rotation=90, fontsize=7)
+    ax.set_xticklabels([_tick_label(p) for p in share.index], rotation=90, fontsize=7)
     ax.set_ylabel("share of popularity")
     ax.set_title(f"Top {len(share)} products: {share.sum():.0%} of popularity")
     fig.tight_layout()
     return fig
+
+
+def _tick_label(product, width: int = 40) -> str:
+    """A product id as matplotlib draws it literally (``$`` would start math text, which can
+    fail to parse), cut to ``width`` characters so a 10,000-character id stays on the plot."""
+    text = str(product)
+    if len(text) > width:
+        text = text[:width - 1] + "…"
+    return text.replace("$", r"\$")

@@ -99,6 +99,9 @@ def test_interactions_of_unknown_customers_and_missing_kinds():
     (pd.DataFrame({"period": ["someday"], "acquisition_cost": [1.0]}), "period"),
     (pd.DataFrame({"when": ["2024-01"], "acquisition_cost": [1.0]}), "timestamp"),
     (pd.DataFrame({"period": ["2024-01"], "acquisition_cost": [-1.0]}), "acquisition_cost"),
+    # corrupt: two of these in one period sum to inf
+    (pd.DataFrame({"period": ["2024-01"] * 2, "acquisition_cost": [1e308] * 2}),
+     "acquisition_cost"),
 ])
 def test_bad_costs_are_typed_errors(costs, column):
     with pytest.raises(DataValidationError) as err:
@@ -142,3 +145,31 @@ def test_hostile_segment_names_are_drawn_escaped_and_neutralised(tmp_path):
     write_atomic(t, tmp_path / "t.csv", index=False)
     written = (tmp_path / "t.csv").read_text()
     assert "'=HYPERLINK" in written and ",=HYPERLINK" not in written
+
+
+def test_corrupt_huge_amounts_are_refused_not_summed_to_infinity():
+    tx = _tx()
+    tx.loc[[0, 3], "amount"] = 1e308  # two corrupt rows: their sum overflows to inf
+    for fn in (lambda: kpi_table(tx, AS_OF, min_customers=0),
+               lambda: retention_cohorts(tx, as_of=AS_OF)):
+        with pytest.raises(DataValidationError, match="1e12") as err:
+            fn()
+        assert err.value.column == "amount" and list(err.value.rows) == [0, 3]
+
+
+def test_report_path_that_is_a_folder_is_refused_saying_so(tmp_path):
+    folder = tmp_path / "report.html"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        report(_tx(), AS_OF, path=folder)
+    assert list(folder.iterdir()) == []  # nothing written into it
+
+
+def test_cli_report_output_that_is_a_folder_is_refused_saying_so(tmp_path, capsys):
+    from crm_ml.cli import main
+
+    (tmp_path / "report.html").mkdir()
+    _tx().to_csv(tmp_path / "tx.csv", index=False)
+    code = main(["report", "--transactions", str(tmp_path / "tx.csv"),
+                 "--output", str(tmp_path / "report.html")])
+    assert code != 0 and "is a folder" in capsys.readouterr().err

@@ -156,3 +156,49 @@ def test_auto_on_data_too_short_to_backtest_says_why():
         _tx(["a", "b"], ["P1", "P2"]), AS_OF)
     assert model.backtest_ is None
     assert model.method_ == "item_knn" and "nothing to backtest" in model.selection_["reason"]
+
+
+def test_evaluate_with_as_of_before_every_purchase_is_a_typed_error():
+    tx = _tx(["a", "a", "b"], ["P1", "P2", "P1"])
+    model = _fit("item_knn", tx)
+    with pytest.raises(cm.DataValidationError, match="2023-01-01") as err:
+        model.evaluate(tx, as_of="2023-01-01")
+    assert err.value.column == "product_id"
+
+
+def test_top_products_plot_draws_hostile_product_ids_literally():
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from crm_ml.recommend.report import plot_top_products
+
+    long_id = "x" * 10_000
+    model = _fit("popular", _tx(["a", "a", "b"], ["$\\frac{$", "SKU $5$ off", long_id]))
+    fig = plot_top_products(model)
+    fig.savefig(io.BytesIO(), format="png")  # math text would fail to parse here
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    plt.close(fig)
+    assert "\\$\\frac{\\$" in labels and "SKU \\$5\\$ off" in labels
+    assert max(map(len, labels)) <= 40
+
+
+def test_customers_with_two_segments_are_refused_naming_the_rows():
+    tx = _tx(["a", "b", "c"], ["P1", "P2", "P1"])
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "a", "b"],
+                              "region": ["N", "S", "N", "S", "S"]})
+    with pytest.raises(cm.DataValidationError, match="region") as err:
+        Recommender(method="popular", segment_column="region",
+                    min_segment_customers=1).fit(tx, AS_OF, customers=customers)
+    assert err.value.column == "customer_id" and list(err.value.rows) == [0, 3]
+    # the same segment twice is only a repeated row
+    same = customers.drop(index=3)
+    model = Recommender(method="popular", segment_column="region",
+                        min_segment_customers=1).fit(tx, AS_OF, customers=same)
+    assert model.customer_segments_["a"] == "N"
+
+
+@pytest.mark.parametrize("value", [-1, float("nan"), 2.5, "5", None])
+def test_bad_min_segment_customers_is_named(value):
+    with pytest.raises(cm.DataValidationError, match="min_segment_customers"):
+        Recommender(min_segment_customers=value).fit(_tx(["a"], ["P1"]), AS_OF)
