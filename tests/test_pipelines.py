@@ -108,3 +108,28 @@ def test_train_and_score_give_a_customer_the_same_value_at_risk(trained):
         pytest.approx(train["churn_probability"].to_numpy(), rel=1e-8, abs=1e-9)
     assert both["value_at_risk"].to_numpy() == \
         pytest.approx(train["value_at_risk"].to_numpy(), rel=1e-8, abs=1e-9)
+
+
+
+def test_forecast_groups_of_a_few_customers_are_pooled_or_left_out():
+    """A per-group forecast of a region of three customers is their spending: it must not
+    reach the group table (logged to MLflow and written to the output folder)."""
+    from crm_ml.pipelines.forecast import OTHER, pool_rare_groups
+
+    ds = make_crm_dataset(n_customers=300, seed=2, campaigns=False)
+    tx = ds.transactions.copy()
+    ids = tx["customer_id"].drop_duplicates()
+    tx.loc[tx["customer_id"].isin(ids.iloc[:3]), "region"] = "Smallville"
+    said = []
+    out = pool_rare_groups(tx, "region", say=said.append)
+    # alone, the pool would be three customers too: left out of the groups
+    assert not out["region"].isin(["Smallville", OTHER]).any() and said
+    assert len(out) == len(tx) - int(tx["customer_id"].isin(ids.iloc[:3]).sum())
+
+    # 27 one-customer regions together reach k = 20 customers: one pooled group
+    tiny = {c: f"Tiny{i}" for i, c in enumerate(ids.iloc[3:30])}
+    tx["region"] = tx["customer_id"].map(tiny).fillna(tx["region"])
+    pooled = pool_rare_groups(tx, "region", say=said.append)
+    assert OTHER in set(pooled["region"]) and len(pooled) == len(tx)
+    assert not pooled["region"].str.startswith(("Tiny", "Smallville")).any()
+    assert set(pooled["region"]) - {OTHER} <= set(ds.transactions["region"])

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
+from crm_ml.data.privacy import MIN_LEVEL_CUSTOMERS
 from crm_ml.model_names import SALES_FORECAST
 from crm_ml.output_files import write_atomic
 from crm_ml.pipelines import _cards, _logging
@@ -30,6 +33,35 @@ def _backtest_mase(pyfunc_model) -> float:
 
         value = mlflow.get_run(meta.run_id).data.metrics["backtest_mase"]
     return float(value)
+
+
+#: the group that pools groups of fewer than MIN_LEVEL_CUSTOMERS customers
+OTHER = "other"
+
+
+def pool_rare_groups(tx: pd.DataFrame, by: str, say=print,
+                     k: int = MIN_LEVEL_CUSTOMERS) -> pd.DataFrame:
+    """``tx`` with each ``by`` group of fewer than ``k`` customers pooled into ``"other"``.
+
+    A per-group forecast of a region with three customers is those customers' spending, and
+    the group table goes to MLflow and the output folder; so groups bought from by fewer than
+    ``k`` customers (:data:`crm_ml.data.privacy.MIN_LEVEL_CUSTOMERS`) are pooled, and the pool
+    itself is left out of the group forecasts (still in the overall series) when it is smaller
+    than ``k`` too.
+    """
+    level = tx[by].astype("string")
+    customers = tx.loc[level.notna(), "customer_id"].groupby(level[level.notna()]).nunique()
+    rare = customers.index[customers.to_numpy() < k]
+    if not len(rare):
+        return tx
+    pooled = level.isin(list(rare))
+    if tx.loc[pooled, "customer_id"].nunique() < k:
+        say(f"  forecast: {len(rare)} {by} group(s) with fewer than {k} customers left out of "
+            "the per-group forecasts (kept in the overall one)")
+        return tx.loc[~pooled]
+    say(f"  forecast: {len(rare)} {by} group(s) with fewer than {k} customers pooled into "
+        f"{OTHER!r}")
+    return tx.assign(**{by: level.where(~pooled, OTHER).astype(object)})
 
 
 def run(data, context) -> dict:
@@ -78,7 +110,8 @@ def run(data, context) -> dict:
     fig = f.plot(h=fc.h, title=f"Revenue per {period}: {f.model_}")
     groups = None
     if fc.by is not None and fc.by in tx.columns:
-        long = sales_series(tx, freq=fc.freq, by=fc.by, as_of=data.as_of)
+        long = sales_series(pool_rare_groups(tx, fc.by, context.say), freq=fc.freq, by=fc.by,
+                            as_of=data.as_of)
         with paused():
             groups = forecast_many(long, h=fc.h, n_jobs=1, level=fc.level,
                                    engine=fc.group_engine, show_progress=False)
