@@ -16,8 +16,8 @@ The generator follows the stories the models tell, so every model has real signa
 - two e-mail campaigns (one randomised with a control group) change purchases after contact
   with heterogeneous, exactly known effects (:mod:`crm_ml.datasets._campaigns`).
 
-Time advances month by month, vectorised over all customers, so one million customers and
-about ten million transactions take well under a minute.
+Time advances month by month, vectorised over all customers, so one million customers (about
+sixteen million transaction lines) take 54 s on a quiet 2-core machine (``benchmarks/bench_datasets.py``).
 """
 
 from __future__ import annotations

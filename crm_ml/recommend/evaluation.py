@@ -178,9 +178,8 @@ def holdout_last(tx: pd.DataFrame, fraction: float = 0.2) -> tuple[pd.DataFrame,
     tx : DataFrame
         Purchase lines with ``customer_id``, ``timestamp`` (and ``product_id``).
     fraction : float
-        Share held out, in (0, 1).
-
-    Rows without a customer or timestamp are left out of both parts.
+        Share held out, in (0, 1); rows without a customer or timestamp are left out of
+        both parts.
 
     Returns
     -------
