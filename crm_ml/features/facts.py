@@ -25,10 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crm_ml.data.windows import history_end
+from crm_ml.data.windows import history_end, utc_naive
 from crm_ml.errors import DataValidationError
 
 __all__ = ["PurchaseFacts", "customer_codes", "order_codes", "order_keys", "purchase_facts",
+           "row_order_keys",
            "time_grid"]
 
 NS_PER_DAY = 86_400_000_000_000
@@ -96,6 +97,24 @@ def order_codes(order_id: pd.Series, timestamps: np.ndarray) -> np.ndarray:
         by_time, _ = pd.factorize(np.asarray(timestamps)[missing])
         codes[missing] = int(codes.max()) + 1 + by_time
     return codes
+
+
+def row_order_keys(tx: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """Order identity of the ``rows`` (a boolean mask; default all) of a transaction frame.
+
+    Equal keys are the same order of the same customer: the customer's ``order_id``, else the
+    customer's purchase at that timestamp (:func:`order_codes`, :func:`order_keys`). Without
+    a ``customer_id`` column the order ids alone tell the orders apart.
+    """
+    rows = np.ones(len(tx), dtype=bool) if rows is None else rows
+    ts = utc_naive(tx["timestamp"]).to_numpy()[rows].astype("datetime64[ns]").view(np.int64)
+    if "customer_id" in tx.columns:
+        codes, uniq = pd.factorize(tx["customer_id"].to_numpy()[rows], use_na_sentinel=False)
+        n_cust = len(uniq)
+    else:
+        codes, n_cust = np.zeros(len(ts), dtype=np.int64), 1
+    ocode = order_codes(tx["order_id"][rows], ts) if "order_id" in tx.columns else None
+    return order_keys(codes.astype(np.int64), n_cust, ts, ocode)[0]
 
 
 def time_grid(n_customers: int, ts: np.ndarray) -> tuple[int, int, int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pandas as pd
 
 from crm_ml.data.windows import as_of_day, history, utc_naive
@@ -30,19 +29,6 @@ _VALUES = ("revenue", "orders")
 
 def _period_start(ts: pd.Series, freq: str) -> pd.Series:
     return ts.dt.to_period(FREQS[freq][0]).dt.start_time
-
-
-def _order_keys(tx: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """Order identity of the ``rows`` of ``tx``: the rule of :mod:`crm_ml.features.facts`
-    (the customer's ``order_id``, else the customer's purchase at that timestamp)."""
-    ts = tx["timestamp"].to_numpy()[rows].astype("datetime64[ns]").view(np.int64)
-    if "customer_id" in tx.columns:
-        codes, uniq = pd.factorize(tx["customer_id"].to_numpy()[rows], use_na_sentinel=False)
-        n_cust = len(uniq)
-    else:  # order ids alone tell the orders apart
-        codes, n_cust = np.zeros(len(ts), dtype=np.int64), 1
-    ocode = facts.order_codes(tx["order_id"][rows], ts) if "order_id" in tx.columns else None
-    return facts.order_keys(codes.astype(np.int64), n_cust, ts, ocode)[0]
 
 
 def _check(transactions: pd.DataFrame, freq: str, value: str) -> None:
@@ -148,7 +134,7 @@ def sales_series(transactions: pd.DataFrame, freq: str = "M", by=None, value: st
         agg = frame.groupby(["series_id", "timestamp"], sort=True)["y"].sum()
     else:
         pos = (tx["amount"] > 0).to_numpy()
-        frame = frame.loc[pos].assign(key=_order_keys(tx, pos))
+        frame = frame.loc[pos].assign(key=facts.row_order_keys(tx, pos))
         agg = frame.groupby(["series_id", "timestamp"], sort=True)["key"].nunique().astype(float)
 
     offset = FREQS[freq][1]

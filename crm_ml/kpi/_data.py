@@ -135,15 +135,3 @@ def check_range(df: pd.DataFrame, col: str, low: float, high: float, what: str,
             f"{col}: {int(bad.sum())} row(s) of {what} are outside {rule} (rows {rows}, "
             f"values {df[col].to_numpy()[bad][:5].tolist()})", column=col, rule=rule,
             rows=rows)
-
-
-def order_keys(tx: pd.DataFrame) -> pd.Series:
-    """One key per order: the customer's ``order_id``, else the customer's purchase
-    timestamp (the rule of :mod:`crm_ml.features.facts`)."""
-    ts = tx["timestamp"].astype("int64").astype(str)
-    if "order_id" in tx.columns:
-        oid = tx["order_id"]
-        key = ("o" + oid.astype(str)).where(oid.notna(), "t" + ts)
-    else:
-        key = "t" + ts
-    return tx["customer_id"].astype(str) + "\x1f" + key

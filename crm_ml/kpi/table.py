@@ -7,6 +7,7 @@ import pandas as pd
 
 from crm_ml.data.windows import utc_naive
 from crm_ml.errors import DataValidationError
+from crm_ml.features.facts import row_order_keys
 from crm_ml.kpi import _segments as segments
 from crm_ml.kpi import definitions as defs
 from crm_ml.kpi._costs import costs_per_period
@@ -14,7 +15,6 @@ from crm_ml.kpi._data import (
     FREQS,
     check_freq,
     check_transactions,
-    order_keys,
     ordinals,
     period_complete,
 )
@@ -66,7 +66,7 @@ def _purchase_kpis(past, freq, seg, clv, pooled) -> tuple[pd.DataFrame, dict]:
     frame["p"] = ordinals(past["timestamp"], freq)
     keys = ["segment", "p"]
     buy = frame.loc[(frame["amount"] > 0).to_numpy()].copy()
-    buy["order"] = order_keys(past.loc[(past["amount"] > 0).to_numpy()]).to_numpy()
+    buy["order"] = row_order_keys(past, (past["amount"] > 0).to_numpy())
     out = pd.DataFrame({"revenue": frame.groupby(keys)["amount"].sum()})
     out["active"] = buy.groupby(keys)["customer_id"].nunique()
     out["orders"] = buy.groupby(keys)["order"].nunique()
