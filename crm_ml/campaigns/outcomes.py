@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crm_ml.data._coerce import to_id, to_object
+from crm_ml.data._validate import check_amounts
 from crm_ml.data.windows import utc_naive
 from crm_ml.errors import DataValidationError
 
@@ -56,21 +57,11 @@ def load_transactions(tx: pd.DataFrame) -> pd.DataFrame:
 def _check_amounts(amount: pd.Series) -> None:
     """Amounts must be numbers (NaN: no purchase), finite and at most 1e12 in magnitude, as
     :func:`crm_ml.data.standardize` requires; inf or 1e308 would make an infinite lift."""
-    from crm_ml.data._validate import AMOUNT_RULE, MAX_ABS_AMOUNT
-
     if not pd.api.types.is_numeric_dtype(amount) or pd.api.types.is_bool_dtype(amount):
         raise DataValidationError(
             f"transactions: column 'amount' must be numeric (use crm_ml.data.standardize), "
             f"got {amount.dtype}", column="amount", rule="numeric")
-    values = amount.to_numpy(dtype="float64", na_value=np.nan)
-    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > MAX_ABS_AMOUNT)
-    if bad.any():
-        pos = np.flatnonzero(bad)
-        shown = "; ".join(f"row {p}: {values[p]!r}" for p in pos[:5])
-        raise DataValidationError(
-            f"transactions.amount: {len(pos):,} row(s) break rule '{AMOUNT_RULE}' (finite, "
-            f"|amount| <= {MAX_ABS_AMOUNT:g}: a corrupt or mis-scaled value). First rows: "
-            f"{shown}", column="amount", rule=AMOUNT_RULE, rows=[int(p) for p in pos[:5]])
+    check_amounts(amount)
 
 
 def conversions(contacts: pd.DataFrame, tx: pd.DataFrame, window_days: int = 30,

@@ -97,6 +97,26 @@ def _zero_one(s: pd.Series) -> pd.Series:
     return pd.Series((v == 0) | (v == 1), index=s.index)
 
 
+def check_amounts(amount: pd.Series, what: str = "transactions") -> None:
+    """Refuse the amounts :func:`crm_ml.data.standardize` refuses, for frames that skipped it.
+
+    An infinite amount breaks rule ``"finite"``, one beyond +-1e12 rule :data:`AMOUNT_RULE`
+    (a corrupt value such as 1e308 would sum to an infinite revenue); the error names the
+    column, the rule and the first rows (index labels). Missing values are left to the caller.
+    """
+    v = amount.to_numpy(dtype="float64", na_value=np.nan)
+    for bad, rule, why in ((np.isinf(v), "finite", "are infinite"),
+                           (np.abs(np.nan_to_num(v, posinf=0, neginf=0)) > MAX_ABS_AMOUNT,
+                            AMOUNT_RULE, f"break rule '{AMOUNT_RULE}' (a corrupt or "
+                                         "mis-scaled value)")):
+        if bad.any():
+            rows = amount.index[bad][:MAX_ROWS_SHOWN].tolist()
+            raise DataValidationError(
+                f"amount: {int(bad.sum()):,} row(s) of {what} {why}; first rows {rows}, "
+                f"values {v[bad][:MAX_ROWS_SHOWN].tolist()}", column="amount", rule=rule,
+                rows=rows)
+
+
 def build_schema(kind: str, specs: tuple[Spec, ...], present: list[str], history_end=None,
                  parse_failed: Mapping | None = None):
     """The pandera DataFrameSchema of the canonical columns in ``present``.
